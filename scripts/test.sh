@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The project's one test command: makes sure PostgreSQL and Redis run on loopback (installing
+# them from Debian packages on a fresh machine), then runs fmt check, clippy and every test.
+# Idempotent; prints what it installs and starts. Run as root on Debian, or as a user on a
+# machine where the services already run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[test.sh] %s\n' "$*"; }
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
+PG_HOST=127.0.0.1
+PG_PORT=5432
+REDIS_PORT=6379
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then
+    say "apt-get update"
+    $SUDO apt-get update -qq
+    apt_updated=1
+  fi
+  say "installing Debian packages: $*"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_port() { # host port what
+  for _ in $(seq 1 60); do
+    if port_open "$1" "$2"; then return 0; fi
+    sleep 0.5
+  done
+  say "ERROR: $3 did not come up on $1:$2"; return 1
+}
+
+# --- toolchain pieces -------------------------------------------------------------------------
+command -v cargo >/dev/null 2>&1 || { say "ERROR: cargo not found; install Rust (rustup) first"; exit 1; }
+if ! command -v cc >/dev/null 2>&1; then apt_install build-essential; fi
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  if command -v rustup >/dev/null 2>&1; then say "adding rustfmt and clippy"; rustup component add rustfmt clippy; fi
+fi
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+if port_open $PG_HOST $PG_PORT; then
+  say "PostgreSQL already running on $PG_HOST:$PG_PORT: using it"
+else
+  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then apt_install postgresql; fi
+  ver=$(ls /usr/lib/postgresql | sort -V | tail -n1)
+  if ! ls /etc/postgresql/"$ver"/main >/dev/null 2>&1; then
+    say "creating PostgreSQL $ver cluster 'main'"
+    $SUDO pg_createcluster "$ver" main --port $PG_PORT >/dev/null
+  fi
+  conf=/etc/postgresql/$ver/main
+  # Loopback only, trust auth for the local test user.
+  $SUDO sed -i "s/^#\?listen_addresses.*/listen_addresses = '127.0.0.1'/" "$conf/postgresql.conf"
+  if ! $SUDO grep -q 'engage-connector tests' "$conf/pg_hba.conf"; then
+    $SUDO sed -i '1i # engage-connector tests: trust on loopback\nhost all all 127.0.0.1/32 trust\nlocal all all trust' "$conf/pg_hba.conf"
+  fi
+  say "starting PostgreSQL $ver on $PG_HOST:$PG_PORT"
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start || $SUDO pg_ctlcluster "$ver" main start
+  wait_port $PG_HOST $PG_PORT PostgreSQL
+fi
+export ENGAGE_TEST_PG="${ENGAGE_TEST_PG:-host=$PG_HOST port=$PG_PORT user=postgres dbname=postgres}"
+
+# --- Redis ------------------------------------------------------------------------------------
+if port_open 127.0.0.1 $REDIS_PORT; then
+  say "Redis already running on 127.0.0.1:$REDIS_PORT: using it"
+else
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  say "starting Redis on 127.0.0.1:$REDIS_PORT (no persistence)"
+  $SUDO mkdir -p /var/lib/redis /var/log/redis
+  $SUDO redis-server --daemonize yes --bind 127.0.0.1 --port $REDIS_PORT --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/engage-test.log
+  wait_port 127.0.0.1 $REDIS_PORT Redis
+fi
+export ENGAGE_TEST_REDIS="${ENGAGE_TEST_REDIS:-redis://127.0.0.1:$REDIS_PORT/}"
+
+# --- checks and tests -------------------------------------------------------------------------
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+say "cargo test"
+cargo test --workspace --all-targets --locked
+cargo test --workspace --doc --locked
+say "all checks passed"
