@@ -82,7 +82,15 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-say "cargo test"
-cargo test --workspace --all-targets --locked
-cargo test --workspace --doc --locked
+say "cargo test (doc tests, then every unit, integration and end-to-end test)"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+{ cargo test --workspace --doc --locked && cargo test --workspace --all-targets --locked; } 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+passed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
+failed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i+1) ~ /^failed/) s += $i } END { print s + 0 }' "$log")
+if [ "$rc" -ne 0 ]; then say "tests FAILED (exit $rc)"; echo "tests: ${passed:-0} passed, ${failed:-1} failed"; exit "$rc"; fi
 say "all checks passed"
+echo "tests: ${passed:-0} passed, ${failed:-0} failed"
