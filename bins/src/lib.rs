@@ -19,4 +19,5 @@
 #![forbid(unsafe_code)]
 
 pub mod demo;
+pub mod ops;
 pub mod store;

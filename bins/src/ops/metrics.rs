@@ -1,0 +1,148 @@
+//! A small Prometheus text-format registry: counters and gauges with fixed label sets.
+//!
+//! Our own tiny implementation instead of the `metrics` crates: the services need a few dozen
+//! series, and this keeps the build lean. Rendering follows the Prometheus text exposition format
+//! 0.0.4 (`# HELP`, `# TYPE`, `name{label="value"} number`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    Gauge,
+}
+
+#[derive(Debug)]
+struct Family {
+    help: String,
+    kind: Kind,
+    series: BTreeMap<String, f64>,
+}
+
+/// A shared registry of metric families. Cloning shares it.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    families: Arc<Mutex<BTreeMap<String, Family>>>,
+}
+
+fn label_string(labels: &[(&str, &str)]) -> String {
+    if labels.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("{");
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let v = v
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
+        let _ = write!(s, "{k}=\"{v}\"");
+    }
+    s.push('}');
+    s
+}
+
+impl Metrics {
+    /// An empty registry.
+    pub fn new() -> Metrics {
+        Metrics::default()
+    }
+
+    fn update(
+        &self,
+        name: &str,
+        help: &str,
+        kind: Kind,
+        labels: &[(&str, &str)],
+        f: impl FnOnce(&mut f64),
+    ) {
+        let mut fams = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        let fam = fams.entry(name.to_string()).or_insert_with(|| Family {
+            help: help.to_string(),
+            kind,
+            series: BTreeMap::new(),
+        });
+        f(fam.series.entry(label_string(labels)).or_insert(0.0));
+    }
+
+    /// Adds `by` to a counter.
+    pub fn inc_by(&self, name: &str, help: &str, labels: &[(&str, &str)], by: u64) {
+        self.update(name, help, Kind::Counter, labels, |v| *v += by as f64);
+    }
+
+    /// Adds one to a counter.
+    pub fn inc(&self, name: &str, help: &str, labels: &[(&str, &str)]) {
+        self.inc_by(name, help, labels, 1);
+    }
+
+    /// Sets a gauge.
+    pub fn set(&self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
+        self.update(name, help, Kind::Gauge, labels, |v| *v = value);
+    }
+
+    /// The current value of a series (for tests and status pages).
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let fams = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        fams.get(name)?.series.get(&label_string(labels)).copied()
+    }
+
+    /// The registry in Prometheus text format.
+    pub fn render(&self) -> String {
+        let fams = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = String::new();
+        for (name, fam) in fams.iter() {
+            let kind = match fam.kind {
+                Kind::Counter => "counter",
+                Kind::Gauge => "gauge",
+            };
+            let _ = writeln!(out, "# HELP {name} {}", fam.help.replace('\n', " "));
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (labels, v) in &fam.series {
+                let _ = writeln!(out, "{name}{labels} {v}");
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::new();
+        m.inc(
+            "exec_events_total",
+            "Events handled.",
+            &[("kind", "presence")],
+        );
+        m.inc_by(
+            "exec_events_total",
+            "Events handled.",
+            &[("kind", "presence")],
+            2,
+        );
+        m.set("exec_lag_seconds", "Lag.", &[], 0.5);
+        m.inc("exec_odd", "Odd label.", &[("v", "a\"b")]);
+        let text = m.render();
+        assert!(
+            text.contains("# TYPE exec_events_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("exec_events_total{kind=\"presence\"} 3\n"),
+            "{text}"
+        );
+        assert!(text.contains("exec_lag_seconds 0.5\n"), "{text}");
+        assert!(text.contains("exec_odd{v=\"a\\\"b\"} 1\n"), "{text}");
+        assert_eq!(
+            m.value("exec_events_total", &[("kind", "presence")]),
+            Some(3.0)
+        );
+    }
+}
