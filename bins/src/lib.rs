@@ -19,5 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod demo;
+pub mod exas;
+pub mod excs;
 pub mod ops;
 pub mod store;
