@@ -238,8 +238,10 @@ pub fn queue_description(
     last_modified_unix: Option<i64>,
 ) -> String {
     let mut s = format!("Engage Reference: {tenant}-{switch}-{dn};");
-    if let Some(t) = last_modified_unix {
-        if let Ok(dt) = time::OffsetDateTime::from_unix_timestamp(t) {
+    if let Some(dt) =
+        last_modified_unix.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+    {
+        {
             s.push_str(&format!(
                 " Last modified: {:02}:{:02}:{:02} {:02}/{:02}/{:04};",
                 dt.hour(),
