@@ -241,17 +241,15 @@ pub fn queue_description(
     if let Some(dt) =
         last_modified_unix.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
     {
-        {
-            s.push_str(&format!(
-                " Last modified: {:02}:{:02}:{:02} {:02}/{:02}/{:04};",
-                dt.hour(),
-                dt.minute(),
-                dt.second(),
-                u8::from(dt.month()),
-                dt.day(),
-                dt.year()
-            ));
-        }
+        s.push_str(&format!(
+            " Last modified: {:02}:{:02}:{:02} {:02}/{:02}/{:04};",
+            dt.hour(),
+            dt.minute(),
+            dt.second(),
+            u8::from(dt.month()),
+            dt.day(),
+            dt.year()
+        ));
     }
     s
 }
