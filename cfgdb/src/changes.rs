@@ -3,10 +3,13 @@
 //!
 //! Two sources, so nothing is missed:
 //! - a fingerprint (stable 64-bit FNV-1a hash of the object's canonical JSON, including its
-//!   annex, relations and last-modified time) per `(kind, dbid)`, diffed between snapshots:
-//!   authoritative, and independent of the history log (which Configuration Server purges);
+//!   annex and relations, but not its last-modified time, so a history purge is not a change)
+//!   per `(kind, dbid)`, diffed between snapshots: authoritative, and independent of the
+//!   history log (which Configuration Server purges);
 //! - the history log (`cfg_hist_log`), polled cheaply by id: when it shows new records a new
-//!   snapshot is taken at once; without new records a full snapshot is still taken every
+//!   snapshot is taken at once, and an object with a new record whose fingerprint did not move
+//!   (a change to a column this crate does not read) is still reported as changed, so its
+//!   last-modified time can flow on; without new records a full snapshot is still taken every
 //!   [`PollerConfig::full_scan_every`] polls, which catches changes whose history was purged
 //!   or never written.
 //!
@@ -17,7 +20,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::db::{ConfigDb, Error};
+use crate::db::{Cols, ConfigDb, Error};
 use crate::mapping::SchemaMap;
 use crate::model::{Dbid, ObjectKind, ObjectState, Snapshot};
 use crate::reader::{history_since_query, read_snapshot};
@@ -192,6 +195,16 @@ pub struct PollerConfig {
     pub full_scan_every: u32,
 }
 
+impl PollerConfig {
+    /// Settings with an interval and a full-scan period (in polls, at least 1).
+    pub fn new(interval: Duration, full_scan_every: u32) -> PollerConfig {
+        PollerConfig {
+            interval,
+            full_scan_every: full_scan_every.max(1),
+        }
+    }
+}
+
 impl Default for PollerConfig {
     fn default() -> Self {
         PollerConfig {
@@ -210,7 +223,23 @@ pub struct PollOutcome {
     /// The snapshot read, when one was taken this poll.
     pub snapshot: Option<Snapshot>,
     /// History records seen since the previous poll.
-    pub history_records: usize,
+    pub history: Vec<HistoryRecord>,
+}
+
+/// One history log record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HistoryRecord {
+    /// Record id.
+    pub id: i64,
+    /// Object type code.
+    pub object_type: i64,
+    /// Object DBID.
+    pub object_dbid: Dbid,
+    /// Operation (1 created, 2 changed, 3 deleted).
+    pub operation: i64,
+    /// Unix seconds, UTC.
+    pub change_time: i64,
 }
 
 /// The async change poller over a read-only [`ConfigDb`].
@@ -251,23 +280,58 @@ impl<'a> Poller<'a> {
         let cursor = self.tracker.history_cursor().unwrap_or(i64::MIN);
         let q = history_since_query(&self.map, self.db.dialect(), cursor);
         let rows = self.db.read(std::slice::from_ref(&q)).await?;
-        let records = rows.first().map(Vec::len).unwrap_or(0);
+        let mut history = Vec::new();
+        for r in rows.first().map(Vec::as_slice).unwrap_or(&[]) {
+            let c = Cols {
+                row: r,
+                what: "history",
+            };
+            history.push(HistoryRecord {
+                id: c.int_req(0)?,
+                object_type: c.int_req(1)?,
+                object_dbid: c.int_req(2)?,
+                operation: c.int(3)?.unwrap_or(0),
+                change_time: c.int(4)?.unwrap_or(0),
+            });
+        }
         self.polls_since_scan += 1;
         let due = self.polls_since_scan >= self.config.full_scan_every.max(1);
-        if records == 0 && !due {
+        if history.is_empty() && !due {
             return Ok(PollOutcome {
                 deltas: Vec::new(),
                 snapshot: None,
-                history_records: 0,
+                history,
             });
         }
         self.polls_since_scan = 0;
         let snapshot = read_snapshot(self.db, &self.map).await?;
-        let deltas = self.tracker.apply(&snapshot);
+        let mut deltas = self.tracker.apply(&snapshot);
+        let fp = self.tracker.fingerprints();
+        for h in &history {
+            let Some(kind) = ObjectKind::from_code(h.object_type) else {
+                continue;
+            };
+            if fp.contains_key(&(kind, h.object_dbid))
+                && !deltas
+                    .iter()
+                    .any(|d| d.kind == kind && d.dbid == h.object_dbid)
+            {
+                deltas.push(Delta {
+                    kind,
+                    dbid: h.object_dbid,
+                    change: ChangeKind::Changed,
+                });
+            }
+        }
+        deltas.sort();
+        if let Some(max) = history.iter().map(|h| h.id).max() {
+            self.tracker.history_cursor =
+                Some(self.tracker.history_cursor.map_or(max, |c| c.max(max)));
+        }
         Ok(PollOutcome {
             deltas,
             snapshot: Some(snapshot),
-            history_records: records,
+            history,
         })
     }
 
@@ -421,6 +485,18 @@ mod tests {
             .annex
             .push("hybrid", "WFM_queue_number", "VQ1");
         assert_eq!(t.apply(&c).len(), 1);
+    }
+
+    #[test]
+    fn history_purge_alone_is_not_a_change() {
+        let mut a = Snapshot::default();
+        let mut s = skill(1, "Sales");
+        s.last_modified = Some(1_700_000_000);
+        a.skills.insert(1, s);
+        let mut t = ChangeTracker::baseline(&a);
+        let mut b = a.clone();
+        b.skills.get_mut(&1).unwrap().last_modified = None;
+        assert!(t.apply(&b).is_empty());
     }
 
     #[test]

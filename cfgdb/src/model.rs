@@ -381,7 +381,8 @@ pub struct Tenant {
     pub name: String,
     /// Annex.
     pub annex: Annex,
-    /// Last change in the history log, if any.
+    /// Last change in the history log, if any (not part of the change fingerprint).
+    #[serde(skip_serializing)]
     pub last_modified: Option<UnixTime>,
 }
 
@@ -399,7 +400,8 @@ pub struct Switch {
     pub state: ObjectState,
     /// Annex.
     pub annex: Annex,
-    /// Last change in the history log, if any.
+    /// Last change in the history log, if any (not part of the change fingerprint).
+    #[serde(skip_serializing)]
     pub last_modified: Option<UnixTime>,
 }
 
@@ -440,7 +442,8 @@ pub struct Person {
     pub agent_logins: Vec<Dbid>,
     /// Annex.
     pub annex: Annex,
-    /// Last change in the history log, if any.
+    /// Last change in the history log, if any (not part of the change fingerprint).
+    #[serde(skip_serializing)]
     pub last_modified: Option<UnixTime>,
 }
 
@@ -475,7 +478,8 @@ pub struct Skill {
     pub state: ObjectState,
     /// Annex.
     pub annex: Annex,
-    /// Last change in the history log, if any.
+    /// Last change in the history log, if any (not part of the change fingerprint).
+    #[serde(skip_serializing)]
     pub last_modified: Option<UnixTime>,
 }
 
@@ -495,7 +499,8 @@ pub struct AgentLogin {
     pub state: ObjectState,
     /// Person using it (from `cfg_login_info`), if any.
     pub person_dbid: Option<Dbid>,
-    /// Last change in the history log, if any.
+    /// Last change in the history log, if any (not part of the change fingerprint).
+    #[serde(skip_serializing)]
     pub last_modified: Option<UnixTime>,
 }
 
@@ -517,7 +522,8 @@ pub struct Dn {
     pub state: ObjectState,
     /// Annex.
     pub annex: Annex,
-    /// Last change in the history log, if any.
+    /// Last change in the history log, if any (not part of the change fingerprint).
+    #[serde(skip_serializing)]
     pub last_modified: Option<UnixTime>,
 }
 
@@ -537,7 +543,8 @@ pub struct AgentGroup {
     pub members: Vec<Dbid>,
     /// Annex.
     pub annex: Annex,
-    /// Last change in the history log, if any.
+    /// Last change in the history log, if any (not part of the change fingerprint).
+    #[serde(skip_serializing)]
     pub last_modified: Option<UnixTime>,
 }
 
@@ -577,7 +584,8 @@ pub struct BusinessAttributeValue {
     pub state: ObjectState,
     /// Annex.
     pub annex: Annex,
-    /// Last change in the history log, if any.
+    /// Last change in the history log, if any (not part of the change fingerprint).
+    #[serde(skip_serializing)]
     pub last_modified: Option<UnixTime>,
 }
 
@@ -601,7 +609,8 @@ pub struct BusinessAttribute {
     pub values: Vec<BusinessAttributeValue>,
     /// Annex.
     pub annex: Annex,
-    /// Last change in the history log, if any.
+    /// Last change in the history log, if any (not part of the change fingerprint).
+    #[serde(skip_serializing)]
     pub last_modified: Option<UnixTime>,
 }
 
@@ -661,7 +670,8 @@ pub struct Transaction {
     pub state: ObjectState,
     /// Annex.
     pub annex: Annex,
-    /// Last change in the history log, if any.
+    /// Last change in the history log, if any (not part of the change fingerprint).
+    #[serde(skip_serializing)]
     pub last_modified: Option<UnixTime>,
 }
 

@@ -88,10 +88,18 @@ impl PgConfigDb {
     }
 }
 
+/// The server's own message (tokio-postgres' Display only says "db error").
+fn pg_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
 fn query_err(what: &str, e: tokio_postgres::Error) -> Error {
     Error::Query {
         what: what.to_string(),
-        message: e.to_string(),
+        message: pg_message(&e),
     }
 }
 
@@ -100,7 +108,7 @@ fn decode(row: &tokio_postgres::Row, sql: &str) -> Result<Row, Error> {
     for (i, col) in row.columns().iter().enumerate() {
         let bad = |e: tokio_postgres::Error| Error::Decode {
             what: format!("column `{}` of `{}`", col.name(), summary(sql)),
-            message: e.to_string(),
+            message: pg_message(&e),
         };
         let v = match *col.type_() {
             Type::INT2 => row
