@@ -13,4 +13,45 @@
 //!
 //! What it must never do: write to the Config DB (Configuration Server owns it; every session is
 //! read-only), know about Genesys Cloud, or log database passwords.
+//!
+//! ## Map
+//! - [`mapping`]: every table/column name, overridable from configuration ([`SchemaMap`]).
+//! - [`dialect`]: quoting, schema prefix, placeholders, read-only statements ([`Dialect`]).
+//! - [`db`]: settings ([`DbConfig`] from `EXCS_CONFIG_DB_*`), the [`ConfigDb`] seam, errors.
+//! - [`reader`]: SQL text + decoding into a [`Snapshot`] ([`read_snapshot`]).
+//! - [`model`]: the typed snapshot.
+//! - [`vag`]: Virtual Agent Group scripts (pure parser + evaluator).
+//! - [`filter`]: folder filtering ([`FolderFilter`]).
+//! - [`changes`]: deltas from fingerprints + history ([`ChangeTracker`], [`Poller`]).
+//! - [`doctor`]: schema check ([`doctor()`]).
+//! - [`seed`]: the fixture generator: the only code that writes, kept apart from the reader.
+//! - `pg` / `sqlite`: the drivers (features `postgres`, `sqlite`).
 #![forbid(unsafe_code)]
+
+pub mod changes;
+pub mod db;
+pub mod dialect;
+pub mod doctor;
+pub mod filter;
+pub mod mapping;
+pub mod model;
+#[cfg(feature = "postgres")]
+pub mod pg;
+pub mod reader;
+pub mod seed;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+pub mod vag;
+
+pub use changes::{ChangeKind, ChangeTracker, Delta, Poller, PollerConfig};
+pub use db::{ConfigDb, DbConfig, Error, Secret, open};
+pub use dialect::Dialect;
+pub use doctor::{DoctorReport, doctor};
+pub use filter::FolderFilter;
+pub use mapping::SchemaMap;
+pub use model::Snapshot;
+#[cfg(feature = "postgres")]
+pub use pg::PgConfigDb;
+pub use reader::read_snapshot;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteConfigDb;
