@@ -1,4 +1,5 @@
 //! EXCS, the configuration sync service: Engage Config DB → GC users, skills, queues and
 //! members, wrap-up codes and roles; extension DNs and id maps into the store.
 
+pub mod desired;
 pub mod rules;

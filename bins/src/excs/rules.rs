@@ -57,7 +57,7 @@ pub fn display_name(first: Option<&str>, last: Option<&str>, user_name: &str) ->
 }
 
 /// The GC `externalId` of a person: `DBID_username` (the Engage User Name).
-pub fn external_id(dbid: u32, user_name: &str) -> String {
+pub fn external_id(dbid: i64, user_name: &str) -> String {
     format!("{dbid}_{}", user_name.trim())
 }
 

@@ -123,18 +123,18 @@ pub struct DnRecord {
     /// The DN number.
     pub number: String,
     /// The DN's DBID.
-    pub dbid: u32,
+    pub dbid: i64,
     /// The switch name.
     pub switch: String,
     /// The switch DBID.
-    pub switch_dbid: u32,
+    pub switch_dbid: i64,
     /// The person whose extension this is, where known.
-    pub person_dbid: Option<u32>,
+    pub person_dbid: Option<i64>,
 }
 
 impl DnRecord {
     /// A record for a DN on a switch.
-    pub fn new(number: &str, dbid: u32, switch: &str, switch_dbid: u32) -> DnRecord {
+    pub fn new(number: &str, dbid: i64, switch: &str, switch_dbid: i64) -> DnRecord {
         DnRecord {
             number: number.to_string(),
             dbid,

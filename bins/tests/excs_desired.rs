@@ -1,0 +1,153 @@
+//! The desired org computed from a generated contact center in a real PostgreSQL Config DB.
+
+use engage_cfgdb::model::{DnType, ObjectState};
+use engage_cfgdb::seed::{SeedSpec, install_schema_postgres, seed_postgres};
+use engage_cfgdb::{FolderFilter, PgConfigDb, SchemaMap, read_snapshot};
+use engage_connector::excs::desired::{DesiredSettings, desired_org};
+use engage_connector::excs::rules::PersonClass;
+use engage_test_support::TestDb;
+
+async fn seeded(agents: usize) -> (TestDb, engage_cfgdb::Snapshot) {
+    let db = TestDb::create().await;
+    let client = db.connect().await;
+    install_schema_postgres(&client).await.unwrap();
+    seed_postgres(&client, &SchemaMap::default(), &SeedSpec::agents(agents))
+        .await
+        .unwrap();
+    let reader = PgConfigDb::from_conn_str(db.config()).unwrap();
+    let snap = read_snapshot(&reader, &SchemaMap::default()).await.unwrap();
+    (db, snap)
+}
+
+#[tokio::test]
+async fn desired_org_follows_the_mapping_rules() {
+    let (_db, snap) = seeded(30).await;
+    let settings = DesiredSettings {
+        tenant_name: "tenant001".into(),
+        ..DesiredSettings::default()
+    };
+    let org = desired_org(&snap, &settings);
+
+    // Every live person is either a user or skipped with a reason.
+    let live = snap
+        .persons
+        .values()
+        .filter(|p| p.state != ObjectState::Deleted)
+        .count();
+    let conflicted: usize = org
+        .conflicts
+        .iter()
+        .filter(|c| c.object_type == "user")
+        .map(|c| c.names.len() - 1)
+        .sum();
+    assert_eq!(org.users.len() + org.skipped.len() + conflicted, live);
+    assert!(org.users.len() >= 30, "the agents are synchronized");
+    for u in org.users.values() {
+        let p = &snap.persons[&u.person_dbid];
+        assert!(u.user_name.contains('@'));
+        assert_eq!(
+            u.external_id,
+            format!("{}_{}", p.dbid, p.user_name.clone().unwrap_or_default())
+        );
+        assert_eq!(u.active, p.state == ObjectState::Enabled);
+        assert_eq!(u.class == PersonClass::Supervisor, p.is_supervisor());
+        for prof in u.skills.values() {
+            assert!((0.0..=5.0).contains(prof), "proficiency {prof}");
+        }
+    }
+    assert!(
+        org.users
+            .values()
+            .any(|u| u.class == PersonClass::Supervisor),
+        "the generator makes supervisors"
+    );
+
+    // One queue per Virtual Queue DN, named and described per the guide.
+    let vqs: Vec<_> = snap.virtual_queues().collect();
+    assert_eq!(org.queues.len(), vqs.len());
+    for dn in vqs {
+        let q = &org.queues[&dn.dbid];
+        let switch = &snap.switches[&dn.switch_dbid].name;
+        assert_eq!(
+            q.name,
+            format!("{}__{}__Engage-external", dn.number, switch)
+        );
+        assert!(
+            q.description.starts_with(&format!(
+                "Engage Reference: tenant001-{switch}-{};",
+                dn.number
+            )),
+            "{}",
+            q.description
+        );
+        assert_eq!(
+            q.description.contains("Last modified:"),
+            dn.last_modified.is_some()
+        );
+    }
+    assert!(
+        org.queues.values().any(|q| !q.members.is_empty()),
+        "VAGs linked by hybrid/WFM_queue_number give members"
+    );
+    for q in org.queues.values() {
+        assert!(q.members.iter().all(|m| org.users.contains_key(m)));
+    }
+
+    // Wrap-up codes are the distinct values of the disposition attributes.
+    assert!(!org.wrap_up_codes.is_empty());
+    let mut expected: Vec<String> = snap
+        .disposition_attributes()
+        .flat_map(|b| b.values.iter().map(|v| v.name.clone()))
+        .collect();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(org.wrap_up_codes, expected);
+
+    // Extensions are the Extension DNs.
+    let ext = snap
+        .dns
+        .values()
+        .filter(|d| d.dn_type == DnType::Extension && d.state != ObjectState::Deleted)
+        .count();
+    assert_eq!(org.extensions.len(), ext);
+    assert!(ext > 0);
+}
+
+#[tokio::test]
+async fn folder_filtering_limits_users_queues_and_skills_but_not_wrap_up_codes() {
+    let (_db, snap) = seeded(30).await;
+    let all = desired_org(&snap, &DesiredSettings::default());
+    // Pick the folder holding the first person.
+    let idx = snap.folder_index();
+    let person = snap.persons.values().next().unwrap();
+    let key = engage_cfgdb::model::ObjectKey {
+        object_type: engage_cfgdb::model::object_type::PERSON,
+        dbid: person.dbid,
+    };
+    let folder = &snap.folders[&idx[&key]];
+    let filter = FolderFilter::from_settings(Some("true"), Some(&folder.name)).unwrap();
+    let some = desired_org(
+        &snap,
+        &DesiredSettings {
+            filter,
+            ..DesiredSettings::default()
+        },
+    );
+    assert!(some.users.len() <= all.users.len());
+    assert!(!some.users.is_empty());
+    assert_eq!(
+        some.wrap_up_codes, all.wrap_up_codes,
+        "BAs are never filtered"
+    );
+    let nothing = desired_org(
+        &snap,
+        &DesiredSettings {
+            filter: FolderFilter::from_settings(Some("true"), Some("NoSuchFolder")).unwrap(),
+            ..DesiredSettings::default()
+        },
+    );
+    assert!(nothing.users.is_empty());
+    assert!(nothing.queues.is_empty());
+    assert!(nothing.skills.is_empty());
+    assert_eq!(nothing.wrap_up_codes, all.wrap_up_codes);
+}
