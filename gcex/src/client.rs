@@ -1,0 +1,318 @@
+//! The HTTP driver: token, limiter, retries, typed errors. Endpoints live in their own modules.
+
+use crate::auth::TokenCache;
+use crate::config::GcConfig;
+use crate::error::{ErrorBody, GcError, TransportKind};
+use crate::limiter::Limiter;
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Whether a request may be sent again after it possibly reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// GET/PUT/DELETE, and POSTs the API makes safe to repeat (event injection: events carry
+    /// their own `eventId`; queue member add/remove; bulk assignments).
+    Safe,
+    /// Creates: retried only when the server surely did not act (429, connect failure).
+    Unsafe,
+}
+
+/// Counters of what the client did, for metrics and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// HTTP requests sent to the API (every attempt counts).
+    pub requests: u64,
+    /// Attempts that were retries.
+    pub retries: u64,
+    /// 429 answers received.
+    pub rate_limited: u64,
+    /// Access tokens obtained.
+    pub tokens_issued: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
+struct Inner {
+    cfg: GcConfig,
+    http: reqwest::Client,
+    tokens: TokenCache,
+    limiter: Limiter,
+    counters: Counters,
+}
+
+/// A Genesys Cloud Platform API client for one org. Cheap to clone; clones share the token,
+/// the rate limiter and the counters.
+#[derive(Clone)]
+pub struct GcClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for GcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GcClient")
+            .field("base_service_url", &self.inner.cfg.base_service_url)
+            .field("client_id", &self.inner.cfg.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn transport_kind(e: &reqwest::Error) -> TransportKind {
+    if e.is_connect() { TransportKind::Connect } else { TransportKind::AfterSend }
+}
+
+pub(crate) fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let secs: f64 = v.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+fn header(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// One request as the endpoint modules describe it.
+pub(crate) struct Req {
+    pub method: Method,
+    /// `/api/v2/...`, or an absolute/relative `nextUri` carrying its own query.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub retry: Retry,
+}
+
+impl Req {
+    pub(crate) fn new(method: Method, path: impl Into<String>, retry: Retry) -> Self {
+        Self { method, path: path.into(), query: Vec::new(), body: None, retry }
+    }
+
+    pub(crate) fn query(mut self, k: &str, v: impl ToString) -> Self {
+        self.query.push((k.to_owned(), v.to_string()));
+        self
+    }
+
+    pub(crate) fn json<B: Serialize + ?Sized>(mut self, body: &B) -> Result<Self, GcError> {
+        self.body = Some(serde_json::to_vec(body).map_err(|e| {
+            GcError::InvalidInput(format!("cannot serialise the request body: {e}"))
+        })?);
+        Ok(self)
+    }
+}
+
+impl GcClient {
+    /// A client for the configured org. Builds the HTTP client (rustls, aws-lc-rs provider);
+    /// no request is sent until the first call.
+    pub fn new(cfg: GcConfig) -> Result<Self, GcError> {
+        cfg.validate()?;
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10).min(cfg.request_timeout))
+            .build()
+            .map_err(|e| GcError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                limiter: Limiter::new(cfg.rate_limit),
+                cfg,
+                http,
+                tokens: TokenCache::new(),
+                counters: Counters::default(),
+            }),
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &GcConfig {
+        &self.inner.cfg
+    }
+
+    /// What the client did so far.
+    pub fn stats(&self) -> ClientStats {
+        let c = &self.inner.counters;
+        ClientStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            rate_limited: c.rate_limited.load(Ordering::Relaxed),
+            tokens_issued: self.inner.tokens.issued(),
+        }
+    }
+
+    /// Obtains a token now (a health check of the credentials).
+    pub async fn authenticate(&self) -> Result<(), GcError> {
+        self.inner.tokens.token(&self.inner.http, &self.inner.cfg).await.map(|_| ())
+    }
+
+    /// The raw HTTP client (for presigned uploads, which carry no bearer token).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.inner.cfg.base_service_url, path)
+        }
+    }
+
+    /// Sends `req` with retries and decodes the answer (an empty body decodes as `null`).
+    pub(crate) async fn call<R: DeserializeOwned>(&self, req: Req) -> Result<R, GcError> {
+        let bytes = self.execute(&req).await?;
+        let slice: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"null" } else { &bytes };
+        serde_json::from_slice(slice).map_err(|source| GcError::Decode {
+            method: req.method.to_string(),
+            path: path_only(&req.path),
+            source,
+        })
+    }
+
+    /// Sends `req` with token, limiter and retries; returns the successful body.
+    pub(crate) async fn execute(&self, req: &Req) -> Result<Vec<u8>, GcError> {
+        let inner = &*self.inner;
+        let policy = inner.cfg.retry;
+        let started = Instant::now();
+        let mut attempts = 0u32;
+        let mut retries = 0u32;
+        let mut waited = Duration::ZERO;
+        let mut renewed = false;
+        let method = req.method.to_string();
+        let path = path_only(&req.path);
+        loop {
+            attempts += 1;
+            let token = inner.tokens.token(&inner.http, &inner.cfg).await?;
+            let permit = inner.limiter.acquire().await;
+            inner.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let mut rb = inner
+                .http
+                .request(req.method.clone(), self.url(&req.path))
+                .bearer_auth(token.expose())
+                .timeout(inner.cfg.request_timeout);
+            if !req.query.is_empty() {
+                rb = rb.query(&req.query);
+            }
+            if let Some(body) = &req.body {
+                rb = rb
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let outcome = match rb.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    match resp.bytes().await {
+                        Ok(b) => Ok((status, headers, b)),
+                        Err(source) => Err(GcError::Transport {
+                            method: method.clone(),
+                            path: path.clone(),
+                            kind: TransportKind::AfterSend,
+                            source,
+                        }),
+                    }
+                }
+                Err(source) => Err(GcError::Transport {
+                    method: method.clone(),
+                    path: path.clone(),
+                    kind: transport_kind(&source),
+                    source,
+                }),
+            };
+            drop(permit);
+            let err = match outcome {
+                Ok((status, _, body)) if (200..300).contains(&status) => return Ok(body.to_vec()),
+                Ok((status, headers, body)) => GcError::Api {
+                    method: method.clone(),
+                    path: path.clone(),
+                    status,
+                    body: serde_json::from_slice::<ErrorBody>(&body).ok().map(Box::new),
+                    correlation_id: header(&headers, "ININ-Correlation-Id"),
+                    retry_after: retry_after(&headers),
+                },
+                Err(e) => e,
+            };
+            let wait = match &err {
+                GcError::Api { status: 401, .. } if !renewed => {
+                    renewed = true;
+                    inner.tokens.invalidate(&token).await;
+                    Some(Duration::ZERO)
+                }
+                GcError::Api { status: 429, retry_after, .. } => {
+                    inner.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    let w = retry_after.unwrap_or_else(|| policy.backoff(retries));
+                    if w > policy.max_retry_after {
+                        None
+                    } else {
+                        inner.limiter.block_until(Instant::now() + w);
+                        Some(w)
+                    }
+                }
+                GcError::Api { status: 502..=504, .. } if req.retry == Retry::Safe => {
+                    Some(policy.backoff(retries))
+                }
+                GcError::Transport { kind: TransportKind::Connect, .. } => Some(policy.backoff(retries)),
+                GcError::Transport { .. } if req.retry == Retry::Safe => Some(policy.backoff(retries)),
+                _ => None,
+            };
+            let Some(wait) = wait else { return Err(err) };
+            if retries >= policy.max_retries || waited + wait > policy.budget {
+                return Err(GcError::GaveUp { attempts, elapsed: started.elapsed(), last: Box::new(err) });
+            }
+            retries += 1;
+            waited += wait;
+            inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(method = %method, path = %path, attempt = attempts, wait_ms = wait.as_millis() as u64, error = %err, "retrying Genesys Cloud request");
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+
+    /// GET and decode.
+    pub(crate) async fn get<R: DeserializeOwned>(&self, path: impl Into<String>) -> Result<R, GcError> {
+        self.call(Req::new(Method::GET, path, Retry::Safe)).await
+    }
+
+    /// Send a JSON body and decode.
+    pub(crate) async fn send_json<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: impl Into<String>,
+        body: &B,
+        retry: Retry,
+    ) -> Result<R, GcError> {
+        self.call(Req::new(method, path, retry).json(body)?).await
+    }
+
+    /// DELETE, ignoring the body.
+    pub(crate) async fn delete(&self, path: impl Into<String>) -> Result<(), GcError> {
+        self.execute(&Req::new(Method::DELETE, path, Retry::Safe)).await.map(|_| ())
+    }
+}
+
+/// The path without scheme, host or query, for error messages.
+pub(crate) fn path_only(p: &str) -> String {
+    let no_scheme = p.split_once("://").map(|(_, r)| r.find('/').map(|i| &r[i..]).unwrap_or("/")).unwrap_or(p);
+    no_scheme.split('?').next().unwrap_or(no_scheme).to_owned()
+}
+
+/// Percent-encodes one path segment (ids, external keys).
+pub(crate) fn seg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,270 @@
+//! Client configuration, from the `hybrid_integration` transaction values.
+
+use crate::error::GcError;
+use crate::secret::Secret;
+use std::time::Duration;
+
+/// How to reach and authenticate with one Genesys Cloud org.
+///
+/// Built from the `hybrid_integration` annex values: `base_service_url`, `base_auth_url` (or
+/// `region`, from which the login host is derived), `organization_id`, `client_id`,
+/// `client_secret`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GcConfig {
+    /// API base, e.g. `https://api.mypurecloud.ie` (no trailing slash).
+    pub base_service_url: String,
+    /// Login base, e.g. `https://login.mypurecloud.ie`.
+    pub base_auth_url: String,
+    /// The org's id (informational; tokens are org-scoped by the OAuth client).
+    pub organization_id: String,
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret; never printed.
+    pub client_secret: Secret,
+    /// Client-side request limit (default 300 per minute, GC's per-token default).
+    pub rate_limit: RateLimit,
+    /// Retry behaviour.
+    pub retry: RetryPolicy,
+    /// Timeout of one HTTP request.
+    pub request_timeout: Duration,
+    /// Renew the token this long before it expires (capped at a tenth of its lifetime).
+    pub token_renew_margin: Duration,
+}
+
+impl GcConfig {
+    /// A configuration from explicit service and auth base URLs.
+    pub fn new(
+        base_service_url: impl Into<String>,
+        base_auth_url: impl Into<String>,
+        organization_id: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+    ) -> Self {
+        Self {
+            base_service_url: trim_slash(base_service_url.into()),
+            base_auth_url: trim_slash(base_auth_url.into()),
+            organization_id: organization_id.into(),
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            rate_limit: RateLimit::default(),
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(30),
+            token_renew_margin: Duration::from_secs(300),
+        }
+    }
+
+    /// A configuration from a region host (`api.mypurecloud.ie`, `mypurecloud.ie`, or a URL
+    /// of either); the login host is the API host with `api.` replaced by `login.`.
+    pub fn from_region(
+        region: &str,
+        organization_id: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+    ) -> Result<Self, GcError> {
+        let (api, login) = region_urls(region)?;
+        Ok(Self::new(api, login, organization_id, client_id, client_secret))
+    }
+
+    /// Sets the client-side rate limit.
+    pub fn with_rate_limit(mut self, rate_limit: RateLimit) -> Self {
+        self.rate_limit = rate_limit;
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the per-request timeout.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets how early the token is renewed.
+    pub fn with_token_renew_margin(mut self, margin: Duration) -> Self {
+        self.token_renew_margin = margin;
+        self
+    }
+
+    /// Checks that nothing mandatory is empty.
+    pub fn validate(&self) -> Result<(), GcError> {
+        let mut missing = Vec::new();
+        if self.base_service_url.is_empty() {
+            missing.push("base_service_url (GC API base URL)");
+        }
+        if self.base_auth_url.is_empty() {
+            missing.push("base_auth_url (GC login base URL)");
+        }
+        if self.client_id.is_empty() {
+            missing.push("client_id (OAuth client id)");
+        }
+        if self.client_secret.is_empty() {
+            missing.push("client_secret (OAuth client secret)");
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(GcError::Config(format!("missing {}", missing.join(", "))))
+        }
+    }
+}
+
+fn trim_slash(mut s: String) -> String {
+    while s.ends_with('/') {
+        s.pop();
+    }
+    s
+}
+
+/// Derives `(https://api.X, https://login.X)` from a region host or URL.
+pub fn region_urls(region: &str) -> Result<(String, String), GcError> {
+    let r = region.trim();
+    let (scheme, rest) = match r.split_once("://") {
+        Some((s, rest)) => (s, rest),
+        None => ("https", r),
+    };
+    let host = rest.split('/').next().unwrap_or("").trim();
+    if host.is_empty() || host.contains(' ') {
+        return Err(GcError::Config(format!(
+            "region {region:?} is not a host name such as api.mypurecloud.ie"
+        )));
+    }
+    let bare = host
+        .strip_prefix("api.")
+        .or_else(|| host.strip_prefix("login."))
+        .unwrap_or(host);
+    Ok((
+        format!("{scheme}://api.{bare}"),
+        format!("{scheme}://login.{bare}"),
+    ))
+}
+
+/// A request budget: at most `max_requests` per `window`. `max_requests == 0` disables it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    pub max_requests: u32,
+    /// The sliding window.
+    pub window: Duration,
+}
+
+impl RateLimit {
+    /// `n` requests per minute (0 disables).
+    pub fn per_minute(n: u32) -> Self {
+        Self { max_requests: n, window: Duration::from_secs(60) }
+    }
+
+    /// No client-side limit.
+    pub fn disabled() -> Self {
+        Self::per_minute(0)
+    }
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self::per_minute(300)
+    }
+}
+
+/// Retry behaviour for 429, 502/503/504 and transport failures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts after the first one.
+    pub max_retries: u32,
+    /// First backoff for 5xx/transport failures; doubled each time.
+    pub initial_backoff: Duration,
+    /// Cap of one backoff.
+    pub max_backoff: Duration,
+    /// Total time a request may spend waiting between attempts; past it, give up.
+    pub budget: Duration,
+    /// A 429 whose `Retry-After` is longer than this is not waited for.
+    pub max_retry_after: Duration,
+    /// Rounds of re-sending events that GC reported as `retryable`.
+    pub event_retry_rounds: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 8,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
+            budget: Duration::from_secs(180),
+            max_retry_after: Duration::from_secs(180),
+            event_retry_rounds: 3,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Fast retries for tests: millisecond backoffs, a small budget.
+    pub fn fast() -> Self {
+        Self {
+            max_retries: 10,
+            initial_backoff: Duration::from_millis(2),
+            max_backoff: Duration::from_millis(20),
+            budget: Duration::from_secs(20),
+            max_retry_after: Duration::from_secs(10),
+            event_retry_rounds: 3,
+        }
+    }
+
+    /// The backoff before retry number `retry` (0-based): capped exponential with full jitter
+    /// over its upper half.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let exp = self
+            .initial_backoff
+            .saturating_mul(2u32.saturating_pow(retry.min(20)));
+        let capped = exp.min(self.max_backoff);
+        let half = capped / 2;
+        let jitter = rand::random::<f64>();
+        half + half.mul_f64(jitter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_derives_login_host() {
+        let (a, l) = region_urls("api.mypurecloud.ie").expect("ok");
+        assert_eq!(a, "https://api.mypurecloud.ie");
+        assert_eq!(l, "https://login.mypurecloud.ie");
+        let (a, l) = region_urls("https://api.usw2.pure.cloud/").expect("ok");
+        assert_eq!(a, "https://api.usw2.pure.cloud");
+        assert_eq!(l, "https://login.usw2.pure.cloud");
+        let (a, _) = region_urls("mypurecloud.de").expect("ok");
+        assert_eq!(a, "https://api.mypurecloud.de");
+        assert!(region_urls("").is_err());
+    }
+
+    #[test]
+    fn validate_names_missing_values_without_secret() {
+        let c = GcConfig::new("", "x", "o", "", "");
+        let e = c.validate().expect_err("missing");
+        let s = e.to_string();
+        assert!(s.contains("base_service_url") && s.contains("client_id") && s.contains("client_secret"));
+        let c = GcConfig::new("a", "b", "o", "id", "topsecret");
+        assert!(!format!("{c:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn backoff_is_capped_and_grows() {
+        let p = RetryPolicy {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+            ..RetryPolicy::default()
+        };
+        for r in 0..30 {
+            let b = p.backoff(r);
+            assert!(b <= Duration::from_millis(1000));
+        }
+        assert!(p.backoff(0) <= Duration::from_millis(100));
+        assert!(p.backoff(5) >= Duration::from_millis(500));
+    }
+}

@@ -1,0 +1,321 @@
+//! Users: list, get, create, patch (with `version`), state, external ids, roles, routing skills
+//! and routing languages. Paths: `/api/v2/users…` (UsersApi, RoutingApi).
+
+use crate::client::{GcClient, Req, Retry, seg};
+use crate::error::GcError;
+use crate::models::EntityRef;
+use crate::page::{EntityListing, GcStream};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+/// A user's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum UserState {
+    /// Active.
+    Active,
+    /// Inactive.
+    Inactive,
+    /// Soft-deleted; a PATCH of `state` brings it back.
+    Deleted,
+    /// A value this client does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl UserState {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserState::Active => "active",
+            UserState::Inactive => "inactive",
+            UserState::Deleted => "deleted",
+            UserState::Unknown => "unknown",
+        }
+    }
+}
+
+/// A user (`User` model; the fields the connector uses).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// User id.
+    pub id: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Division.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub division: Option<EntityRef>,
+    /// Department.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// Email (also the username).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// State.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<UserState>,
+    /// Version for optimistic locking (an integer for users).
+    #[serde(default)]
+    pub version: i64,
+    /// URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_uri: Option<String>,
+}
+
+/// Body of `POST /api/v2/users` (`CreateUser`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateUser {
+    /// Display name (required).
+    pub name: String,
+    /// Email, also the username (required; unique case-insensitively).
+    pub email: String,
+    /// Division id (required by GC; the home division if unsure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub division_id: Option<String>,
+    /// Department.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// Title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Initial password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Initial state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<UserState>,
+}
+
+/// Body of `PATCH /api/v2/users/{userId}` (`UpdateUser`). `version` must equal the current
+/// version. If `state` is set it is the only field GC changes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateUser {
+    /// Current version (required).
+    pub version: i64,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Department.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// Title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// State (then the only field changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<UserState>,
+}
+
+/// `UserExternalIdentifier`: an external key mapped to a user (case-sensitive, ≤100 per user).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserExternalIdentifier {
+    /// Authority (namespace of the key).
+    pub authority_name: String,
+    /// The key.
+    pub external_key: String,
+}
+
+/// `UserAuthorization`: the user's roles.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAuthorization {
+    /// Granted roles (`DomainRole {id, name}`).
+    #[serde(default)]
+    pub roles: Vec<EntityRef>,
+}
+
+/// A skill assignment to send (`UserRoutingSkillPost {id, proficiency}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkillAssignment {
+    /// Skill (or language) id.
+    pub id: String,
+    /// Proficiency, 0.0 to 5.0.
+    pub proficiency: f64,
+}
+
+/// A user's skill or language as GC answers it (`UserRoutingSkill`, `UserRoutingLanguage`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRoutingSkill {
+    /// Skill or language id.
+    pub id: String,
+    /// Its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Proficiency 0.0–5.0.
+    pub proficiency: f64,
+    /// `active` or `deleted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_uri: Option<String>,
+}
+
+fn check_proficiency(list: &[SkillAssignment]) -> Result<(), GcError> {
+    for s in list {
+        if !(0.0..=5.0).contains(&s.proficiency) {
+            return Err(GcError::InvalidInput(format!(
+                "proficiency {} for {} is outside 0.0–5.0; map the Engage skill level into that range",
+                s.proficiency, s.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl GcClient {
+    /// `GET /api/v2/users` (all pages), optionally of one `state` (GC default: active).
+    pub fn users(&self, state: Option<UserState>) -> GcStream<User> {
+        let q = state.map(|s| vec![("state".to_owned(), s.as_str().to_owned())]).unwrap_or_default();
+        self.paged("/api/v2/users".into(), q)
+    }
+
+    /// `GET /api/v2/users/{userId}`; deleted users with `Some(UserState::Deleted)`.
+    pub async fn get_user(&self, id: &str, state: Option<UserState>) -> Result<User, GcError> {
+        let mut r = Req::new(Method::GET, format!("/api/v2/users/{}", seg(id)), Retry::Safe);
+        if let Some(s) = state {
+            r = r.query("state", s.as_str());
+        }
+        self.call(r).await
+    }
+
+    /// `POST /api/v2/users`. Not retried after it may have reached GC; on a duplicate email GC
+    /// answers an error (look the user up by email or external id).
+    pub async fn create_user(&self, body: &CreateUser) -> Result<User, GcError> {
+        self.send_json(Method::POST, "/api/v2/users", body, Retry::Unsafe).await
+    }
+
+    /// `PATCH /api/v2/users/{userId}`; a stale `version` gives a 409 ([`GcError::is_conflict`]).
+    pub async fn patch_user(&self, id: &str, body: &UpdateUser) -> Result<User, GcError> {
+        self.send_json(Method::PATCH, format!("/api/v2/users/{}", seg(id)), body, Retry::Unsafe).await
+    }
+
+    /// Reads the user and patches it with `change(&current)`, re-reading and retrying up to
+    /// `attempts` times on a version conflict (409), as Genesys' own tools do.
+    pub async fn update_user<F>(&self, id: &str, attempts: u32, mut change: F) -> Result<User, GcError>
+    where
+        F: FnMut(&User) -> UpdateUser,
+    {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let current = match self.get_user(id, None).await {
+                Err(e) if e.is_not_found() => self.get_user(id, Some(UserState::Deleted)).await?,
+                other => other?,
+            };
+            let mut body = change(&current);
+            body.version = current.version;
+            match self.patch_user(id, &body).await {
+                Err(e) if e.is_conflict() && tries < attempts.max(1) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Sets a user's state (`active`, `inactive`, or `deleted`; restoring a deleted user
+    /// works too), re-reading on version conflicts.
+    pub async fn set_user_state(&self, id: &str, state: UserState) -> Result<User, GcError> {
+        self.update_user(id, 5, |_| UpdateUser { state: Some(state), ..UpdateUser::default() }).await
+    }
+
+    /// `DELETE /api/v2/users/{userId}` (soft delete).
+    pub async fn delete_user(&self, id: &str) -> Result<(), GcError> {
+        self.delete(format!("/api/v2/users/{}", seg(id))).await
+    }
+
+    /// `POST /api/v2/users/{userId}/externalid`; answers all of the user's identifiers.
+    pub async fn add_user_external_id(
+        &self,
+        id: &str,
+        authority_name: &str,
+        external_key: &str,
+    ) -> Result<Vec<UserExternalIdentifier>, GcError> {
+        let body = UserExternalIdentifier {
+            authority_name: authority_name.to_owned(),
+            external_key: external_key.to_owned(),
+        };
+        self.send_json(Method::POST, format!("/api/v2/users/{}/externalid", seg(id)), &body, Retry::Safe)
+            .await
+    }
+
+    /// `GET /api/v2/users/externalid/{authorityName}/{externalKey}`.
+    pub async fn user_by_external_id(&self, authority_name: &str, external_key: &str) -> Result<User, GcError> {
+        self.get(format!("/api/v2/users/externalid/{}/{}", seg(authority_name), seg(external_key)))
+            .await
+    }
+
+    /// `GET /api/v2/users/{subjectId}/roles`.
+    pub async fn user_roles(&self, id: &str) -> Result<UserAuthorization, GcError> {
+        self.get(format!("/api/v2/users/{}/roles", seg(id))).await
+    }
+
+    /// `PUT /api/v2/users/{subjectId}/roles` with the role ids: sets exactly these roles.
+    pub async fn set_user_roles(&self, id: &str, role_ids: &[String]) -> Result<UserAuthorization, GcError> {
+        self.send_json(Method::PUT, format!("/api/v2/users/{}/roles", seg(id)), role_ids, Retry::Safe)
+            .await
+    }
+
+    /// `GET /api/v2/users/{userId}/routingskills` (all pages).
+    pub fn user_skills(&self, id: &str) -> GcStream<UserRoutingSkill> {
+        self.paged(format!("/api/v2/users/{}/routingskills", seg(id)), Vec::new())
+    }
+
+    /// `PUT /api/v2/users/{userId}/routingskills/bulk`: replaces all skill assignments.
+    pub async fn set_user_skills(
+        &self,
+        id: &str,
+        skills: &[SkillAssignment],
+    ) -> Result<Vec<UserRoutingSkill>, GcError> {
+        check_proficiency(skills)?;
+        let l: EntityListing<UserRoutingSkill> = self
+            .send_json(Method::PUT, format!("/api/v2/users/{}/routingskills/bulk", seg(id)), skills, Retry::Safe)
+            .await?;
+        Ok(l.entities)
+    }
+
+    /// `GET /api/v2/users/{userId}/routinglanguages` (all pages).
+    pub fn user_languages(&self, id: &str) -> GcStream<UserRoutingSkill> {
+        self.paged(format!("/api/v2/users/{}/routinglanguages", seg(id)), Vec::new())
+    }
+
+    /// `PATCH /api/v2/users/{userId}/routinglanguages/bulk`: adds or updates (there is no
+    /// replace-all for languages; remove the others with [`GcClient::remove_user_language`]).
+    pub async fn upsert_user_languages(
+        &self,
+        id: &str,
+        languages: &[SkillAssignment],
+    ) -> Result<Vec<UserRoutingSkill>, GcError> {
+        check_proficiency(languages)?;
+        let l: EntityListing<UserRoutingSkill> = self
+            .send_json(
+                Method::PATCH,
+                format!("/api/v2/users/{}/routinglanguages/bulk", seg(id)),
+                languages,
+                Retry::Safe,
+            )
+            .await?;
+        Ok(l.entities)
+    }
+
+    /// `DELETE /api/v2/users/{userId}/routinglanguages/{languageId}`.
+    pub async fn remove_user_language(&self, id: &str, language_id: &str) -> Result<(), GcError> {
+        self.delete(format!("/api/v2/users/{}/routinglanguages/{}", seg(id), seg(language_id))).await
+    }
+}
