@@ -80,7 +80,6 @@ pub fn sample_call_party_added() -> Message {
         .call_uuid(uuid("QK59HK4FS927D7FUU41G6IE468000004"))
         .conn_id(ConnId(0x0077_028a_809f_7004))
         .call_type(CallType::Inbound)
-        .party_uuid("01KHZQ0E4SZ5Q1PQ3N4BE1TGJU00002B")
         .this_dn("5001")
         .other_dn("+14155550123")
         .ani("+14155550123")

@@ -132,8 +132,23 @@ impl Default for WireConfig {
     }
 }
 
+#[cold]
+#[inline(never)]
 fn err<T>(offset: usize, reason: DecodeReason) -> Result<T, DecodeError> {
     Err(DecodeError::new(offset, reason))
+}
+
+#[cold]
+#[inline(never)]
+fn truncated(offset: usize, what: &'static str, needed: usize, available: usize) -> DecodeError {
+    DecodeError::new(
+        offset,
+        DecodeReason::Truncated {
+            what,
+            needed,
+            available,
+        },
+    )
 }
 
 /// Reads the packet header at the start of `buf`: `Ok(None)` until 4 bytes are there, then the
@@ -220,14 +235,7 @@ impl Reader<'_> {
     fn take(&mut self, n: usize, what: &'static str) -> Result<usize, DecodeError> {
         let available = self.end.saturating_sub(self.pos);
         if n > available {
-            return err(
-                self.pos,
-                DecodeReason::Truncated {
-                    what,
-                    needed: n,
-                    available,
-                },
-            );
+            return Err(truncated(self.pos, what, n, available));
         }
         let start = self.pos;
         self.pos += n;
@@ -289,7 +297,12 @@ fn span(start: usize, len: usize) -> Span {
 
 #[inline]
 fn check_utf8(buf: &[u8], s: Span, what: &'static str) -> Result<(), DecodeError> {
-    match std::str::from_utf8(s.get(buf)) {
+    let bytes = s.get(buf);
+    // Most T-Library strings are short ASCII: skip the general validator's call overhead.
+    if bytes.is_ascii() {
+        return Ok(());
+    }
+    match std::str::from_utf8(bytes) {
         Ok(_) => Ok(()),
         Err(e) => err(
             s.start as usize + e.valid_up_to(),
@@ -340,9 +353,19 @@ fn decode_data(frame: Bytes) -> Result<Message, DecodeError> {
     let mut kv_depth = 0;
     while r.pos < r.end {
         let at = r.pos;
-        let id = AttributeId::from_u16(r.u16("attribute id")?);
-        let tag = r.u8("attribute tag")?;
-        let s = r.sized("attribute value")?;
+        // One bounds check for the 7-byte attribute header, one for the value.
+        let Some(h) = buf.get(at..at + 7).and_then(|h| h.first_chunk::<7>()) else {
+            return Err(truncated(at, "attribute header", 7, r.end - at));
+        };
+        let id = AttributeId::from_u16(u16::from_be_bytes([h[0], h[1]]));
+        let tag = h[2];
+        let len = u32::from_be_bytes([h[3], h[4], h[5], h[6]]) as usize;
+        let vstart = at + 7;
+        if len > r.end - vstart {
+            return Err(truncated(vstart, "attribute value", len, r.end - vstart));
+        }
+        r.pos = vstart + len;
+        let s = span(vstart, len);
         let slot = match id.kind() {
             None => Slot::Raw { tag, span: s },
             Some(kind) => {
