@@ -42,7 +42,7 @@ fn bench_message(c: &mut Criterion, name: &str, msg: &Message) {
 
 fn codec(c: &mut Criterion) {
     bench_message(c, "call_party_added_300B", &sample_call_party_added());
-    bench_message(c, "user_data_16KiB", &sample_large_user_data(480));
+    bench_message(c, "user_data_16KiB", &sample_large_user_data(410));
 }
 
 mod group {

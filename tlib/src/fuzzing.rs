@@ -89,7 +89,7 @@ pub fn sample_call_party_added() -> Message {
         .build()
 }
 
-/// An `EventUserEvent` whose UserData holds `pairs` string pairs (about 34 bytes each): 480
+/// An `EventUserEvent` whose UserData holds `pairs` string pairs (40 bytes each): 410
 /// pairs give a frame just above 16 KiB, which needs an extended packet.
 pub fn sample_large_user_data(pairs: usize) -> Message {
     let mut user_data = KvList::new();
@@ -240,6 +240,6 @@ pub fn seed_messages() -> Vec<(&'static str, Message)> {
                 .unwrap_or_else(|_| Message::builder(MessageType::Unknown(4242)))
                 .build(),
         ),
-        ("large_user_data", sample_large_user_data(480)),
+        ("large_user_data", sample_large_user_data(410)),
     ]
 }
