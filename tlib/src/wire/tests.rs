@@ -352,3 +352,11 @@ fn decoding_is_zero_copy() {
         "ThisDN must point into the received frame"
     );
 }
+
+#[test]
+fn table_entries_stay_small() {
+    // WIRE.md promises decode tables proportional to the frame: 24-byte entries for items of
+    // at least 7 bytes.
+    assert!(std::mem::size_of::<crate::message::AttrEntry>() <= 24);
+    assert!(std::mem::size_of::<crate::kvlist::KvEntry>() <= 24);
+}
