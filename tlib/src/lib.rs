@@ -30,6 +30,9 @@
 //!   [`encode`], [`wire::pack_kv_list`], [`wire::unpack_kv_list`]). Swap it to change the
 //!   layout; nothing else changes.
 //! - [`TlibCodec`]: the `tokio_util::codec` framing adapter.
+//! - [`connection`]: the sans-IO client state (RegisterClient / RegisterAddress with
+//!   ReferenceID correlation, request time-outs, ADDP timer with time as an input); our design
+//!   where the public material is silent.
 //! - [`fuzzing`]: entry points shared by the fuzz targets and the corpus replay test.
 //!
 //! ## Example
@@ -56,6 +59,7 @@
 
 mod attribute;
 mod codec;
+pub mod connection;
 pub mod fuzzing;
 mod kvlist;
 mod message;
