@@ -13,8 +13,10 @@ pub enum CodecError {
     /// The socket failed.
     #[error("T-Library connection I/O error: {0}")]
     Io(#[from] std::io::Error),
-    /// A received frame is malformed. If [`DecodeError::is_fatal_to_stream`] holds, drop the
-    /// connection; otherwise the bad frame has been consumed and reading may continue.
+    /// A received frame is malformed. If [`DecodeError::is_fatal_to_stream`] holds, the byte
+    /// stream cannot be resynchronised; otherwise the bad frame has been consumed and a caller
+    /// driving the codec directly may continue. (`Framed` ends the stream after any error:
+    /// reconnect.)
     #[error(transparent)]
     Decode(#[from] DecodeError),
     /// A message could not be encoded; nothing was written.

@@ -203,7 +203,8 @@ enum Purpose {
 struct Pending {
     purpose: Purpose,
     request: MessageType,
-    deadline: Instant,
+    /// `None` when the time-out is too far away to represent.
+    deadline: Option<Instant>,
 }
 
 /// The sans-IO client connection state. See the module docs for the loop contract.
@@ -256,7 +257,7 @@ impl Connection {
             Pending {
                 purpose,
                 request: msg.msg_type(),
-                deadline: now + self.config.request_timeout,
+                deadline: now.checked_add(self.config.request_timeout),
             },
         );
         self.outputs.push_back(Output::Send(msg));
@@ -385,11 +386,11 @@ impl Connection {
         }
         if let (Some(timeout), Some(last)) = (self.config.addp_timeout, self.last_received) {
             match self.addp_poll_sent {
-                Some(sent) if now >= sent + timeout => {
+                Some(sent) if sent.checked_add(timeout).is_some_and(|d| now >= d) => {
                     self.lose(LinkLost::AddpTimeout);
                     return;
                 }
-                None if now >= last + timeout => {
+                None if last.checked_add(timeout).is_some_and(|d| now >= d) => {
                     self.addp_poll_sent = Some(now);
                     self.outputs.push_back(Output::SendAddpPoll);
                 }
@@ -399,7 +400,7 @@ impl Connection {
         let expired: Vec<i32> = self
             .pending
             .iter()
-            .filter(|(_, p)| now >= p.deadline)
+            .filter(|(_, p)| p.deadline.is_some_and(|d| now >= d))
             .map(|(r, _)| *r)
             .collect();
         for reference_id in expired {
@@ -425,11 +426,11 @@ impl Connection {
             self.addp_poll_sent,
             self.last_received,
         ) {
-            (Some(t), Some(sent), _) => Some(sent + t),
-            (Some(t), None, Some(last)) => Some(last + t),
+            (Some(t), Some(sent), _) => sent.checked_add(t),
+            (Some(t), None, Some(last)) => last.checked_add(t),
             _ => None,
         };
-        let request = self.pending.values().map(|p| p.deadline).min();
+        let request = self.pending.values().filter_map(|p| p.deadline).min();
         match (addp, request) {
             (Some(a), Some(r)) => Some(a.min(r)),
             (a, r) => a.or(r),

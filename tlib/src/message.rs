@@ -216,6 +216,18 @@ impl Message {
             .map(|a| self.value_of(a.slot))
     }
 
+    /// The first value of a string, binary or unknown attribute as an owned [`Bytes`] that
+    /// shares the message's buffer (no copy): keep a DN or a UUID beyond the message's life.
+    pub fn value_bytes(&self, id: AttributeId) -> Option<Bytes> {
+        let span = match self.attrs.iter().find(|a| a.id == id)?.slot {
+            Slot::Str(s) | Slot::Binary(s) | Slot::Raw { span: s, .. } => s,
+            _ => return None,
+        };
+        let start = span.start as usize;
+        let end = start + span.len as usize;
+        (end <= self.arena.len()).then(|| self.arena.slice(start..end))
+    }
+
     /// A copy of this message in a builder, to add attributes.
     pub fn to_builder(&self) -> MessageBuilder {
         let mut b = MessageBuilder::new(self.msg_type);
@@ -412,8 +424,9 @@ impl fmt::Debug for Message {
 
 /// Builds a [`Message`]: typed setters for every named attribute (`conn_id`, `this_dn`,
 /// `user_data`, …, same names as the [`Message`] getters), and [`MessageBuilder::try_attr`] for
-/// any attribute. Attributes keep the order in which they are added.
-#[derive(Debug, Clone)]
+/// any attribute. Attributes keep the order in which they are added. `Debug` shows only the
+/// type and the attribute count (the arena may hold a password).
+#[derive(Clone)]
 pub struct MessageBuilder {
     msg_type: MessageType,
     arena: Vec<u8>,
@@ -421,6 +434,15 @@ pub struct MessageBuilder {
     kv: Vec<KvEntry>,
     kv_depth: usize,
     oversize: bool,
+}
+
+impl fmt::Debug for MessageBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageBuilder")
+            .field("type", &format_args!("{}", self.msg_type))
+            .field("attributes", &self.attrs.len())
+            .finish()
+    }
 }
 
 impl MessageBuilder {
@@ -767,6 +789,22 @@ mod tests {
         assert!(!text.contains("s3cret"), "{text}");
         assert!(text.contains("<redacted>"));
         assert!(text.contains("1001"));
+        let builder =
+            Message::builder(MessageType::RequestRegisterClient).application_password("s3cret");
+        let text = format!("{builder:?}");
+        assert!(
+            !text.contains("s3cret") && !text.contains("115, 51"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn value_bytes_shares_the_buffer() {
+        let m = sample();
+        let dn = m.value_bytes(AttributeId::ThisDN).unwrap();
+        assert_eq!(&dn[..], b"1001");
+        assert!(m.value_bytes(AttributeId::ConnID).is_none());
+        assert!(m.value_bytes(AttributeId::OtherDN).is_none());
     }
 
     #[test]
