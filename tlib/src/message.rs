@@ -799,6 +799,14 @@ mod tests {
     }
 
     #[test]
+    fn messages_cross_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Message>();
+        send_sync::<MessageBuilder>();
+        send_sync::<KvList>();
+    }
+
+    #[test]
     fn value_bytes_shares_the_buffer() {
         let m = sample();
         let dn = m.value_bytes(AttributeId::ThisDN).unwrap();
