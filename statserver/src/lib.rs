@@ -13,4 +13,38 @@
 //!
 //! What it must never do: know about Genesys Cloud, decide presence mapping (that is EXAS's
 //! job), or panic on bytes received from the network.
+//!
+//! Layers, bottom up:
+//! - [`wire`]: the byte format (our design, documented in `WIRE.md`), the only module that
+//!   knows bytes; [`codec::StatCodec`] adapts it to `tokio_util::codec`.
+//! - [`message`], [`agent`], [`kvlist`]: the protocol's model; [`agent::AgentState::summarize`]
+//!   normalizes an agent status for EXAS.
+//! - [`session::Session`]: sans-IO client state (open statistics, reopen-all after failover).
+//! - [`client`]: the thin tokio driver (primary/backup, backoff, pipelining).
+//! - `sim` (feature `sim`): the simulated Stat Server.
 #![forbid(unsafe_code)]
+
+pub mod agent;
+// pub mod client;
+pub mod codec;
+pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod kvlist;
+pub mod message;
+// pub mod session;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod wire;
+
+pub use agent::{
+    ActionMask, ActionRecord, AgentState, AgentStatus, CallKind, DnAction, DnStatus, Login,
+    PlaceStatus, Readiness,
+};
+pub use error::{DecodeError, DecodeReason, EncodeError};
+pub use kvlist::{KvList, KvValue};
+pub use message::{
+    ErrorCode, Event, Message, Notification, ObjectType, ReferenceId, Request, ServerMode,
+    StatCategory, StatDefinition, StatMetricEx, StatObject, StatSpec, StatSubject, StatValue,
+    TimeInterval,
+};
