@@ -32,7 +32,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod kvlist;
 pub mod message;
-// pub mod session;
+pub mod session;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod wire;
