@@ -72,12 +72,3 @@ impl Encoder<Message> for StatCodec {
         Ok(())
     }
 }
-
-impl Encoder<&Message> for StatCodec {
-    type Error = CodecError;
-
-    fn encode(&mut self, item: &Message, dst: &mut BytesMut) -> Result<(), CodecError> {
-        wire::encode_with_max(item, dst, self.max_body)?;
-        Ok(())
-    }
-}
