@@ -25,7 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
-// pub mod client;
+pub mod client;
 pub mod codec;
 pub mod error;
 #[doc(hidden)]

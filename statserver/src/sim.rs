@@ -449,7 +449,7 @@ impl Conn {
             .iter()
             .filter(|(_, s)| match s.notification {
                 Notification::Periodical { frequency_secs } => {
-                    frequency_secs > 0 && tick % u64::from(frequency_secs) == 0
+                    frequency_secs > 0 && tick.is_multiple_of(u64::from(frequency_secs))
                 }
                 _ => false,
             })
