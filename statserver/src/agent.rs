@@ -454,6 +454,68 @@ pub struct AgentState {
 }
 
 impl AgentState {
+    /// A normalized state (for simulators and tests that describe agents at this level).
+    pub fn new(
+        agent_id: impl Into<String>,
+        login: Login,
+        readiness: Readiness,
+        call: CallKind,
+        since: i64,
+    ) -> Self {
+        Self {
+            agent_id: agent_id.into(),
+            login,
+            readiness,
+            call,
+            since,
+        }
+    }
+
+    /// An [`AgentStatus`] on one DN that [`AgentState::summarize`]s back to this state (the
+    /// inverse direction, for simulators and scenario files). A logged-out agent with a call
+    /// keeps the call on its DN. `since` becomes every action's time.
+    pub fn to_status(&self, place_id: &str, dn_id: &str, switch_id: &str) -> AgentStatus {
+        let t = self.since;
+        let mut actions = Vec::new();
+        match self.login {
+            Login::LoggedOut => actions.push(ActionRecord::new(DnAction::LoggedOut, t)),
+            Login::LoggedIn => {
+                actions.push(ActionRecord::new(DnAction::LoggedIn, t));
+                actions.push(match &self.readiness {
+                    Readiness::Ready => ActionRecord::new(DnAction::WaitForNextCall, t),
+                    Readiness::AfterCallWork => ActionRecord::new(DnAction::AfterCallWork, t),
+                    Readiness::NotReady { reason: None } => {
+                        ActionRecord::new(DnAction::NotReadyForNextCall, t)
+                    }
+                    Readiness::NotReady {
+                        reason: Some(reason),
+                    } => ActionRecord::new(DnAction::NotReadyForNextCall, t).with_reason(reason),
+                });
+            }
+        }
+        let call = match self.call {
+            CallKind::None => None,
+            CallKind::Internal => Some(DnAction::CallInternal),
+            CallKind::Inbound => Some(DnAction::CallInbound),
+            CallKind::Outbound => Some(DnAction::CallOutbound),
+            CallKind::Consult => Some(DnAction::CallConsult),
+            CallKind::Unknown => Some(DnAction::CallUnknown),
+        };
+        if let Some(c) = call {
+            actions.push(ActionRecord::new(c, t));
+        }
+        let mut st = AgentStatus::single_dn(
+            self.agent_id.clone(),
+            place_id,
+            dn_id,
+            switch_id,
+            t,
+            actions,
+        );
+        st.time = t;
+        st
+    }
+
     /// Summarizes an [`AgentStatus`]:
     /// - logged in iff no action is `LoggedOut`, the agent status is not `LoggedOut`, and some
     ///   action is `LoggedIn`, `WaitForNextCall`, `NotReadyForNextCall` or `AfterCallWork`;
@@ -755,6 +817,44 @@ mod tests {
         );
         assert_eq!(s.call, CallKind::Internal);
         assert_eq!(s.agent_id, "a9");
+    }
+
+    #[test]
+    fn to_status_summarizes_back() {
+        let readiness = [
+            Readiness::Ready,
+            Readiness::AfterCallWork,
+            Readiness::NotReady { reason: None },
+            Readiness::NotReady {
+                reason: Some("Training".into()),
+            },
+        ];
+        let calls = [
+            CallKind::None,
+            CallKind::Internal,
+            CallKind::Inbound,
+            CallKind::Outbound,
+            CallKind::Consult,
+            CallKind::Unknown,
+        ];
+        for r in &readiness {
+            for c in calls {
+                let s = AgentState::new("a", Login::LoggedIn, r.clone(), c, 77);
+                assert_eq!(AgentState::summarize(&s.to_status("p", "1001", "SIP")), s);
+            }
+        }
+        for c in calls {
+            let s = AgentState::new(
+                "a",
+                Login::LoggedOut,
+                Readiness::NotReady { reason: None },
+                c,
+                5,
+            );
+            let st = s.to_status("p", "1001", "SIP");
+            assert_eq!(st.status, DnAction::LoggedOut);
+            assert_eq!(AgentState::summarize(&st), s);
+        }
     }
 
     #[test]

@@ -292,6 +292,7 @@ enum Command {
     Open(Vec<(ReferenceId, StatSpec)>),
     Close(Vec<ReferenceId>),
     Peek(ReferenceId),
+    PeekAll,
     Shutdown,
 }
 
@@ -367,6 +368,12 @@ impl StatClient {
         self.send(Command::Peek(reference_id))
     }
 
+    /// Peeks every open statistic (a snapshot of all current values, e.g. for reconciliation;
+    /// values also come by themselves after every (re)open).
+    pub fn peek_all(&self) -> Result<(), ClientError> {
+        self.send(Command::PeekAll)
+    }
+
     /// The server the client is linked to now, if any (for health checks).
     pub fn link(&self) -> Option<ServerRole> {
         *self.link.borrow()
@@ -428,6 +435,11 @@ impl Driver {
             }
             Some(Command::Peek(r)) => {
                 self.session.peek(r);
+            }
+            Some(Command::PeekAll) => {
+                for r in self.session.needed() {
+                    self.session.peek(r);
+                }
             }
         }
         true

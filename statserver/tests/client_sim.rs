@@ -379,3 +379,32 @@ async fn addp_detects_a_silent_server() {
         .unwrap();
     client.shutdown();
 }
+
+#[tokio::test]
+async fn peek_all_snapshots_every_open_statistic() {
+    let world = SimWorld::new();
+    let server = SimServer::start(world.clone(), local(), ServerMode::Primary)
+        .await
+        .unwrap();
+    let (client, mut events) = StatClient::start(config(server.local_addr(), None));
+    let agents: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+    let refs = client.open_many(specs(&agents)).unwrap();
+    values_for_all(&mut events, &refs).await;
+    client.peek_all().unwrap();
+    let mut answered = HashSet::new();
+    while answered.len() < refs.len() {
+        if let ClientEvent::Value {
+            reference_id,
+            user_request_id,
+            ..
+        } = wait_for(&mut events, "peek answers", |e| {
+            matches!(e, ClientEvent::Value { .. })
+        })
+        .await
+        {
+            assert_ne!(user_request_id, 0, "peek answers carry the user request id");
+            answered.insert(reference_id);
+        }
+    }
+    client.shutdown();
+}
