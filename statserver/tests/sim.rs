@@ -300,3 +300,27 @@ async fn server_side_close_and_validity_reach_clients() {
         Event::StatisticClosed { reference_id: 5 }.into()
     );
 }
+
+#[tokio::test]
+async fn periodical_statistics_repeat_without_changes() {
+    let world = SimWorld::new();
+    world.set_agent_state("p1", ready("p1"));
+    let server = SimServer::start(world, "127.0.0.1:0".parse().unwrap(), ServerMode::Primary)
+        .await
+        .unwrap();
+    let mut c = connect(&server).await;
+    let _mode = next(&mut c).await;
+    let mut spec = StatSpec::agent_current_state("p1", "T", StatSubject::DnAction);
+    spec.notification = Notification::Periodical { frequency_secs: 1 };
+    c.send(spec.open_request(3).into()).await.unwrap();
+    assert_eq!(
+        next(&mut c).await,
+        Event::StatisticOpened { reference_id: 3 }.into()
+    );
+    // The value on open, then at least two periodic repeats of the same value.
+    for _ in 0..3 {
+        let (r, u, a) = value_of(next(&mut c).await);
+        assert_eq!((r, u), (3, 0));
+        assert_eq!(a, ready("p1"));
+    }
+}
