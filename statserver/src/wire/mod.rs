@@ -1,7 +1,7 @@
 //! The byte format: the one swappable module boundary of this crate.
 //!
 //! Everything that knows bytes lives under `wire`; the rest of the crate sees only
-//! [`Message`](crate::message::Message). The format is our design (the real one is not public);
+//! [`Message`] values. The format is our design (the real one is not public);
 //! `WIRE.md` documents it and marks what is public fact. Replacing the format means replacing
 //! this module and keeping the four functions [`encode`], [`encode_with_max`], [`frame_len`] and
 //! [`decode_frame`].
