@@ -129,7 +129,7 @@ impl ClientConfig {
             .saturating_mul(1u32 << exp)
             .min(self.backoff_max);
         let permille = 750 + (jitter_seed % 501);
-        base.mul_f64(permille as f64 / 1000.0)
+        Duration::try_from_secs_f64(base.as_secs_f64() * permille as f64 / 1000.0).unwrap_or(base)
     }
 }
 
@@ -557,7 +557,9 @@ impl Driver {
         let _ = stream.set_nodelay(true);
         let mut framed = Framed::new(stream, StatCodec::new(self.config.max_frame_body));
         self.session.handle_connected(now());
-        let mut retry = tokio::time::interval(self.config.retry_failed_every);
+        // (interval() refuses a zero period.)
+        let mut retry =
+            tokio::time::interval(self.config.retry_failed_every.max(Duration::from_millis(1)));
         retry.tick().await;
         loop {
             // Pipelining: everything queued goes out in one burst, flushed once.
@@ -624,5 +626,9 @@ mod tests {
             assert!(d10 >= Duration::from_millis(750) && d10 <= Duration::from_millis(1250));
         }
         assert!(c.backoff(u32::MAX, 1) <= Duration::from_millis(1250));
+        // Extreme settings never panic.
+        c.backoff_initial = Duration::MAX;
+        c.backoff_max = Duration::MAX;
+        assert!(c.backoff(30, 500) > Duration::ZERO);
     }
 }
