@@ -13,4 +13,52 @@
 //!
 //! What it must never do: know about Genesys Cloud, decide presence mapping (that is EXAS's
 //! job), or panic on bytes received from the network.
+//!
+//! Layers, bottom up:
+//! - [`wire`]: the byte format (our design, documented in `WIRE.md`), the only module that
+//!   knows bytes; [`codec::StatCodec`] adapts it to `tokio_util::codec`.
+//! - [`message`], [`agent`], [`kvlist`]: the protocol's model; [`agent::AgentState::summarize`]
+//!   normalizes an agent status for EXAS.
+//! - [`session::Session`]: sans-IO client state (open statistics, reopen-all after failover).
+//! - [`client`]: the thin tokio driver (primary/backup, backoff, pipelining).
+//! - `sim` (feature `sim`): the simulated Stat Server.
+//!
+//! ## Using it (EXAS)
+//!
+//! 1. [`client::StatClient::start`] with a [`client::ClientConfig`] built from
+//!    `EXAS_STAT_SERVER_PRIMARY_HOST/PORT` and `..._BACKUP_...`; keep the event receiver.
+//! 2. Per agent in scope, open two statistics with [`StatSpec::agent_current_state`]: subject
+//!    [`StatSubject::DnStatus`] (CurrentState) and [`StatSubject::DnAction`]
+//!    (CurrentStateReason); [`client::StatClient::open_many`] pipelines thousands at once and
+//!    returns the reference ids. Close agents leaving the scope with
+//!    [`client::StatClient::close`]. The client reopens everything after failover/reconnect.
+//! 3. Read [`client::ClientEvent`]s: `Value { reference_id, object_id, server_time, value }`
+//!    carries a [`StatValue::AgentStatus`]; [`AgentState::summarize`] turns it into logged
+//!    in/out, ready / not ready (+ reason) / after-call work, and the call type. `LinkUp`,
+//!    `LinkDown`, `Switchover` and [`client::StatClient::link`] feed health and metrics.
 #![forbid(unsafe_code)]
+
+pub mod agent;
+pub mod client;
+pub mod codec;
+pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod kvlist;
+pub mod message;
+pub mod session;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod wire;
+
+pub use agent::{
+    ActionMask, ActionRecord, AgentState, AgentStatus, CallKind, DnAction, DnStatus, Login,
+    PlaceStatus, Readiness,
+};
+pub use error::{DecodeError, DecodeReason, EncodeError};
+pub use kvlist::{KvList, KvValue};
+pub use message::{
+    ErrorCode, Event, Message, Notification, ObjectType, ReferenceId, Request, ServerMode,
+    StatCategory, StatDefinition, StatMetricEx, StatObject, StatSpec, StatSubject, StatValue,
+    TimeInterval,
+};
