@@ -22,7 +22,9 @@ mod typed;
 
 pub use embedded::EmbeddedStore;
 pub use redis_store::{RedisConfig, RedisStore};
-pub use typed::{DnRecord, IdKind, IdMap, JsonView, Outbox};
+pub use typed::{
+    DnRecord, IdKind, IdMap, JsonView, LoginRecord, Outbox, PRESENCE_SOURCE_KEY, PersonRecord,
+};
 
 use async_trait::async_trait;
 use std::time::Duration;

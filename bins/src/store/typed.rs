@@ -267,3 +267,57 @@ impl Outbox {
         Ok(self.len().await? == 0)
     }
 }
+
+/// A synchronized person as EXCS publishes it for EXAS and EXCP (JSON at `person:{dbid}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PersonRecord {
+    /// Person DBID.
+    pub dbid: i64,
+    /// The GC user id it maps to.
+    pub gc_user_id: String,
+    /// Engage User Name.
+    pub user_name: String,
+    /// Employee ID: the object id Stat Server knows the agent by (falls back to User Name).
+    pub employee_id: Option<String>,
+    /// Whether the person is an agent.
+    pub is_agent: bool,
+    /// Whether the GC user is active.
+    pub active: bool,
+    /// Agent logins.
+    pub logins: Vec<LoginRecord>,
+}
+
+impl PersonRecord {
+    /// The Stat Server agent object id: Employee ID, else User Name.
+    pub fn stat_agent_id(&self) -> &str {
+        self.employee_id
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+            .unwrap_or(&self.user_name)
+    }
+
+    /// The relative store key of a person record.
+    pub fn key(dbid: i64) -> String {
+        format!("person:{dbid}")
+    }
+
+    /// The relative key prefix of all person records.
+    pub const PREFIX: &'static str = "person:";
+}
+
+/// An agent login of a [`PersonRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRecord {
+    /// Switch DBID.
+    pub switch_dbid: i64,
+    /// Switch name.
+    pub switch: String,
+    /// Login code.
+    pub login_code: String,
+}
+
+/// Relative store key of the GC presence source id EXCS creates once for the connector.
+pub const PRESENCE_SOURCE_KEY: &str = "gc:presenceSourceId";
