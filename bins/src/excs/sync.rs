@@ -707,14 +707,12 @@ impl Reconciler {
         };
         let (gc_id, created) = match mapped {
             Some(id) => {
-                if let Some(v) = view {
-                    if !v.users_by_id.contains_key(&id) {
-                        // Deleted in GC: remember, never re-create.
-                        self.mark_deleted_in_gc("user", &key).await?;
-                        self.ids.remove(IdKind::Person, &key).await?;
-                        report.skipped_deleted_in_gc += 1;
-                        return Ok(None);
-                    }
+                if view.is_some_and(|v| !v.users_by_id.contains_key(&id)) {
+                    // Deleted in GC: remember, never re-create.
+                    self.mark_deleted_in_gc("user", &key).await?;
+                    self.ids.remove(IdKind::Person, &key).await?;
+                    report.skipped_deleted_in_gc += 1;
+                    return Ok(None);
                 }
                 if !full && self.applied("user", &key).await?.as_deref() == Some(hash.as_str()) {
                     return Ok(Some(id));
