@@ -266,7 +266,9 @@ impl Excs {
     /// One poll: read the snapshot, compute the desired org, reconcile (full on the first poll
     /// and every `drift_check_every` polls).
     pub async fn poll_once(&mut self) -> Result<SyncReport, String> {
-        let full = self.polls % u64::from(self.settings.drift_check_every) == 0;
+        let full = self
+            .polls
+            .is_multiple_of(u64::from(self.settings.drift_check_every));
         self.polls += 1;
         let snap = match read_snapshot(self.db.as_ref(), &self.map).await {
             Ok(s) => {
