@@ -413,6 +413,34 @@ mod tests {
         assert!(DbConfig::from_lookup(lookup(&[("EXCS_CONFIG_DB_TYPE", "db2")])).is_err());
     }
 
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn pg_config_is_read_only_and_tls_aware() {
+        let mut c = DbConfig::from_lookup(lookup(&[
+            ("EXCS_CONFIG_DB_HOST", "db1"),
+            ("EXCS_CONFIG_DB_NAME", "config"),
+            ("EXCS_CONFIG_DB_USER", "genesys"),
+            ("EXCS_CONFIG_DB_PASSWORD", "pa55word-xyz"),
+        ]))
+        .unwrap();
+        let pg = c.pg_config();
+        assert_eq!(
+            pg.get_options(),
+            Some("-c default_transaction_read_only=on")
+        );
+        assert_eq!(pg.get_ssl_mode(), tokio_postgres::config::SslMode::Disable);
+        assert_eq!(pg.get_ports(), &[5432]);
+        c.ssl = true;
+        assert_eq!(
+            c.pg_config().get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        );
+        assert!(matches!(
+            crate::pg::PgConfigDb::connect(&c),
+            Err(Error::TlsConnectorRequired)
+        ));
+    }
+
     #[test]
     fn no_driver_for_mssql_oracle() {
         let mut c = DbConfig::sqlite("x");

@@ -201,3 +201,26 @@ async fn polling_turns_changes_into_deltas() {
     assert_eq!(got, vec![d(ObjectKind::Skill, 950, ChangeKind::Created)]);
     assert_eq!(errors, 0);
 }
+
+/// The same seed read through PostgreSQL and SQLite gives the same snapshot.
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn postgres_and_sqlite_read_the_same_snapshot() {
+    let (_db, _client, reader) = seeded(25).await;
+    let map = SchemaMap::default();
+    let from_pg = read_snapshot(&reader, &map).await.unwrap();
+    let path = std::env::temp_dir().join(format!(
+        "{}.sqlite",
+        engage_test_support::unique_name("cfgdb")
+    ));
+    let path = path.to_str().unwrap().to_string();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        seed::install_schema_sqlite(&conn).unwrap();
+        seed::seed_sqlite(&conn, &map, &SeedSpec::agents(25)).unwrap();
+    }
+    let lite = engage_cfgdb::SqliteConfigDb::open(&path).unwrap();
+    let from_sqlite = read_snapshot(&lite, &map).await.unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(from_pg, from_sqlite);
+}

@@ -182,7 +182,11 @@ pub fn check_seeded(s: &Snapshot) {
     let f = FolderFilter::from_settings(Some("true"), Some("Sales")).unwrap();
     let out = f.apply(s);
     assert_eq!(out.persons.len(), AGENTS / 2);
-    assert!(out.persons.keys().all(|d| person_index(*d) % 2 == 0));
+    assert!(
+        out.persons
+            .keys()
+            .all(|d| person_index(*d).is_multiple_of(2))
+    );
     assert_eq!(
         out.skills.keys().copied().collect::<Vec<_>>(),
         vec![101, 103, 105, 107]
