@@ -16,6 +16,7 @@
 //! The diff is pure ([`diff`], [`ChangeTracker`]); [`Poller`] is the thin async driver.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -242,20 +243,21 @@ pub struct HistoryRecord {
     pub change_time: i64,
 }
 
-/// The async change poller over a read-only [`ConfigDb`].
-pub struct Poller<'a> {
-    db: &'a dyn ConfigDb,
+/// The async change poller over a read-only [`ConfigDb`] (owned, so it can run in a spawned
+/// task).
+pub struct Poller {
+    db: Arc<dyn ConfigDb>,
     map: SchemaMap,
     config: PollerConfig,
     tracker: ChangeTracker,
     polls_since_scan: u32,
 }
 
-impl<'a> Poller<'a> {
+impl Poller {
     /// A poller with the given baseline (use [`ChangeTracker::baseline`] on the initial
     /// snapshot so the initial sync is not reported again as "created").
     pub fn new(
-        db: &'a dyn ConfigDb,
+        db: Arc<dyn ConfigDb>,
         map: SchemaMap,
         config: PollerConfig,
         tracker: ChangeTracker,
@@ -304,7 +306,7 @@ impl<'a> Poller<'a> {
             });
         }
         self.polls_since_scan = 0;
-        let snapshot = read_snapshot(self.db, &self.map).await?;
+        let snapshot = read_snapshot(self.db.as_ref(), &self.map).await?;
         let mut deltas = self.tracker.apply(&snapshot);
         let fp = self.tracker.fingerprints();
         for h in &history {

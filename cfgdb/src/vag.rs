@@ -445,6 +445,25 @@ pub fn evaluate_group(
     Some(Ok(out))
 }
 
+/// Evaluates every Virtual Agent Group of the snapshot, by group DBID.
+pub fn evaluate_all(snapshot: &Snapshot) -> BTreeMap<Dbid, Result<VagMembership, ParseError>> {
+    snapshot
+        .agent_groups
+        .values()
+        .filter_map(|g| evaluate_group(snapshot, g).map(|r| (g.dbid, r)))
+        .collect()
+}
+
+/// The members to use for a group: for a Virtual Agent Group whose script parses, the persons
+/// it is definitely true for (undetermined ones, depending on `LoggedIn`, are left out);
+/// otherwise the members stored in `cfg_agent_group`.
+pub fn effective_members(snapshot: &Snapshot, group: &AgentGroup) -> Vec<Dbid> {
+    match evaluate_group(snapshot, group) {
+        Some(Ok(m)) => m.members,
+        _ => group.members.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use engage_cfgdb::changes::{ChangeKind, ChangeTracker, Delta, Poller, PollerConfig};
@@ -84,7 +85,7 @@ async fn polling_turns_changes_into_deltas() {
     let base = read_snapshot(&reader, &map).await.unwrap();
     let cursor = base.history_cursor.unwrap();
     let mut poller = Poller::new(
-        &reader,
+        Arc::new(reader.clone()),
         map,
         PollerConfig::new(Duration::from_millis(10), 1000),
         ChangeTracker::baseline(&base),
@@ -121,4 +122,21 @@ async fn polling_turns_changes_into_deltas() {
         snap.persons[&103].is_supervisor(),
         "role transition visible in the snapshot"
     );
+}
+
+#[tokio::test]
+async fn seed_url_creates_schema_and_data() {
+    let file = TempDb::new();
+    let data = seed::seed_url(
+        &format!("sqlite:{}", file.path()),
+        &SeedSpec::agents(4),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(data.count("cfg_agent_login"), 4);
+    let reader = SqliteConfigDb::open(file.path()).unwrap();
+    let snap = read_snapshot(&reader, &SchemaMap::default()).await.unwrap();
+    assert_eq!(snap.persons.len(), 5);
+    assert_eq!(snap.hybrid_integration.len(), 1);
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use engage_cfgdb::FolderFilter;
 use engage_cfgdb::model::{DnType, ObjectKey, ObjectKind, ObjectState, Snapshot};
-use engage_cfgdb::vag::evaluate_group;
+use engage_cfgdb::vag::{effective_members, evaluate_all, evaluate_group};
 
 /// Agents in the seeded fixture.
 pub const AGENTS: usize = 40;
@@ -111,6 +111,14 @@ pub fn check_seeded(s: &Snapshot) {
         }
     }
     assert_eq!(evaluated, 4);
+    assert_eq!(evaluate_all(s).len(), 5);
+    for g in s
+        .agent_groups
+        .values()
+        .filter(|g| g.name != "VAG_LoggedIn_Sales")
+    {
+        assert_eq!(effective_members(s, g), g.members, "{}", g.name);
+    }
     assert!(
         s.agent_groups
             .values()
