@@ -426,6 +426,23 @@ mod tests {
     }
 
     #[test]
+    fn schema_md_documents_every_table_and_column() {
+        let doc = include_str!("../SCHEMA.md");
+        for (table, cols) in SchemaMap::default().expected() {
+            assert!(
+                doc.contains(&format!("## {table} (")),
+                "SCHEMA.md lacks table {table}"
+            );
+            for c in cols {
+                assert!(
+                    doc.contains(&format!("| {c} | `")),
+                    "SCHEMA.md lacks {table}.{c}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn expected_lists_every_table_once() {
         let m = SchemaMap::default();
         let tables: Vec<&str> = m.expected().iter().map(|(t, _)| *t).collect();
