@@ -243,3 +243,22 @@ async fn seed_url_creates_schema_and_data() {
     assert_eq!(snap.persons.len(), 6);
     assert_eq!(snap.agent_logins.len(), 5);
 }
+
+#[tokio::test]
+async fn unreachable_server_is_a_retryable_error_without_the_password() {
+    let reader = PgConfigDb::from_conn_str(
+        "host=127.0.0.1 port=1 user=genesys password=topsecret-pw dbname=cfg",
+    )
+    .unwrap();
+    let err = read_snapshot(&reader, &SchemaMap::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, engage_cfgdb::Error::Connect { .. }),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("topsecret-pw"), "{text}");
+    assert!(text.contains("EXCS_CONFIG_DB_HOST"), "{text}");
+}
