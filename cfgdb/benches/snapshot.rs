@@ -1,6 +1,8 @@
 //! Reader throughput against the real PostgreSQL server: seeding, a full snapshot read, and
 //! the change fingerprint + diff, for 1,000 and 10,000 agents.
 
+#![allow(missing_docs)] // criterion_group! generates an undocumented pub fn.
+
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
