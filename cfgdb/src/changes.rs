@@ -501,6 +501,33 @@ mod tests {
         assert!(t.apply(&b).is_empty());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn diff_is_exactly_the_set_difference(
+            old in proptest::collection::btree_map((0usize..3, 0i64..20), 0u64..4, 0..30),
+            new in proptest::collection::btree_map((0usize..3, 0i64..20), 0u64..4, 0..30),
+        ) {
+            let kinds = [ObjectKind::Person, ObjectKind::Skill, ObjectKind::Dn];
+            let conv = |m: &BTreeMap<(usize, i64), u64>| -> Fingerprints {
+                m.iter().map(|((k, d), h)| ((kinds[*k], *d), *h)).collect()
+            };
+            let (o, n) = (conv(&old), conv(&new));
+            let d = diff(&o, &n);
+            for x in &d {
+                let key = (x.kind, x.dbid);
+                match x.change {
+                    ChangeKind::Created => proptest::prop_assert!(!o.contains_key(&key) && n.contains_key(&key)),
+                    ChangeKind::Deleted => proptest::prop_assert!(o.contains_key(&key) && !n.contains_key(&key)),
+                    ChangeKind::Changed => proptest::prop_assert!(o[&key] != n[&key]),
+                }
+            }
+            let changed = o.keys().chain(n.keys()).filter(|k| o.get(*k) != n.get(*k)).collect::<std::collections::BTreeSet<_>>();
+            proptest::prop_assert_eq!(d.len(), changed.len());
+            // Applying the deltas' targets to the old state gives the new state's key set.
+            proptest::prop_assert!(diff(&n, &n).is_empty());
+        }
+    }
+
     #[test]
     fn fnv_is_stable() {
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
