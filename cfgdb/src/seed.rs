@@ -1048,6 +1048,7 @@ pub async fn seed_url(
 }
 
 /// A URL with any password replaced, for messages.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 fn redact_url(u: &str) -> String {
     if let Some((scheme, rest)) = u.split_once("://") {
         if let Some((cred, host)) = rest.split_once('@') {
