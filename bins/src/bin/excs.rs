@@ -41,7 +41,15 @@ async fn main() -> ExitCode {
     let ns = Namespace::new(&settings.common.tenant_id, &settings.common.org_id);
     let port = settings.port;
     let org_id = settings.common.org_id.clone();
-    let excs = match Excs::start(settings, db, store.clone(), health.clone(), metrics.clone()).await
+    let excs = match Excs::start(
+        settings,
+        db,
+        store.clone(),
+        ns.clone(),
+        health.clone(),
+        metrics.clone(),
+    )
+    .await
     {
         Ok(e) => e,
         Err(e) => {

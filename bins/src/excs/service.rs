@@ -223,6 +223,7 @@ impl Excs {
         settings: ExcsSettings,
         db: Box<dyn ConfigDb>,
         store: Arc<dyn Store>,
+        ns: Namespace,
         health: Health,
         metrics: Metrics,
     ) -> Result<Excs, StartError> {
@@ -237,7 +238,6 @@ impl Excs {
             "config_sync",
             settings.gc_rate_limit_per_min,
         )?)?;
-        let ns = Namespace::new(&settings.common.tenant_id, &settings.common.org_id);
         let roles = desired_settings(&settings, Some(hybrid)).roles;
         let reconciler = Reconciler::new(
             gc,
