@@ -791,7 +791,7 @@ impl Conversation {
             origination_queue_id: comm.origin_queue.clone(),
             language: comm.language.clone(),
             start_time: comm.answered_at,
-            end_time: t,
+            end_time: comm.departed_at.unwrap_or(t),
         };
         env.out.push_back(Output::RecordingSegment(segment));
     }
@@ -838,6 +838,11 @@ impl Conversation {
             EngageEvent::EventCallCreated(e) => {
                 let leg = self.leg_for(env, &e.call, Some(e), t);
                 self.merge_user_data(env, &e.user_data, None, t);
+                if self.comms.is_empty() && !self.suspended && !self.parties_supported(env, e) {
+                    // Calls to an extension without a (mapped) agent, or a third call on an
+                    // agent DN: not injected at all.
+                    self.suspend(env, t);
+                }
                 let mut parties: Vec<&Party> = e.parties.iter().collect();
                 parties.sort_by_key(|p| p.role != PartyRole::Origination);
                 for p in parties {
@@ -961,6 +966,18 @@ impl Conversation {
         u16::try_from(idx).unwrap_or(u16::MAX)
     }
 
+    fn parties_supported<L: Lookups + ?Sized>(&self, env: &Env<'_, L>, e: &CallCreated) -> bool {
+        e.parties
+            .iter()
+            .filter(|p| p.dn_type == DnType::Extension)
+            .all(|p| {
+                let others = env.ext.get(&p.dn).map_or(0, |calls| {
+                    calls.iter().filter(|c| **c != e.call.call_uuid).count()
+                });
+                others < 2 && env.lookups.agent_user_id(&p.dn).is_some()
+            })
+    }
+
     fn merge_user_data<L: Lookups + ?Sized>(
         &mut self,
         env: &mut Env<'_, L>,
@@ -1004,6 +1021,8 @@ impl Conversation {
             return;
         }
         self.suspended = true;
+        // A party left alone by the suspension is ended by the single-party rule.
+        env.ended += 1;
         for ctx in &mut self.ctx {
             ctx.transfer = None;
             ctx.awaiting = None;
@@ -1261,6 +1280,12 @@ impl Conversation {
     ) -> Option<u16> {
         let ctx_i = self.legs[usize::from(leg)].ctx;
         let ci = usize::from(ctx_i);
+        if !self.inbound && self.comms.is_empty() {
+            // An outbound call placed by a routing point / dialer, not by an agent:
+            // agent-less campaign or ASM dialing. Not injected.
+            self.suspend(env, t);
+            return None;
+        }
         match self.live(self.ctx[ci].holder) {
             None if ctx_i == MAIN && !self.comms.iter().any(|c| c.kind == CommKind::User) => {
                 let c = self.new_comm(CommKind::Ivr, ctx_i, leg, &p.dn);
