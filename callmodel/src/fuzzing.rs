@@ -83,7 +83,7 @@ pub fn decode_events(data: &[u8]) -> Vec<EngageEvent> {
         } else {
             time + step * 400
         };
-        let call_n = b.pick(4);
+        let call_n = b.pick(8);
         let call = CallRef {
             time,
             site: None,
@@ -96,9 +96,9 @@ pub fn decode_events(data: &[u8]) -> Vec<EngageEvent> {
             },
         };
         let party = |b: &mut Bytes<'_>| {
-            let d = usize::from(b.pick(6));
+            let d: usize = [0, 0, 1, 2, 2, 3, 3, 4, 5, 1][usize::from(b.pick(10))];
             let (dn, dn_type, mut role) = DNS[d];
-            let r = b.pick(16);
+            let r = b.pick(32);
             if r == 0 {
                 role = PartyRole::ConferenceMember;
             } else if r == 1 {
@@ -129,7 +129,7 @@ pub fn decode_events(data: &[u8]) -> Vec<EngageEvent> {
                 EngageEvent::EventCallCreated(CallCreated {
                     call,
                     call_type,
-                    main_call_uuid: Some(format!("CALL{}", b.pick(4))),
+                    main_call_uuid: Some(format!("CALL{}", (call_n + 7 - b.pick(2)) % 8)),
                     orig_call_uuid: None,
                     ani: Some("+15550100".into()),
                     dnis: Some("8000".into()),
@@ -147,7 +147,7 @@ pub fn decode_events(data: &[u8]) -> Vec<EngageEvent> {
             }),
             6 => {
                 let party = party(&mut b);
-                let from = b.pick(4);
+                let from = b.pick(8);
                 EngageEvent::EventCallPartyMoved(PartyMoved {
                     call,
                     from_party_id: party.party_id.clone(),
@@ -254,7 +254,9 @@ pub fn check_invariants(outputs: &[Output]) -> Result<(), String> {
             Output::Event(e) => e,
             Output::RecordingSegment(s) => {
                 if !ended.contains(&s.communication_id) {
-                    return Err(format!("#{i}: recording segment before the communication ended"));
+                    return Err(format!(
+                        "#{i}: recording segment before the communication ended"
+                    ));
                 }
                 continue;
             }
@@ -288,7 +290,9 @@ pub fn check_invariants(outputs: &[Output]) -> Result<(), String> {
             continue;
         }
         if !established.contains(&c) {
-            return Err(format!("#{i}: event for a communication never established: {e:?}"));
+            return Err(format!(
+                "#{i}: event for a communication never established: {e:?}"
+            ));
         }
         match e {
             ConversationEvent::CommunicationEnded(_) => {

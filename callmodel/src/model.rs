@@ -19,8 +19,8 @@ use crate::input::{
 use crate::lookup::Lookups;
 use crate::output::{
     CommunicationAnsweredEvent, CommunicationDispositionAppliedEvent, CommunicationEndedEvent,
-    CommunicationRef, ConsultTransferEvent, ConversationClosed, ConversationEvent,
-    ConversationRef, DisconnectType, EndConsultTransferEvent, EndTransferEvent, Established,
+    CommunicationRef, ConsultTransferEvent, ConversationClosed, ConversationEvent, ConversationRef,
+    DisconnectType, EndConsultTransferEvent, EndTransferEvent, Established,
     ExternalEstablishedEvent, HoldUpdatedEvent, InitialConfiguration, IvrEstablishedEvent, Output,
     ProgressTransferEvent, RecordingSegment, RoutingEstablishedEvent, RoutingTransferEvent,
     SourceConfiguration, TransferFinalState, TransferStart, TransferType, UserEstablishedEvent,
@@ -908,8 +908,7 @@ impl Conversation {
                         .as_ref()
                         .and_then(|m| self.legs.iter().position(|l| &l.call_uuid == m));
                     if let Some(mi) = main {
-                        let consult_live =
-                            self.legs.iter().any(|l| !l.deleted && l.ctx == CONSULT);
+                        let consult_live = self.legs.iter().any(|l| !l.deleted && l.ctx == CONSULT);
                         nested = self.legs[mi].ctx == CONSULT || consult_live;
                         ctx = CONSULT;
                     }
@@ -1001,11 +1000,7 @@ impl Conversation {
         }
         let pending = |c: &Comm| c.wrap_deadline.is_some();
         let target = from_dn
-            .and_then(|dn| {
-                self.comms
-                    .iter()
-                    .position(|c| pending(c) && c.dn == dn)
-            })
+            .and_then(|dn| self.comms.iter().position(|c| pending(c) && c.dn == dn))
             .or_else(|| self.comms.iter().position(pending));
         match target {
             Some(c) => {
@@ -1051,7 +1046,11 @@ impl Conversation {
         t: u64,
     ) {
         let li = usize::from(leg);
-        if let Some(pi) = self.legs[li].parties.iter().position(|x| x.id == p.party_id) {
+        if let Some(pi) = self.legs[li]
+            .parties
+            .iter()
+            .position(|x| x.id == p.party_id)
+        {
             let lp = &mut self.legs[li].parties[pi];
             if lp.deleted || t < lp.last_time {
                 return;
@@ -1346,7 +1345,13 @@ impl Conversation {
             (None, Some(p.dn.clone()), true)
         };
         self.comm_mut(c).answered = !alerting;
-        let base = self.established(env, t, c, alerting, if self.inbound { None } else { holder });
+        let base = self.established(
+            env,
+            t,
+            c,
+            alerting,
+            if self.inbound { None } else { holder },
+        );
         Self::emit(
             env,
             ConversationEvent::ExternalEstablished(ExternalEstablishedEvent {
@@ -1441,7 +1446,11 @@ impl Conversation {
         t: u64,
     ) {
         let li = usize::from(leg);
-        if self.legs[li].parties.iter().any(|x| x.id == e.party.party_id) {
+        if self.legs[li]
+            .parties
+            .iter()
+            .any(|x| x.id == e.party.party_id)
+        {
             return;
         }
         let from = self
@@ -1550,9 +1559,9 @@ impl Conversation {
     }
 
     fn has_live_party(&self, c: u16) -> bool {
-        self.legs.iter().any(|l| {
-            !l.deleted && l.parties.iter().any(|p| !p.deleted && p.comm == Some(c))
-        })
+        self.legs
+            .iter()
+            .any(|l| !l.deleted && l.parties.iter().any(|p| !p.deleted && p.comm == Some(c)))
     }
 
     fn on_call_deleted<L: Lookups + ?Sized>(
@@ -1697,7 +1706,13 @@ impl Conversation {
                 let ci = usize::from(self.comm(c).ctx);
                 if let Some(tr) = self.ctx[ci].transfer.take() {
                     if !self.suspended {
-                        self.end_transfer(env, t, tr.command, tr.object, TransferFinalState::Failed);
+                        self.end_transfer(
+                            env,
+                            t,
+                            tr.command,
+                            tr.object,
+                            TransferFinalState::Failed,
+                        );
                     }
                 }
                 self.end_comm(env, c, DisconnectType::Peer, t);
@@ -1712,7 +1727,13 @@ impl Conversation {
                 if let Some(tr) = self.ctx[ci].transfer.take() {
                     self.end_comm(env, tr.dest, DisconnectType::System, t);
                     if !self.suspended {
-                        self.end_transfer(env, t, tr.command, tr.object, TransferFinalState::Failed);
+                        self.end_transfer(
+                            env,
+                            t,
+                            tr.command,
+                            tr.object,
+                            TransferFinalState::Failed,
+                        );
                     }
                 }
             }

@@ -185,7 +185,9 @@ fn check_sources(s: &Scenario, out: &[Output]) -> Result<(), String> {
         }
         let iid = sc["interactionId"].as_str().unwrap_or_default();
         if !calls.iter().any(|c| c == iid) {
-            return Err(format!("interactionId {iid} is no CallUUID of the scenario"));
+            return Err(format!(
+                "interactionId {iid} is no CallUUID of the scenario"
+            ));
         }
     }
     Ok(())
@@ -214,8 +216,12 @@ fn check(path: &Path) -> Result<(), String> {
     if canon(&actual) != canon(&expected) {
         let mut msg = format!("{}: output differs from expect.\n", s.name);
         for i in 0..actual.len().max(expected.len()) {
-            let a = actual.get(i).map(|v| serde_json::to_string(v).unwrap_or_default());
-            let e = expected.get(i).map(|v| serde_json::to_string(v).unwrap_or_default());
+            let a = actual
+                .get(i)
+                .map(|v| serde_json::to_string(v).unwrap_or_default());
+            let e = expected
+                .get(i)
+                .map(|v| serde_json::to_string(v).unwrap_or_default());
             let same = actual.get(i).map(|v| canon(std::slice::from_ref(v)))
                 == expected.get(i).map(|v| canon(std::slice::from_ref(v)));
             if !same {
@@ -258,10 +264,20 @@ fn every_scenario_file_passes() {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no scenario files in {:?}", scenario_dir());
+    assert!(
+        !files.is_empty(),
+        "no scenario files in {:?}",
+        scenario_dir()
+    );
     let failures: Vec<String> = files
         .iter()
         .filter_map(|f| check(f).err().map(|e| format!("== {}\n{e}", f.display())))
         .collect();
-    assert!(failures.is_empty(), "{} of {} scenarios failed:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }
