@@ -578,6 +578,7 @@ impl Conversation {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn establish_user<L: ?Sized>(
         &mut self,
         env: &mut Env<'_, L>,
@@ -1503,11 +1504,10 @@ impl Conversation {
             && self.legs[li].ctx == MAIN
             && self.ctx[consult].holder == Some(c)
             && !self.ctx[consult].completing
+            && let Some(init) = self.live(self.ctx[consult].object)
         {
-            if let Some(init) = self.live(self.ctx[consult].object) {
-                self.consult_event(env, t, true, init, c);
-                self.ctx[consult].completing = true;
-            }
+            self.consult_event(env, t, true, init, c);
+            self.ctx[consult].completing = true;
         }
         self.comm_mut(c).primary_leg = leg;
         self.apply_state(env, c, leg, e.party.state, t);
@@ -1704,18 +1704,13 @@ impl Conversation {
             if let Some(i) = self.comms.iter().position(|c| !c.ended) {
                 let c = u16::try_from(i).unwrap_or(u16::MAX);
                 let ci = usize::from(self.comm(c).ctx);
-                if let Some(tr) = self.ctx[ci].transfer.take() {
-                    if !self.suspended {
-                        self.end_transfer(
-                            env,
-                            t,
-                            tr.command,
-                            tr.object,
-                            TransferFinalState::Failed,
-                        );
-                    }
-                }
+                let transfer = self.ctx[ci].transfer.take();
                 self.end_comm(env, c, DisconnectType::Peer, t);
+                if let Some(tr) = transfer
+                    && !self.suspended
+                {
+                    self.end_transfer(env, t, tr.command, tr.object, TransferFinalState::Failed);
+                }
             }
         }
     }

@@ -29,7 +29,7 @@ struct Scenario {
 #[serde(untagged)]
 enum Step {
     Timeout { timeout: u64 },
-    Event(EngageEvent),
+    Event(Box<EngageEvent>),
 }
 
 const ID_KEYS: [&str; 8] = [
