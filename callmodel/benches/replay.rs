@@ -52,6 +52,7 @@ fn load() -> (StaticLookups, ModelConfig, Vec<EngageEvent>) {
             .unwrap_or_default();
         flows.push(events);
     }
+    let agents = lookups.agents.clone();
     // Every call instance gets its own CallUUIDs, ISLinks and a start offset.
     let mut all: Vec<(u64, usize, EngageEvent)> = Vec::new();
     for i in 0..CALLS {
@@ -67,10 +68,19 @@ fn load() -> (StaticLookups, ModelConfig, Vec<EngageEvent>) {
                 ids.extend(r.is_link_list.iter().cloned());
             }
         }
+        // Each call instance has its own agents (an agent handles one call at a time).
+        for (dn, user) in &agents {
+            lookups
+                .agents
+                .insert(format!("{dn}-{i}"), format!("{user}-{i}"));
+        }
         for (n, e) in flow.iter().enumerate() {
             let mut text = e.clone();
             for id in &ids {
                 text = text.replace(id.as_str(), &format!("{}{i:06}", &id[..id.len().min(20)]));
+            }
+            for dn in agents.keys() {
+                text = text.replace(&format!("\"{dn}\""), &format!("\"{dn}-{i}\""));
             }
             let ev: EngageEvent = serde_json::from_str(&text).expect("event");
             let t = ev.time() + offset;
@@ -116,6 +126,35 @@ fn replay(c: &mut Criterion) {
         model.approx_state_bytes() / live,
         json / live
     );
+    // Throughput per CPU second of this thread (the machine may be shared; wall time is what
+    // criterion reports below).
+    let cpu_ns = || {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+    };
+    if let Some(start) = cpu_ns() {
+        let rounds: usize = std::env::var("CALLMODEL_BENCH_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(20);
+        for _ in 0..rounds {
+            let mut model = CallModel::new(config.clone());
+            for e in &events {
+                model.handle_input(e, &lookups);
+                while let Some(o) = model.poll_output() {
+                    black_box(&o);
+                }
+            }
+        }
+        if let Some(end) = cpu_ns() {
+            let secs = (end - start) as f64 / 1e9;
+            println!(
+                "replay mix: {:.0} input events per CPU second (one thread)",
+                (rounds * events.len()) as f64 / secs
+            );
+        }
+    }
     let mut group = c.benchmark_group("callmodel");
     group.throughput(Throughput::Elements(events.len() as u64));
     group.bench_function("replay_mix", |b| {

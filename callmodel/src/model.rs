@@ -6,13 +6,17 @@
 //! reaches [`CallModel::poll_timeout`]. The model never reads a clock, does no IO and uses no
 //! randomness, so two instances fed the same inputs produce identical outputs.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::config::ModelConfig;
-use crate::ids::{IdKind, child_id, conversation_id, fingerprint};
+use crate::ids::{Fnv, IdKind, child_id, conversation_id, fingerprint};
+
+/// A map keyed by Engage ids, with the fixed hasher (lookups only; never iterated for output).
+type IdMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
 use crate::input::{
     CallCreated, CallRef, CallType, DnType, EngageEvent, Party, PartyMoved, PartyRole, PartyState,
 };
@@ -40,11 +44,11 @@ pub struct CallModel {
     next_key: u64,
     conversations: BTreeMap<u64, Conversation>,
     /// CallUUID -> conversation key.
-    calls: BTreeMap<String, u64>,
+    calls: IdMap<u64>,
     /// ISLink id -> conversation key.
-    links: BTreeMap<String, u64>,
+    links: IdMap<u64>,
     /// Extension DN -> CallUUIDs of the live calls it is a party of.
-    extension_calls: BTreeMap<String, Vec<String>>,
+    extension_calls: IdMap<Vec<String>>,
     /// (deadline, conversation key).
     deadlines: BTreeSet<(u64, u64)>,
     /// Fingerprints of closed CallUUIDs, and their order for eviction.
@@ -173,7 +177,7 @@ struct Env<'a, L: ?Sized> {
     cfg: &'a ModelConfig,
     lookups: &'a L,
     out: &'a mut VecDeque<Output>,
-    ext: &'a mut BTreeMap<String, Vec<String>>,
+    ext: &'a mut IdMap<Vec<String>>,
     /// Communications ended during the current step (drives the single-party rule).
     ended: u32,
 }
@@ -200,9 +204,9 @@ impl CallModel {
             config,
             next_key: 0,
             conversations: BTreeMap::new(),
-            calls: BTreeMap::new(),
-            links: BTreeMap::new(),
-            extension_calls: BTreeMap::new(),
+            calls: IdMap::default(),
+            links: IdMap::default(),
+            extension_calls: IdMap::default(),
             deadlines: BTreeSet::new(),
             closed: BTreeSet::new(),
             closed_order: VecDeque::new(),
@@ -406,8 +410,13 @@ impl CallModel {
     }
 }
 
-fn register_extension(ext: &mut BTreeMap<String, Vec<String>>, dn: &str, call: &str) -> usize {
-    let calls = ext.entry(dn.to_owned()).or_default();
+fn register_extension(ext: &mut IdMap<Vec<String>>, dn: &str, call: &str) -> usize {
+    if !ext.contains_key(dn) {
+        ext.insert(dn.to_owned(), Vec::new());
+    }
+    let Some(calls) = ext.get_mut(dn) else {
+        return 0;
+    };
     let others = calls.iter().filter(|c| *c != call).count();
     if !calls.iter().any(|c| c == call) {
         calls.push(call.to_owned());
@@ -415,7 +424,7 @@ fn register_extension(ext: &mut BTreeMap<String, Vec<String>>, dn: &str, call: &
     others
 }
 
-fn unregister_extension(ext: &mut BTreeMap<String, Vec<String>>, dn: &str, call: &str) {
+fn unregister_extension(ext: &mut IdMap<Vec<String>>, dn: &str, call: &str) {
     if let Some(calls) = ext.get_mut(dn) {
         calls.retain(|c| c != call);
         if calls.is_empty() {
@@ -431,10 +440,10 @@ impl Conversation {
             root,
             inbound: true,
             suspended: false,
-            legs: Vec::new(),
-            comms: Vec::new(),
+            legs: Vec::with_capacity(1),
+            comms: Vec::with_capacity(4),
             ctx: [Ctx::default(), Ctx::default()],
-            seen: Vec::new(),
+            seen: Vec::with_capacity(16),
             next_event: 0,
             next_command: 0,
             last_out: 0,
@@ -928,7 +937,7 @@ impl Conversation {
                     created: false,
                     deleted: false,
                     links: Vec::new(),
-                    parties: Vec::new(),
+                    parties: Vec::with_capacity(3),
                 });
                 if nested {
                     // A consult out of a consult, or a second consult: not a GC shape.
