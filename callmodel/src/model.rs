@@ -31,6 +31,9 @@ use crate::output::{
     UserTransferEvent,
 };
 
+/// How many ignored events (desktop events about unknown calls) are remembered for de-duplication.
+const IGNORED_MEMORY: usize = 4096;
+
 /// Index of the main context (the customer's call and its remote-site legs).
 const MAIN: u8 = 0;
 /// Index of the consult context (the consult call and its remote-site legs).
@@ -54,6 +57,9 @@ pub struct CallModel {
     /// Fingerprints of closed CallUUIDs, and their order for eviction.
     closed: BTreeSet<u64>,
     closed_order: VecDeque<u64>,
+    /// Fingerprints of ignored events about unknown calls, and their order for eviction.
+    ignored: BTreeSet<u64>,
+    ignored_order: VecDeque<u64>,
     outputs: VecDeque<Output>,
     clock: u64,
 }
@@ -210,6 +216,8 @@ impl CallModel {
             deadlines: BTreeSet::new(),
             closed: BTreeSet::new(),
             closed_order: VecDeque::new(),
+            ignored: BTreeSet::new(),
+            ignored_order: VecDeque::new(),
             outputs: VecDeque::new(),
             clock: 0,
         }
@@ -244,7 +252,8 @@ impl CallModel {
         self.outputs.pop_front()
     }
 
-    /// When [`Self::handle_timeout`] next has work (epoch ms), if ever.
+    /// When [`Self::handle_timeout`] may next have work (epoch ms), if ever. It is never later
+    /// than the real deadline; calling earlier is harmless.
     pub fn poll_timeout(&self) -> Option<u64> {
         self.deadlines.first().map(|(d, _)| *d)
     }
@@ -256,13 +265,24 @@ impl CallModel {
         let Some(call_uuid) = event.call_uuid() else {
             return;
         };
-        if self.closed.contains(&fingerprint(call_uuid)) {
-            return;
-        }
         let key = match self.calls.get(call_uuid) {
             Some(k) => *k,
             None => {
+                if self.closed.contains(&fingerprint(call_uuid)) {
+                    return;
+                }
                 if matches!(event, EngageEvent::EventUserEvent(_)) {
+                    // About a call the model does not know: ignored, and remembered so that a
+                    // copy arriving once the call is known is still recognised as a duplicate.
+                    let fp = fingerprint(event);
+                    if self.ignored.insert(fp) {
+                        self.ignored_order.push_back(fp);
+                        if self.ignored_order.len() > IGNORED_MEMORY
+                            && let Some(old) = self.ignored_order.pop_front()
+                        {
+                            self.ignored.remove(&old);
+                        }
+                    }
                     return;
                 }
                 self.attach_or_create(event)
@@ -277,7 +297,7 @@ impl CallModel {
             return;
         };
         let fp = fingerprint(event);
-        if conv.seen.contains(&fp) {
+        if conv.seen.contains(&fp) || self.ignored.contains(&fp) {
             return;
         }
         conv.seen.push(fp);
@@ -304,6 +324,14 @@ impl CallModel {
             let Some(conv) = self.conversations.get_mut(&key) else {
                 continue;
             };
+            // Entries are lower bounds (activity only moves a deadline later): re-arm.
+            conv.deadline = 0;
+            let actual = conv.due(&self.config);
+            if actual > now {
+                conv.deadline = actual;
+                self.deadlines.insert((actual, key));
+                continue;
+            }
             let mut env = Env {
                 cfg: &self.config,
                 lookups: &NoLookups,
@@ -354,20 +382,20 @@ impl CallModel {
         let Some(conv) = self.conversations.get_mut(&key) else {
             return;
         };
-        self.deadlines.remove(&(conv.deadline, key));
         let all_deleted = conv.legs.iter().all(|l| l.deleted);
-        let pending_wrap = conv.comms.iter().filter_map(|c| c.wrap_deadline).min();
-        if timed_out || (all_deleted && pending_wrap.is_none() && conv.live_count() == 0) {
+        let pending_wrap = conv.comms.iter().any(|c| c.wrap_deadline.is_some());
+        if timed_out || (all_deleted && !pending_wrap && conv.live_count() == 0) {
             self.close(key, timed_out);
             return;
         }
-        conv.deadline = match (all_deleted, pending_wrap) {
-            (true, Some(w)) => w,
-            _ => conv
-                .last_activity
-                .saturating_add(self.config.stale_call_timeout_ms),
-        };
-        self.deadlines.insert((conv.deadline, key));
+        // The timer entry is a lower bound of the real deadline; it only has to move when the
+        // deadline comes earlier (a wrap-up deadline once every leg is gone).
+        let due = conv.due(&self.config);
+        if conv.deadline == 0 || due < conv.deadline {
+            self.deadlines.remove(&(conv.deadline, key));
+            conv.deadline = due;
+            self.deadlines.insert((due, key));
+        }
     }
 
     fn close(&mut self, key: u64, timed_out: bool) {
@@ -453,6 +481,16 @@ impl Conversation {
             disposition: None,
             ani: None,
             dnis: None,
+        }
+    }
+
+    /// When this conversation next needs `handle_timeout`: the earliest wrap-up deadline once
+    /// every leg is gone, else the stale-call deadline.
+    fn due(&self, cfg: &ModelConfig) -> u64 {
+        let wrap = self.comms.iter().filter_map(|c| c.wrap_deadline).min();
+        match wrap {
+            Some(w) if self.legs.iter().all(|l| l.deleted) => w,
+            _ => self.last_activity.saturating_add(cfg.stale_call_timeout_ms),
         }
     }
 

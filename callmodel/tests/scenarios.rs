@@ -150,12 +150,6 @@ fn relabel(actual: &Value, expected: Option<&Value>, labels: &mut Labels) -> Val
 fn normalize_expected(e: &Value) -> Value {
     let mut e = e.clone();
     if let Value::Mapping(m) = &mut e {
-        let t = m
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let _ = t;
         if !m.contains_key("conversationId") {
             m.insert("conversationId".into(), "conv".into());
         }
