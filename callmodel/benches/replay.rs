@@ -9,7 +9,36 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use engage_callmodel::{CallModel, EngageEvent, ModelConfig, StaticLookups};
+use engage_callmodel::{CallModel, EngageEvent, Lookups, ModelConfig, StaticLookups};
+
+/// Look-ups as the EXCP engine would hold them: hash maps in memory.
+struct HashLookups {
+    queues: std::collections::HashMap<String, String>,
+    agents: std::collections::HashMap<String, String>,
+    wrap_up_codes: std::collections::HashMap<String, String>,
+}
+
+impl HashLookups {
+    fn new(l: StaticLookups) -> Self {
+        Self {
+            queues: l.queues.into_iter().collect(),
+            agents: l.agents.into_iter().collect(),
+            wrap_up_codes: l.wrap_up_codes.into_iter().collect(),
+        }
+    }
+}
+
+impl Lookups for HashLookups {
+    fn queue_id(&self, vq_dn: &str) -> Option<&str> {
+        self.queues.get(vq_dn).map(String::as_str)
+    }
+    fn agent_user_id(&self, extension_dn: &str) -> Option<&str> {
+        self.agents.get(extension_dn).map(String::as_str)
+    }
+    fn wrap_up_code_id(&self, disposition: &str) -> Option<&str> {
+        self.wrap_up_codes.get(disposition).map(String::as_str)
+    }
+}
 
 const CALLS: usize = 2_000;
 
@@ -99,6 +128,7 @@ fn load() -> (StaticLookups, ModelConfig, Vec<EngageEvent>) {
 
 fn replay(c: &mut Criterion) {
     let (lookups, config, events) = load();
+    let lookups = HashLookups::new(lookups);
     // State per live call at the busiest point.
     let mut model = CallModel::new(config.clone());
     let (mut peak, mut peak_at) = (0, 0);
