@@ -149,10 +149,10 @@ fn relabel(actual: &Value, expected: Option<&Value>, labels: &mut Labels) -> Val
 
 fn normalize_expected(e: &Value) -> Value {
     let mut e = e.clone();
-    if let Value::Mapping(m) = &mut e {
-        if !m.contains_key("conversationId") {
-            m.insert("conversationId".into(), "conv".into());
-        }
+    if let Value::Mapping(m) = &mut e
+        && !m.contains_key("conversationId")
+    {
+        m.insert("conversationId".into(), "conv".into());
     }
     e
 }
