@@ -78,12 +78,15 @@ proptest! {
     }
 }
 
-/// The Engage events of every scenario file, with the scenario's look-ups and config.
-fn scenario_runs() -> Vec<(
+/// One scenario file's look-ups, config and Engage events.
+type ScenarioRun = (
     engage_callmodel::StaticLookups,
     engage_callmodel::ModelConfig,
     Vec<EngageEvent>,
-)> {
+);
+
+/// The Engage events of every scenario file, with the scenario's look-ups and config.
+fn scenario_runs() -> Vec<ScenarioRun> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("scenario dir")
@@ -150,7 +153,8 @@ proptest! {
     /// invariants still hold, and pure duplication changes nothing.
     #[test]
     fn mutated_scenarios_keep_invariants(pick in any::<prop::sample::Index>(), muts in proptest::collection::vec(mutation(), 0..6)) {
-        let runs = scenario_runs();
+        static RUNS: std::sync::OnceLock<Vec<ScenarioRun>> = std::sync::OnceLock::new();
+        let runs = RUNS.get_or_init(scenario_runs);
         let (lookups, cfg, events) = &runs[pick.index(runs.len())];
         let mut ev = events.clone();
         let mut only_dups = true;
