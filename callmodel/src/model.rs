@@ -935,7 +935,18 @@ impl Conversation {
                 self.merge_user_data(env, &e.user_data, Some(&e.dn), t);
             }
         }
-        self.sweep(env, t);
+        // Only departures, deletions, moves and suspensions can leave a communication unbacked
+        // or alone.
+        if env.ended > 0
+            || matches!(
+                event,
+                EngageEvent::EventCallDeleted(_)
+                    | EngageEvent::EventCallPartyDeleted(_)
+                    | EngageEvent::EventCallPartyMoved(_)
+            )
+        {
+            self.sweep(env, t);
+        }
     }
 
     fn leg_for<L: Lookups + ?Sized>(
