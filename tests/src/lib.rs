@@ -228,8 +228,7 @@ impl Drop for TestRedis {
                         .await;
                     let Ok((next, keys)) = res else { return };
                     if !keys.is_empty() {
-                        let _: Result<(), _> =
-                            redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+                        let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
                     }
                     if next == 0 {
                         break;
