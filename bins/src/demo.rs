@@ -47,68 +47,113 @@ async fn demo() -> Result<(), String> {
     result
 }
 
+/// A self-contained world: the GC emulator, a seeded SQLite Config DB whose
+/// `hybrid_integration` points at it, an embedded store, and the EXCS environment for it.
+/// The demo, the end-to-end tests and the benchmarks build on it.
+#[derive(Debug)]
+pub struct Sandbox {
+    /// The GC EX org.
+    pub gc: gcex::emulator::EmulatorHandle,
+    /// The Config DB file.
+    pub db_path: std::path::PathBuf,
+    /// What the seeding wrote.
+    pub seeded: engage_cfgdb::seed::SeedData,
+    /// The embedded store.
+    pub store: Arc<dyn Store>,
+    /// EXCS environment variables for this world.
+    pub env: BTreeMap<String, String>,
+}
+
+impl Sandbox {
+    /// Builds the world in `dir` with `agents` agents; `emulator` configures the org (its
+    /// client id/secret are written into `hybrid_integration/config_sync`).
+    pub async fn build(
+        dir: &std::path::Path,
+        agents: usize,
+        emulator: EmulatorConfig,
+    ) -> Result<Sandbox, String> {
+        let client_id = emulator.client_id.clone();
+        let secret = emulator.client_secret.expose().to_string();
+        let gc = Emulator::start(emulator)
+            .await
+            .map_err(|e| format!("GC emulator: {e}"))?;
+        let db_path = dir.join("configdb.sqlite");
+        let url = gc.base_url().to_string();
+        let mut spec = SeedSpec::agents(agents);
+        for (s, k, v) in [
+            ("general", "base_service_url", url.as_str()),
+            ("general", "base_auth_url", url.as_str()),
+            ("config_sync", "client_id", client_id.as_str()),
+            ("config_sync", "client_secret", secret.as_str()),
+        ] {
+            spec.hybrid.push((s.into(), k.into(), v.into()));
+        }
+        let seeded =
+            engage_cfgdb::seed::seed_url(&format!("sqlite:{}", db_path.display()), &spec, true)
+                .await
+                .map_err(|e| format!("seeding the Config DB: {e}"))?;
+        let store: Arc<dyn Store> = Arc::new(
+            EmbeddedStore::open(dir.join("store.redb")).map_err(|e| format!("store: {e}"))?,
+        );
+        let env: BTreeMap<String, String> = [
+            ("EXEC_ORG_ID", gc.config().organization_id.as_str()),
+            ("EXEC_TENANT_ID", "1"),
+            ("TENANT_NAME", "tenant001"),
+            ("EXCS_GC_QUEUE_NAME_SUFFIX", "-Engage-external"),
+            ("EXCS_CONFIG_DB_TYPE", "sqlite"),
+            ("EXCS_CONFIG_DB_NAME", &db_path.display().to_string()),
+            ("EXCS_GC_RATE_LIMIT_PER_MIN", "0"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        Ok(Sandbox {
+            gc,
+            db_path,
+            seeded,
+            store,
+            env,
+        })
+    }
+
+    /// Starts EXCS on this world.
+    pub async fn excs(&self) -> Result<Excs, String> {
+        let settings = ExcsSettings::from_env(&self.env).map_err(|e| e.to_string())?;
+        let ns = Namespace::new(&settings.common.tenant_id, &settings.common.org_id);
+        let db = engage_cfgdb::open(&settings.db).map_err(|e| format!("Config DB: {e}"))?;
+        Excs::start(
+            settings,
+            db,
+            self.store.clone(),
+            ns,
+            Health::new(),
+            Metrics::new(),
+        )
+        .await
+        .map_err(|e| format!("EXCS start: {e}"))
+    }
+}
+
 /// Runs the demo with its files in `dir` (tests call this to keep the demo honest).
 pub async fn run_in(dir: &std::path::Path) -> Result<(), String> {
-    // 1. A GC EX org.
-    let gc = Emulator::start(
+    let sb = Sandbox::build(
+        dir,
+        50,
         EmulatorConfig::new(CLIENT_ID, CLIENT_SECRET).with_rate_limit(0, Duration::from_secs(60)),
     )
-    .await
-    .map_err(|e| format!("GC emulator: {e}"))?;
+    .await?;
+    let gc = &sb.gc;
     println!("- GC EX emulator listening on {}", gc.base_url());
-
-    // 2. An Engage Config DB with a generated contact center.
-    let db_path = dir.join("configdb.sqlite");
-    let url = gc.base_url().to_string();
-    let mut spec = SeedSpec::agents(50);
-    for (s, k, v) in [
-        ("general", "base_service_url", url.as_str()),
-        ("general", "base_auth_url", url.as_str()),
-        ("config_sync", "client_id", CLIENT_ID),
-        ("config_sync", "client_secret", CLIENT_SECRET),
-    ] {
-        spec.hybrid.push((s.into(), k.into(), v.into()));
-    }
-    let seeded =
-        engage_cfgdb::seed::seed_url(&format!("sqlite:{}", db_path.display()), &spec, true)
-            .await
-            .map_err(|e| format!("seeding the Config DB: {e}"))?;
     println!(
         "- Engage Config DB (SQLite, {}): {} persons, {} DNs, {} agent groups",
-        db_path.display(),
-        seeded.count("cfg_person"),
-        seeded.count("cfg_dn"),
-        seeded.count("cfg_group"),
+        sb.db_path.display(),
+        sb.seeded.count("cfg_person"),
+        sb.seeded.count("cfg_dn"),
+        sb.seeded.count("cfg_group"),
     );
-
-    // 3. EXCS: initial sync into the org, then an idle poll.
-    let store: Arc<dyn Store> =
-        Arc::new(EmbeddedStore::open(dir.join("store.redb")).map_err(|e| format!("store: {e}"))?);
-    let env: BTreeMap<String, String> = [
-        ("EXEC_ORG_ID", gc.config().organization_id.as_str()),
-        ("EXEC_TENANT_ID", "1"),
-        ("TENANT_NAME", "tenant001"),
-        ("EXCS_GC_QUEUE_NAME_SUFFIX", "-Engage-external"),
-        ("EXCS_CONFIG_DB_TYPE", "sqlite"),
-        ("EXCS_CONFIG_DB_NAME", &db_path.display().to_string()),
-        ("EXCS_GC_RATE_LIMIT_PER_MIN", "0"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let settings = ExcsSettings::from_env(&env).map_err(|e| e.to_string())?;
-    let ns = Namespace::new(&settings.common.tenant_id, &settings.common.org_id);
-    let db = engage_cfgdb::open(&settings.db).map_err(|e| format!("Config DB: {e}"))?;
-    let mut excs = Excs::start(
-        settings,
-        db,
-        store.clone(),
-        ns.clone(),
-        Health::new(),
-        Metrics::new(),
-    )
-    .await
-    .map_err(|e| format!("EXCS start: {e}"))?;
+    let store = sb.store.clone();
+    let ns = Namespace::new("1", &gc.config().organization_id);
+    let mut excs = sb.excs().await?;
     let t = Instant::now();
     let report = excs
         .poll_once()
@@ -159,6 +204,6 @@ pub async fn run_in(dir: &std::path::Path) -> Result<(), String> {
     }
     println!("demo summary: EXCS synchronized the generated contact center into the GC EX org.");
     println!("(EXAS, EXCP and EXRP join the demo as they land.)");
-    gc.shutdown().await;
+    sb.gc.shutdown().await;
     Ok(())
 }

@@ -41,6 +41,8 @@ pub struct ExcsSettings {
     pub drift_check_every: u32,
     /// GC requests per minute (`EXCS_GC_RATE_LIMIT_PER_MIN`, default 300; 0 disables; ours).
     pub gc_rate_limit_per_min: u32,
+    /// The window of that limit (`EXCS_GC_RATE_WINDOW_SECS`, default 60; benchmarks shrink it).
+    pub gc_rate_window: Duration,
     /// The shared store.
     pub store: crate::store::StoreSettings,
     /// Log settings (`EXCS_LOG_LEVEL`, `EXCS_LOG_PATH`, `EXCS_LOG_FILENAME`).
@@ -81,6 +83,7 @@ impl ExcsSettings {
         let poll = env.parsed_or::<u64>("EXCS_POLL_INTERVAL_SECS", 5);
         let drift_check_every = env.parsed_or::<u32>("EXCS_DRIFT_CHECK_EVERY", 60);
         let gc_rate_limit_per_min = env.parsed_or::<u32>("EXCS_GC_RATE_LIMIT_PER_MIN", 300);
+        let gc_rate_window = env.parsed_or::<u64>("EXCS_GC_RATE_WINDOW_SECS", 60);
         let store = crate::store::StoreSettings::read(&mut env);
         let log = crate::ops::logging::LogConfig {
             level: env
@@ -102,6 +105,7 @@ impl ExcsSettings {
             poll_interval: Duration::from_secs(poll.max(1)),
             drift_check_every: drift_check_every.max(1),
             gc_rate_limit_per_min,
+            gc_rate_window: Duration::from_secs(gc_rate_window.max(1)),
         })
     }
 }
@@ -129,7 +133,7 @@ pub enum StartError {
 pub fn gc_config_from_hybrid(
     h: &HybridIntegration,
     section_credentials: &str,
-    rate_limit_per_min: u32,
+    rate_limit: RateLimit,
 ) -> Result<GcConfig, StartError> {
     let creds = match section_credentials {
         "agent_state_sync" => &h.agent_state_sync,
@@ -162,12 +166,7 @@ pub fn gc_config_from_hybrid(
             ));
         }
     };
-    let limit = if rate_limit_per_min == 0 {
-        RateLimit::disabled()
-    } else {
-        RateLimit::per_minute(rate_limit_per_min)
-    };
-    Ok(cfg.with_rate_limit(limit))
+    Ok(cfg.with_rate_limit(rate_limit))
 }
 
 /// The desired-org settings from EXCS settings and `hybrid_integration/config_sync`.
@@ -233,11 +232,15 @@ impl Excs {
         let hybrid = hybrid_for_tenant(&snap, &settings.common.tenant_id).ok_or_else(|| {
             StartError::HybridIntegration("no hybrid_integration transaction found".into())
         })?;
-        let gc = GcClient::new(gc_config_from_hybrid(
-            hybrid,
-            "config_sync",
-            settings.gc_rate_limit_per_min,
-        )?)?;
+        let limit = if settings.gc_rate_limit_per_min == 0 {
+            RateLimit::disabled()
+        } else {
+            RateLimit {
+                max_requests: settings.gc_rate_limit_per_min,
+                window: settings.gc_rate_window,
+            }
+        };
+        let gc = GcClient::new(gc_config_from_hybrid(hybrid, "config_sync", limit)?)?;
         let roles = desired_settings(&settings, Some(hybrid)).roles;
         let reconciler = Reconciler::new(
             gc,
