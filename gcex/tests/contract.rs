@@ -430,7 +430,7 @@ async fn wrapup_codes_queues_members_and_transcription() {
     assert_eq!(h.user(&users[40]).expect("view").queues.len(), 1);
     assert!(h.user(&users[0]).expect("view").queues.is_empty());
 
-    c.add_queue_wrapup_codes(&q.id, &[w.id.clone()])
+    c.add_queue_wrapup_codes(&q.id, std::slice::from_ref(&w.id))
         .await
         .expect("queue wrapups");
     assert_eq!(

@@ -113,7 +113,7 @@ pub(crate) fn conversations(org: &mut Org, body: &Value) -> ApiResult<BatchEvent
         .into_iter()
         .map(|(i, e)| (parse_time(e.event_date_time()), e.rank(), i, e))
         .collect();
-    timed.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    timed.sort_by_key(|a| (a.0, a.1, a.2));
     for (t, _, _, e) in timed {
         let id = e.event_id().to_owned();
         if t.is_none() {
@@ -147,6 +147,15 @@ pub(crate) fn conversations(org: &mut Org, body: &Value) -> ApiResult<BatchEvent
 
 type Check = Result<(), (String, bool)>;
 
+/// An established event's party: kind, initial and source configuration, user, queue.
+type Established<'a> = (
+    &'static str,
+    &'a crate::events::InitialConfiguration,
+    &'a crate::events::SourceConfiguration,
+    Option<String>,
+    Option<String>,
+);
+
 fn fail<T>(msg: impl Into<String>) -> Result<T, (String, bool)> {
     Err((msg.into(), false))
 }
@@ -170,13 +179,7 @@ fn apply_conversation_event(org: &mut Org, e: &ConversationEvent) -> Check {
         return fail(format!("communicationId {c:?} is not a UUID"));
     }
     // Established events: validate the party, then create the communication.
-    let established: Option<(
-        &'static str,
-        &crate::events::InitialConfiguration,
-        &crate::events::SourceConfiguration,
-        Option<String>,
-        Option<String>,
-    )> = match e {
+    let established: Option<Established<'_>> = match e {
         E::ExternalEstablished(x) => Some((
             "external",
             &x.initial_configuration,
@@ -401,10 +404,8 @@ fn apply_conversation_event(org: &mut Org, e: &ConversationEvent) -> Check {
             need(&x.object_communication_id)?;
             need(&x.destination_communication_id)?;
         }
-        E::EndTransfer(x) => {
-            if !conv.transfers.contains(&x.command_id) {
-                return later(format!("transfer command {} has not started", x.command_id));
-            }
+        E::EndTransfer(x) if !conv.transfers.contains(&x.command_id) => {
+            return later(format!("transfer command {} has not started", x.command_id));
         }
         E::ConsultTransfer(x) => {
             for c in [
@@ -533,7 +534,7 @@ pub(crate) fn presence(org: &mut Org, body: &Value) -> ApiResult<BatchEventRespo
         .enumerate()
         .map(|(i, e)| (parse_time(&e.event_date_time), i, e))
         .collect();
-    events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    events.sort_by_key(|a| (a.0, a.1));
     for (t, _, e) in events {
         let id = e.event_id.clone();
         let check = || -> Result<Option<String>, String> {
@@ -605,7 +606,7 @@ pub(crate) fn routing_status(org: &mut Org, body: &Value) -> ApiResult<BatchEven
         .enumerate()
         .map(|(i, e)| (parse_time(&e.event_date_time), i, e))
         .collect();
-    events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    events.sort_by_key(|a| (a.0, a.1));
     for (t, _, e) in events {
         let id = e.event_id.clone();
         let problem = if t.is_none() {
