@@ -19,9 +19,16 @@ fn main() {
     let events: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
-        .or_else(|| std::env::var("GCEX_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()))
+        .or_else(|| {
+            std::env::var("GCEX_BENCH_EVENTS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+        })
         .unwrap_or(100_000);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start tokio: {e}");
