@@ -217,6 +217,9 @@ fn glob_match(pattern: &str, name: &str) -> bool {
 
 // ---------------------------------------------------------------- router
 
+/// Largest request body accepted (recording archives).
+const MAX_BODY: usize = 512 * 1024 * 1024;
+
 pub(crate) fn router(app: App) -> Router {
     Router::new()
         .route("/oauth/token", post(oauth_token))
@@ -355,6 +358,8 @@ pub(crate) fn router(app: App) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), gate))
+        // Recording archives are larger than axum's 2 MB default.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
 
@@ -1482,6 +1487,8 @@ async fn create_upload(State(app): State<App>, body: Bytes) -> ApiResult<Respons
         ));
     }
     let key = new_id();
+    let now = Instant::now();
+    app.lock().pending_uploads.retain(|_, p| p.expires > now);
     let mut headers = BTreeMap::new();
     headers.insert(
         "Content-Type".to_owned(),
