@@ -813,9 +813,30 @@ async fn recording_upload_and_public_key() {
         .expect("put");
     let stored = h.uploads();
     assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].content_md5, Some(content_md5(&data)));
     assert_eq!(stored[0].data, data);
     assert_eq!(stored[0].file_name, "call-1.zip");
 
+    // A multi-megabyte archive goes through too.
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let up_big = c
+        .create_recording_upload(&UploadUrlRequest {
+            file_name: "big.zip".into(),
+            content_md5: Some(content_md5(&big)),
+            ..Default::default()
+        })
+        .await
+        .expect("presigned");
+    c.upload_to_presigned_url(&up_big, big.clone())
+        .await
+        .expect("big put");
+    assert_eq!(
+        h.uploads()
+            .iter()
+            .find(|u| u.file_name == "big.zip")
+            .map(|u| u.size),
+        Some(big.len())
+    );
     // Wrong content for the announced MD5: refused, not stored.
     let up2 = c
         .create_recording_upload(&UploadUrlRequest {
@@ -838,7 +859,7 @@ async fn recording_upload_and_public_key() {
         .await
         .expect_err("header");
     assert_eq!(e.status(), Some(403));
-    assert_eq!(h.uploads().len(), 1);
+    assert_eq!(h.uploads().len(), 2);
 }
 
 #[tokio::test]
