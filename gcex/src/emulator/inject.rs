@@ -651,3 +651,131 @@ pub(crate) fn routing_status(org: &mut Org, body: &Value) -> ApiResult<BatchEven
     }
     Ok(BatchEventResponse { errors })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::EmulatorConfig;
+    use crate::events::{
+        CommunicationAnsweredEvent, ExternalEstablishedEvent, SourceConfiguration,
+    };
+    use serde_json::json;
+
+    fn org() -> (Org, String) {
+        let org = Org::new(&EmulatorConfig::new("id", "secret"));
+        let source = org.sources.keys().next().cloned().expect("seeded source");
+        (org, source)
+    }
+
+    fn established(source: &str, conv: &str, comm: &str, t: &str) -> ConversationEvent {
+        ExternalEstablishedEvent {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_date_time: t.into(),
+            conversation_id: conv.into(),
+            communication_id: comm.into(),
+            source_configuration: SourceConfiguration {
+                source_id: source.into(),
+                interaction_id: "call-1".into(),
+                tag_id: None,
+            },
+            ..Default::default()
+        }
+        .into()
+    }
+
+    fn body(events: Vec<ConversationEvent>) -> Value {
+        let mut b = BatchConversationEventRequest::default();
+        for e in events {
+            b.push(e);
+        }
+        serde_json::to_value(b).unwrap_or_default()
+    }
+
+    #[test]
+    fn one_request_is_applied_in_event_time_order_once() {
+        let (mut org, source) = org();
+        let conv = uuid::Uuid::new_v4().to_string();
+        let comm = uuid::Uuid::new_v4().to_string();
+        let answered: ConversationEvent = CommunicationAnsweredEvent {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_date_time: "2026-01-01T00:00:01.000Z".into(),
+            conversation_id: conv.clone(),
+            communication_id: comm.clone(),
+        }
+        .into();
+        let est = established(&source, &conv, &comm, "2026-01-01T00:00:00.000Z");
+        // The envelope puts answered after established anyway; reverse the times to prove
+        // that time, not array order, decides.
+        let v = body(vec![answered.clone(), est.clone()]);
+        let r = conversations(&mut org, &v).expect("accepted");
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let ids: Vec<String> = org.conversations[&conv]
+            .timeline
+            .iter()
+            .map(|t| t.event_id.clone())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![est.event_id().to_owned(), answered.event_id().to_owned()]
+        );
+        // Again: nothing new.
+        let r = conversations(&mut org, &v).expect("accepted");
+        assert!(r.errors.is_empty());
+        assert_eq!(org.conversations[&conv].timeline.len(), 2);
+        assert_eq!(org.events_accepted, 2);
+    }
+
+    #[test]
+    fn request_level_rules() {
+        let (mut org, _) = org();
+        let e = conversations(&mut org, &json!({})).expect_err("empty");
+        assert_eq!(e.code, "zero.events.submitted");
+        let e = conversations(&mut org, &json!({"holdUpdatedEvent": []})).expect_err("typo");
+        assert_eq!(e.code, "invalid.property");
+        let e = conversations(&mut org, &json!([1])).expect_err("array");
+        assert_eq!(e.status, 400);
+        let e = presence(&mut org, &json!({"userPresenceEvents": "x"})).expect_err("not array");
+        assert_eq!(e.code, "invalid.value");
+    }
+
+    #[test]
+    fn per_event_rules() {
+        let (mut org, source) = org();
+        let conv = uuid::Uuid::new_v4().to_string();
+        let bad_date = established(
+            &source,
+            &conv,
+            &uuid::Uuid::new_v4().to_string(),
+            "yesterday",
+        );
+        let bad_conv = established(
+            &source,
+            "conv-1",
+            &uuid::Uuid::new_v4().to_string(),
+            "2026-01-01T00:00:00Z",
+        );
+        let bad_source = established(
+            "nope",
+            &conv,
+            &uuid::Uuid::new_v4().to_string(),
+            "2026-01-01T00:00:00Z",
+        );
+        let r =
+            conversations(&mut org, &body(vec![bad_date, bad_conv, bad_source])).expect("answered");
+        assert_eq!(r.errors.len(), 3);
+        assert!(r.errors.iter().all(|e| !e.retryable));
+        assert!(org.conversations.values().all(|c| c.timeline.is_empty()));
+    }
+
+    #[test]
+    fn rate_limit_answers_retry_after_in_whole_seconds() {
+        let (mut org, _) = org();
+        let w = std::time::Duration::from_millis(300);
+        assert!(org.check_rate("t", 2, w).is_ok());
+        assert!(org.check_rate("t", 2, w).is_ok());
+        let e = org.check_rate("t", 2, w).expect_err("limited");
+        assert_eq!((e.status, e.retry_after), (429, Some(1)));
+        assert!(org.check_rate("other", 2, w).is_ok(), "per token");
+        assert!(org.check_rate("t", 0, w).is_ok(), "0 disables");
+    }
+}
