@@ -79,6 +79,17 @@ async fn users_create_get_list_patch_and_unique_email() {
 
     let all = collect_all(c.users(None)).await.expect("list");
     assert_eq!(all.len(), 1);
+    let found = c
+        .find_user_by_email("ANN.LEE@example.com")
+        .await
+        .expect("search");
+    assert_eq!(found.map(|u| u.id), Some(u.id.clone()));
+    assert_eq!(
+        c.find_user_by_email("nobody@example.com")
+            .await
+            .expect("search"),
+        None
+    );
     let missing = c.get_user(&uuid(), None).await.expect_err("404");
     assert!(missing.is_not_found());
 }
