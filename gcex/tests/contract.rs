@@ -827,6 +827,20 @@ async fn recording_upload_and_public_key() {
     assert_eq!(stored[0].content_md5, Some(content_md5(&data)));
     assert_eq!(stored[0].data, data);
     assert_eq!(stored[0].file_name, "call-1.zip");
+    let raw = reqwest::get(format!(
+        "{}/emulator/uploads/{}",
+        h.base_url(),
+        up.upload_key
+    ))
+    .await
+    .expect("get");
+    assert_eq!(
+        raw.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/zip")
+    );
+    assert_eq!(raw.bytes().await.expect("bytes").to_vec(), data);
 
     // A multi-megabyte archive goes through too.
     let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();

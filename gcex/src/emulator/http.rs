@@ -342,7 +342,7 @@ pub(crate) fn router(app: App) -> Router {
             put(put_mappings),
         )
         // emulator: presigned upload target, inspection, control
-        .route("/emulator/uploads/{key}", put(upload_put))
+        .route("/emulator/uploads/{key}", put(upload_put).get(upload_get))
         .route("/emulator/uploads", get(inspect_uploads))
         .route("/emulator/org", get(inspect_org))
         .route("/emulator/users", get(inspect_users))
@@ -1667,6 +1667,25 @@ async fn upload_put(
         data: body.to_vec(),
     });
     Ok(StatusCode::OK.into_response())
+}
+
+/// The stored bytes of one upload (inspection).
+async fn upload_get(State(app): State<App>, Path(key): Path<String>) -> ApiResult<Response> {
+    let org = app.lock();
+    let u = org
+        .uploads
+        .iter()
+        .find(|u| u.upload_key == key)
+        .ok_or_else(|| ApiError::not_found("Upload", &key))?;
+    let mut resp = Response::new(Body::from(u.data.clone()));
+    let ct = u
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".into());
+    if let Ok(v) = HeaderValue::from_str(&ct) {
+        resp.headers_mut().insert("content-type", v);
+    }
+    Ok(resp)
 }
 
 async fn list_recording_keys(State(app): State<App>, RawQuery(q): RawQuery) -> ApiResult<Response> {
