@@ -79,6 +79,17 @@ async fn users_create_get_list_patch_and_unique_email() {
 
     let all = collect_all(c.users(None)).await.expect("list");
     assert_eq!(all.len(), 1);
+    let found = c
+        .find_user_by_email("ANN.LEE@example.com")
+        .await
+        .expect("search");
+    assert_eq!(found.map(|u| u.id), Some(u.id.clone()));
+    assert_eq!(
+        c.find_user_by_email("nobody@example.com")
+            .await
+            .expect("search"),
+        None
+    );
     let missing = c.get_user(&uuid(), None).await.expect_err("404");
     assert!(missing.is_not_found());
 }
@@ -430,7 +441,7 @@ async fn wrapup_codes_queues_members_and_transcription() {
     assert_eq!(h.user(&users[40]).expect("view").queues.len(), 1);
     assert!(h.user(&users[0]).expect("view").queues.is_empty());
 
-    c.add_queue_wrapup_codes(&q.id, &[w.id.clone()])
+    c.add_queue_wrapup_codes(&q.id, std::slice::from_ref(&w.id))
         .await
         .expect("queue wrapups");
     assert_eq!(
@@ -813,9 +824,44 @@ async fn recording_upload_and_public_key() {
         .expect("put");
     let stored = h.uploads();
     assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].content_md5, Some(content_md5(&data)));
     assert_eq!(stored[0].data, data);
     assert_eq!(stored[0].file_name, "call-1.zip");
+    let raw = reqwest::get(format!(
+        "{}/emulator/uploads/{}",
+        h.base_url(),
+        up.upload_key
+    ))
+    .await
+    .expect("get");
+    assert_eq!(
+        raw.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/zip")
+    );
+    assert_eq!(raw.bytes().await.expect("bytes").to_vec(), data);
 
+    // A multi-megabyte archive goes through too.
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let up_big = c
+        .create_recording_upload(&UploadUrlRequest {
+            file_name: "big.zip".into(),
+            content_md5: Some(content_md5(&big)),
+            ..Default::default()
+        })
+        .await
+        .expect("presigned");
+    c.upload_to_presigned_url(&up_big, big.clone())
+        .await
+        .expect("big put");
+    assert_eq!(
+        h.uploads()
+            .iter()
+            .find(|u| u.file_name == "big.zip")
+            .map(|u| u.size),
+        Some(big.len())
+    );
     // Wrong content for the announced MD5: refused, not stored.
     let up2 = c
         .create_recording_upload(&UploadUrlRequest {
@@ -838,7 +884,7 @@ async fn recording_upload_and_public_key() {
         .await
         .expect_err("header");
     assert_eq!(e.status(), Some(403));
-    assert_eq!(h.uploads().len(), 1);
+    assert_eq!(h.uploads().len(), 2);
 }
 
 #[tokio::test]
@@ -889,4 +935,183 @@ async fn speech_and_text_analytics_settings_programs_mappings() {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].program.id, p.id);
     assert_eq!(all[0].queues[0].id, ids.queue);
+}
+
+#[tokio::test]
+async fn transfer_and_consult_events_follow_the_command_pattern() {
+    let h = emulator().await;
+    let c = client(&h);
+    let ids = org_basics(&c).await;
+    let target_queue = c
+        .create_queue(&QueueRequest {
+            name: "Tier 2".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("queue")
+        .id;
+    let other_agent = make_user(&c, "tier2@example.com").await.id;
+    let conv = uuid();
+    // Customer and first agent, connected.
+    let mut flow = call_flow(&ids, &conv, 0, None);
+    flow.truncate(4); // external, routing, user, answered
+    let ext = flow[0].communication_id().expect("comm").to_owned();
+    let agent = flow[2].communication_id().expect("comm").to_owned();
+    c.inject_conversation_events(&flow).await.expect("setup");
+
+    let cmd = uuid();
+    let new_route = uuid();
+    let src = SourceConfiguration {
+        source_id: ids.source.clone(),
+        interaction_id: conv.clone(),
+        tag_id: None,
+    };
+    // Progress before the transfer started: retryable.
+    let progress = ProgressTransferEvent {
+        event_id: uuid(),
+        event_date_time: at(200),
+        conversation_id: conv.clone(),
+        command_id: cmd.clone(),
+        object_communication_id: ext.clone(),
+        destination_communication_id: new_route.clone(),
+    };
+    let mut cfg = client_cfg(&h);
+    cfg.retry.event_retry_rounds = 0;
+    let c0 = gcex::GcClient::new(cfg).expect("client");
+    let r = c0
+        .inject_conversation_events(&[progress.clone().into()])
+        .await
+        .expect("answered");
+    assert!(r.failed.len() == 1 && r.failed[0].retryable);
+
+    let blind: Vec<ConversationEvent> = vec![
+        RoutingTransferEvent {
+            event_id: uuid(),
+            event_date_time: at(100),
+            conversation_id: conv.clone(),
+            transfer_type: TransferType::Unattended,
+            command_id: cmd.clone(),
+            initiating_communication_id: agent.clone(),
+            target_communication_id: agent.clone(),
+            object_communication_id: ext.clone(),
+            destination_queue_id: target_queue.clone(),
+            language_id: None,
+            skill_ids: vec![],
+        }
+        .into(),
+        RoutingEstablishedEvent {
+            event_id: uuid(),
+            event_date_time: at(110),
+            conversation_id: conv.clone(),
+            communication_id: new_route.clone(),
+            initial_configuration: InitialConfiguration {
+                invited_by: Some(agent.clone()),
+                ..Default::default()
+            },
+            source_configuration: src.clone(),
+            queue_id: target_queue.clone(),
+            ..Default::default()
+        }
+        .into(),
+        progress.into(),
+        EndTransferEvent {
+            event_id: uuid(),
+            event_date_time: at(210),
+            conversation_id: conv.clone(),
+            command_id: cmd.clone(),
+            final_state: FinalState::Completed,
+            object_communication_id: ext.clone(),
+        }
+        .into(),
+        CommunicationEndedEvent {
+            event_id: uuid(),
+            event_date_time: at(220),
+            conversation_id: conv.clone(),
+            communication_id: agent.clone(),
+            disconnect_type: DisconnectType::TransferAcd,
+            destination_conversation_id: None,
+        }
+        .into(),
+    ];
+    let r = c
+        .inject_conversation_events(&blind)
+        .await
+        .expect("transfer");
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+
+    // Consult: a second agent, consult, progress, end.
+    let agent2 = uuid();
+    let consult: Vec<ConversationEvent> = vec![
+        UserEstablishedEvent {
+            event_id: uuid(),
+            event_date_time: at(300),
+            conversation_id: conv.clone(),
+            communication_id: agent2.clone(),
+            initial_configuration: InitialConfiguration {
+                alerting: Some(false),
+                ..Default::default()
+            },
+            source_configuration: src.clone(),
+            user_id: other_agent.clone(),
+            ..Default::default()
+        }
+        .into(),
+        ConsultTransferEvent {
+            event_id: uuid(),
+            event_date_time: at(310),
+            conversation_id: conv.clone(),
+            initiating_communication_id: new_route.clone(),
+            destination_communication_id: agent2.clone(),
+            object_communication_id: ext.clone(),
+        }
+        .into(),
+        ProgressConsultTransferEvent {
+            event_id: uuid(),
+            event_date_time: at(320),
+            conversation_id: conv.clone(),
+            initiating_communication_id: new_route.clone(),
+            destination_communication_id: agent2.clone(),
+            object_communication_id: ext.clone(),
+        }
+        .into(),
+        EndConsultTransferEvent {
+            event_id: uuid(),
+            event_date_time: at(330),
+            conversation_id: conv.clone(),
+        }
+        .into(),
+    ];
+    let r = c
+        .inject_conversation_events(&consult)
+        .await
+        .expect("consult");
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    let view = h.conversation(&conv).expect("conv");
+    let types: Vec<&str> = view
+        .timeline
+        .iter()
+        .map(|t| t.event_type.as_str())
+        .collect();
+    assert_eq!(
+        &types[4..],
+        [
+            "routingTransferEvents",
+            "routingEstablishedEvents",
+            "progressTransferEvents",
+            "endTransferEvents",
+            "communicationEndedEvents",
+            "userEstablishedEvents",
+            "consultTransferEvents",
+            "progressConsultTransferEvents",
+            "endConsultTransferEvents"
+        ]
+    );
+    let ended_agent = view
+        .communications
+        .iter()
+        .find(|x| x.id == agent)
+        .expect("agent");
+    assert_eq!(ended_agent.disconnect_type.as_deref(), Some("TransferACD"));
+    assert_eq!(view.timeline[4].event["transferType"], "Unattended");
+    assert_eq!(view.timeline[7].event["finalState"], "Completed");
 }

@@ -1,6 +1,6 @@
 //! Shared helpers of the contract tests: an emulator plus a client with fast retries.
 
-#![allow(dead_code)]
+#![allow(dead_code, missing_docs)]
 
 use gcex::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use gcex::events::*;
