@@ -13,8 +13,14 @@ use gcex::emulator::EmulatorConfig;
 use std::time::{Duration, Instant};
 
 fn main() {
+    // `cargo test --all-targets` runs this once without `--bench`: a small smoke pass.
+    let default = if std::env::args().any(|a| a == "--bench") {
+        "1000"
+    } else {
+        "20"
+    };
     let agents: Vec<usize> = std::env::var("EXCS_BENCH_AGENTS")
-        .unwrap_or_else(|_| "1000".into())
+        .unwrap_or_else(|_| default.into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
