@@ -388,3 +388,202 @@ async fn restart_during_initial_sync_resumes_without_duplicates() {
     assert!(lower_unique(org.skills.iter().map(|s| s.name.as_str())));
     let _ = &w.redis;
 }
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.unwrap();
+    let code: u16 = buf[9..12].parse().unwrap();
+    let body = buf.split("\r\n\r\n").nth(1).unwrap_or("");
+    (
+        code,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn rest_api_status_and_look_ups() {
+    use engage_connector::excs::service::{ApiState, router};
+    use engage_connector::ops::http::{OpsState, serve};
+    let w = world(10).await;
+    let mut excs = w.excs().await;
+    let progress = excs.progress();
+    let api = ApiState {
+        org_id: "org-e2e".into(),
+        progress,
+        ids: w.ids(),
+        json: JsonView::new(w.store.clone(), w.ns.clone()),
+    };
+    let ops = OpsState {
+        health: Health::new(),
+        metrics: Metrics::new(),
+    };
+    let (addr, _t) = serve("127.0.0.1:0".parse().unwrap(), router(api, ops))
+        .await
+        .unwrap();
+    let (code, body) = http_get(addr, "/status").await;
+    assert_eq!(code, 200);
+    assert_eq!(body["data"]["syncStatus"]["status"], "InProgress");
+    excs.poll_once().await.unwrap();
+    let (_, body) = http_get(addr, "/status").await;
+    assert_eq!(body["status"]["code"], 0);
+    assert_eq!(body["data"]["syncStatus"]["status"], "Success");
+    let msg = body["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with(
+            "Latest database updates for orgId:org-e2e have been successfully processed on "
+        ),
+        "{msg}"
+    );
+    assert!(body["status"]["corrId"].as_str().unwrap().len() >= 32);
+    assert!(
+        body["data"]["syncStatus"]["timeStamp"]
+            .as_str()
+            .unwrap()
+            .contains('T')
+    );
+
+    let snap = w.snapshot().await;
+    let desired = desired_org(&snap, &DesiredSettings::default());
+    let (dbid, _) = desired.users.iter().next().unwrap();
+    let (code, person) = http_get(addr, &format!("/api/v1/persons/{dbid}")).await;
+    assert_eq!(code, 200);
+    let gc_id = person["gcUserId"].as_str().unwrap();
+    assert!(w.gc.user(gc_id).is_some());
+    assert_eq!(http_get(addr, "/api/v1/persons/999999").await.0, 404);
+    if let Some(login) = person["logins"].as_array().and_then(|l| l.first()) {
+        let path = format!(
+            "/api/v1/logins/{}/{}",
+            login["switchDbid"],
+            login["loginCode"].as_str().unwrap()
+        );
+        let (code, by_login) = http_get(addr, &path).await;
+        assert_eq!(code, 200);
+        assert_eq!(by_login["gcUserId"], person["gcUserId"]);
+    }
+    let (qdbid, _) = desired.queues.iter().next().unwrap();
+    let (code, q) = http_get(addr, &format!("/api/v1/queues/{qdbid}")).await;
+    assert_eq!(code, 200);
+    assert!(w.gc.org().queues.iter().any(|x| x.queue.id == q["queueId"]));
+    let ext = &desired.extensions[0];
+    let (code, e) = http_get(
+        addr,
+        &format!("/api/v1/extensions/{}/{}", ext.switch, ext.number),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(e["number"], ext.number.as_str());
+    let code_name = &desired.wrap_up_codes[0];
+    let (code, c) = http_get(addr, &format!("/api/v1/wrapupcodes/{code_name}")).await;
+    assert_eq!(code, 200);
+    assert!(c["wrapupCodeId"].is_string());
+    let (code, _) = http_get(addr, "/metrics").await;
+    assert_eq!(code, 200);
+}
+
+#[tokio::test]
+async fn objects_deleted_in_gc_are_not_recreated() {
+    let w = world(10).await;
+    let mut excs = w.excs().await;
+    excs.poll_once().await.unwrap();
+    let org = w.gc.org();
+    let queue = org.queues[0].queue.id.clone();
+    let user = org.users[0].user.id.clone();
+    let client = gcex::GcClient::new(w.gc.client_config()).unwrap();
+    client.delete_queue(&queue).await.unwrap();
+    client.delete_user(&user).await.unwrap();
+    let r = excs.poll_once().await.unwrap();
+    assert!(r.skipped_deleted_in_gc >= 2, "{r:?}");
+    assert_eq!(r.queues_created, 0);
+    assert_eq!(r.users_created, 0);
+    let r = excs.poll_once().await.unwrap();
+    assert_eq!(
+        r.queues_created + r.users_created,
+        0,
+        "still not re-created"
+    );
+    assert!(w.gc.org().queues.iter().all(|q| q.queue.id != queue));
+}
+
+#[tokio::test]
+async fn moving_a_person_out_of_the_synchronized_folders_deactivates_it() {
+    let w = world(20).await;
+    let snap = w.snapshot().await;
+    let idx = snap.folder_index();
+    let person_key = |dbid| engage_cfgdb::model::ObjectKey {
+        object_type: engage_cfgdb::model::object_type::PERSON,
+        dbid,
+    };
+    // A folder holding agents, and another person folder to move one of them into.
+    let (pdbid, folder) = snap
+        .persons
+        .values()
+        .filter(|p| p.is_agent)
+        .find_map(|p| idx.get(&person_key(p.dbid)).map(|f| (p.dbid, *f)))
+        .unwrap();
+    let folder_name = snap.folders[&folder].name.clone();
+    let mut settings = w.settings();
+    settings.filter =
+        engage_cfgdb::FolderFilter::from_settings(Some("true"), Some(&folder_name)).unwrap();
+    let db = PgConfigDb::from_conn_str(w.db.config()).unwrap();
+    let mut excs = Excs::start(
+        settings,
+        Box::new(db),
+        w.store.clone(),
+        w.ns.clone(),
+        Health::new(),
+        Metrics::new(),
+    )
+    .await
+    .unwrap();
+    excs.poll_once().await.unwrap();
+    let gc_id = w
+        .ids()
+        .gc_id(IdKind::Person, &pdbid.to_string())
+        .await
+        .unwrap()
+        .expect("person in the selected folder is synchronized");
+    let outside = w.gc.org().users.len();
+    assert!(
+        outside < snap.persons.len(),
+        "the filter leaves some persons out"
+    );
+    // Move the person to a folder that is not selected.
+    let sql = w.db.connect().await;
+    let selected = engage_cfgdb::FolderFilter::from_settings(Some("true"), Some(&folder_name))
+        .unwrap()
+        .selected_folders(&snap);
+    let other = snap
+        .folders
+        .keys()
+        .find(|f| !selected.contains(f))
+        .map(|f| *f as i32)
+        .expect("a folder outside the selection");
+    sql.execute(
+        "UPDATE cfg_folder_object SET folder_dbid = $1 WHERE object_type = 3 AND object_dbid = $2",
+        &[&other, &(pdbid as i32)],
+    )
+    .await
+    .unwrap();
+    let r = excs.poll_once().await.unwrap();
+    assert_eq!(r.users_deactivated, 1);
+    assert_eq!(
+        w.gc.user(&gc_id).unwrap().user.state,
+        Some(gcex::users::UserState::Inactive)
+    );
+    // Moving it back reactivates the same user.
+    sql.execute(
+        "UPDATE cfg_folder_object SET folder_dbid = $1 WHERE object_type = 3 AND object_dbid = $2",
+        &[&(folder as i32), &(pdbid as i32)],
+    )
+    .await
+    .unwrap();
+    excs.poll_once().await.unwrap();
+    assert_eq!(
+        w.gc.user(&gc_id).unwrap().user.state,
+        Some(gcex::users::UserState::Active)
+    );
+}
