@@ -31,7 +31,10 @@ pub(crate) struct TokenCache {
 
 impl TokenCache {
     pub(crate) fn new() -> Self {
-        Self { current: Mutex::new(None), issued: AtomicU64::new(0) }
+        Self {
+            current: Mutex::new(None),
+            issued: AtomicU64::new(0),
+        }
     }
 
     /// Tokens obtained so far.
@@ -54,7 +57,10 @@ impl TokenCache {
         let (value, lifetime) = fetch(http, cfg).await?;
         self.issued.fetch_add(1, Ordering::Relaxed);
         let margin = cfg.token_renew_margin.min(lifetime / 10);
-        *guard = Some(Token { value: value.clone(), renew_at: Instant::now() + lifetime - margin });
+        *guard = Some(Token {
+            value: value.clone(),
+            renew_at: Instant::now() + lifetime - margin,
+        });
         Ok(value)
     }
 
@@ -69,8 +75,11 @@ impl TokenCache {
 
 async fn fetch(http: &reqwest::Client, cfg: &GcConfig) -> Result<(Secret, Duration), GcError> {
     let url = format!("{}/oauth/token", cfg.base_auth_url);
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", cfg.client_id, cfg.client_secret.expose()));
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        cfg.client_id,
+        cfg.client_secret.expose()
+    ));
     let mut retries = 0u32;
     let mut waited = Duration::ZERO;
     loop {
@@ -87,15 +96,20 @@ async fn fetch(http: &reqwest::Client, cfg: &GcConfig) -> Result<(Secret, Durati
                 let retry_after = crate::client::retry_after(resp.headers());
                 let body = resp.bytes().await.unwrap_or_default();
                 if (200..300).contains(&status) {
-                    let ans: TokenAnswer = serde_json::from_slice(&body).map_err(|e| GcError::Auth {
-                        url: url.clone(),
-                        status,
-                        message: format!("token answer is not JSON with access_token: {e}"),
-                    })?;
+                    let ans: TokenAnswer =
+                        serde_json::from_slice(&body).map_err(|e| GcError::Auth {
+                            url: url.clone(),
+                            status,
+                            message: format!("token answer is not JSON with access_token: {e}"),
+                        })?;
                     let lifetime = Duration::from_secs(ans.expires_in.unwrap_or(86_400).max(1));
                     return Ok((Secret::new(ans.access_token), lifetime));
                 }
-                let err = GcError::Auth { url: url.clone(), status, message: auth_message(&body) };
+                let err = GcError::Auth {
+                    url: url.clone(),
+                    status,
+                    message: auth_message(&body),
+                };
                 match status {
                     429 => (retry_after.unwrap_or(cfg.retry.backoff(retries)), err),
                     502..=504 => (cfg.retry.backoff(retries), err),

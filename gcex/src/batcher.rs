@@ -9,7 +9,8 @@
 use crate::client::GcClient;
 use crate::error::GcError;
 use crate::events::{
-    ConversationEvent, InjectReport, MAX_EVENTS_PER_REQUEST, UserPresenceEvent, UserRoutingStatusEvent, merge_reports,
+    ConversationEvent, InjectReport, MAX_EVENTS_PER_REQUEST, UserPresenceEvent,
+    UserRoutingStatusEvent, merge_reports,
 };
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -40,7 +41,11 @@ pub struct BatcherConfig {
 
 impl Default for BatcherConfig {
     fn default() -> Self {
-        Self { max_events: MAX_EVENTS_PER_REQUEST, max_delay: Duration::from_millis(200), queue_capacity: 10_000 }
+        Self {
+            max_events: MAX_EVENTS_PER_REQUEST,
+            max_delay: Duration::from_millis(200),
+            queue_capacity: 10_000,
+        }
     }
 }
 
@@ -87,7 +92,10 @@ impl EventBatcher {
     /// Sends everything queued and returns what happened since the last flush.
     pub async fn flush(&self) -> Result<BatchOutcome, BatcherClosed> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Cmd::Flush(tx)).await.map_err(|_| BatcherClosed)?;
+        self.tx
+            .send(Cmd::Flush(tx))
+            .await
+            .map_err(|_| BatcherClosed)?;
         rx.await.map_err(|_| BatcherClosed)
     }
 }
@@ -102,7 +110,10 @@ struct Buffers {
 
 impl Buffers {
     fn len(&self) -> usize {
-        self.conv.len().max(self.presence.len()).max(self.routing.len())
+        self.conv
+            .len()
+            .max(self.presence.len())
+            .max(self.routing.len())
     }
 }
 
@@ -114,21 +125,31 @@ async fn send_all(client: &GcClient, b: &mut Buffers, out: &mut BatchOutcome) {
     if !presence.is_empty() {
         match client.inject_presence_events(&presence).await {
             Ok(r) => merge_reports(&mut out.report, r),
-            Err(e) => out.failed_requests.push((e, presence.into_iter().map(InjectEvent::Presence).collect())),
+            Err(e) => out
+                .failed_requests
+                .push((e, presence.into_iter().map(InjectEvent::Presence).collect())),
         }
     }
     let routing = std::mem::take(&mut b.routing);
     if !routing.is_empty() {
         match client.inject_routing_status_events(&routing).await {
             Ok(r) => merge_reports(&mut out.report, r),
-            Err(e) => out.failed_requests.push((e, routing.into_iter().map(InjectEvent::RoutingStatus).collect())),
+            Err(e) => out.failed_requests.push((
+                e,
+                routing
+                    .into_iter()
+                    .map(InjectEvent::RoutingStatus)
+                    .collect(),
+            )),
         }
     }
     let conv = std::mem::take(&mut b.conv);
     if !conv.is_empty() {
         match client.inject_conversation_events(&conv).await {
             Ok(r) => merge_reports(&mut out.report, r),
-            Err(e) => out.failed_requests.push((e, conv.into_iter().map(InjectEvent::Conversation).collect())),
+            Err(e) => out
+                .failed_requests
+                .push((e, conv.into_iter().map(InjectEvent::Conversation).collect())),
         }
     }
 }

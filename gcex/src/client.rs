@@ -69,7 +69,11 @@ impl std::fmt::Debug for GcClient {
 }
 
 pub(crate) fn transport_kind(e: &reqwest::Error) -> TransportKind {
-    if e.is_connect() { TransportKind::Connect } else { TransportKind::AfterSend }
+    if e.is_connect() {
+        TransportKind::Connect
+    } else {
+        TransportKind::AfterSend
+    }
 }
 
 pub(crate) fn retry_after(h: &HeaderMap) -> Option<Duration> {
@@ -94,7 +98,13 @@ pub(crate) struct Req {
 
 impl Req {
     pub(crate) fn new(method: Method, path: impl Into<String>, retry: Retry) -> Self {
-        Self { method, path: path.into(), query: Vec::new(), body: None, retry }
+        Self {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            retry,
+        }
     }
 
     pub(crate) fn query(mut self, k: &str, v: impl ToString) -> Self {
@@ -149,7 +159,11 @@ impl GcClient {
 
     /// Obtains a token now (a health check of the credentials).
     pub async fn authenticate(&self) -> Result<(), GcError> {
-        self.inner.tokens.token(&self.inner.http, &self.inner.cfg).await.map(|_| ())
+        self.inner
+            .tokens
+            .token(&self.inner.http, &self.inner.cfg)
+            .await
+            .map(|_| ())
     }
 
     /// The raw HTTP client (for presigned uploads, which carry no bearer token).
@@ -168,7 +182,11 @@ impl GcClient {
     /// Sends `req` with retries and decodes the answer (an empty body decodes as `null`).
     pub(crate) async fn call<R: DeserializeOwned>(&self, req: Req) -> Result<R, GcError> {
         let bytes = self.execute(&req).await?;
-        let slice: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"null" } else { &bytes };
+        let slice: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"null"
+        } else {
+            &bytes
+        };
         serde_json::from_slice(slice).map_err(|source| GcError::Decode {
             method: req.method.to_string(),
             path: path_only(&req.path),
@@ -233,7 +251,9 @@ impl GcClient {
                     method: method.clone(),
                     path: path.clone(),
                     status,
-                    body: serde_json::from_slice::<ErrorBody>(&body).ok().map(Box::new),
+                    body: serde_json::from_slice::<ErrorBody>(&body)
+                        .ok()
+                        .map(Box::new),
                     correlation_id: header(&headers, "ININ-Correlation-Id"),
                     retry_after: retry_after(&headers),
                 },
@@ -245,7 +265,11 @@ impl GcClient {
                     inner.tokens.invalidate(&token).await;
                     Some(Duration::ZERO)
                 }
-                GcError::Api { status: 429, retry_after, .. } => {
+                GcError::Api {
+                    status: 429,
+                    retry_after,
+                    ..
+                } => {
                     inner.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                     let w = retry_after.unwrap_or_else(|| policy.backoff(retries));
                     if w > policy.max_retry_after {
@@ -255,16 +279,25 @@ impl GcClient {
                         Some(w)
                     }
                 }
-                GcError::Api { status: 502..=504, .. } if req.retry == Retry::Safe => {
+                GcError::Api {
+                    status: 502..=504, ..
+                } if req.retry == Retry::Safe => Some(policy.backoff(retries)),
+                GcError::Transport {
+                    kind: TransportKind::Connect,
+                    ..
+                } => Some(policy.backoff(retries)),
+                GcError::Transport { .. } if req.retry == Retry::Safe => {
                     Some(policy.backoff(retries))
                 }
-                GcError::Transport { kind: TransportKind::Connect, .. } => Some(policy.backoff(retries)),
-                GcError::Transport { .. } if req.retry == Retry::Safe => Some(policy.backoff(retries)),
                 _ => None,
             };
             let Some(wait) = wait else { return Err(err) };
             if retries >= policy.max_retries || waited + wait > policy.budget {
-                return Err(GcError::GaveUp { attempts, elapsed: started.elapsed(), last: Box::new(err) });
+                return Err(GcError::GaveUp {
+                    attempts,
+                    elapsed: started.elapsed(),
+                    last: Box::new(err),
+                });
             }
             retries += 1;
             waited += wait;
@@ -277,7 +310,10 @@ impl GcClient {
     }
 
     /// GET and decode.
-    pub(crate) async fn get<R: DeserializeOwned>(&self, path: impl Into<String>) -> Result<R, GcError> {
+    pub(crate) async fn get<R: DeserializeOwned>(
+        &self,
+        path: impl Into<String>,
+    ) -> Result<R, GcError> {
         self.call(Req::new(Method::GET, path, Retry::Safe)).await
     }
 
@@ -294,13 +330,18 @@ impl GcClient {
 
     /// DELETE, ignoring the body.
     pub(crate) async fn delete(&self, path: impl Into<String>) -> Result<(), GcError> {
-        self.execute(&Req::new(Method::DELETE, path, Retry::Safe)).await.map(|_| ())
+        self.execute(&Req::new(Method::DELETE, path, Retry::Safe))
+            .await
+            .map(|_| ())
     }
 }
 
 /// The path without scheme, host or query, for error messages.
 pub(crate) fn path_only(p: &str) -> String {
-    let no_scheme = p.split_once("://").map(|(_, r)| r.find('/').map(|i| &r[i..]).unwrap_or("/")).unwrap_or(p);
+    let no_scheme = p
+        .split_once("://")
+        .map(|(_, r)| r.find('/').map(|i| &r[i..]).unwrap_or("/"))
+        .unwrap_or(p);
     no_scheme.split('?').next().unwrap_or(no_scheme).to_owned()
 }
 

@@ -63,7 +63,13 @@ impl GcConfig {
         client_secret: impl Into<Secret>,
     ) -> Result<Self, GcError> {
         let (api, login) = region_urls(region)?;
-        Ok(Self::new(api, login, organization_id, client_id, client_secret))
+        Ok(Self::new(
+            api,
+            login,
+            organization_id,
+            client_id,
+            client_secret,
+        ))
     }
 
     /// Sets the client-side rate limit.
@@ -155,7 +161,10 @@ pub struct RateLimit {
 impl RateLimit {
     /// `n` requests per minute (0 disables).
     pub fn per_minute(n: u32) -> Self {
-        Self { max_requests: n, window: Duration::from_secs(60) }
+        Self {
+            max_requests: n,
+            window: Duration::from_secs(60),
+        }
     }
 
     /// No client-side limit.
@@ -248,7 +257,11 @@ mod tests {
         let c = GcConfig::new("", "x", "o", "", "");
         let e = c.validate().expect_err("missing");
         let s = e.to_string();
-        assert!(s.contains("base_service_url") && s.contains("client_id") && s.contains("client_secret"));
+        assert!(
+            s.contains("base_service_url")
+                && s.contains("client_id")
+                && s.contains("client_secret")
+        );
         let c = GcConfig::new("a", "b", "o", "id", "topsecret");
         assert!(!format!("{c:?}").contains("topsecret"));
     }

@@ -101,7 +101,9 @@ pub enum GcError {
     },
     /// The OAuth token request was refused: check the client id and secret, and the
     /// grant type of the OAuth client (it must be Client Credentials).
-    #[error("OAuth token request to {url} failed with HTTP {status}: {message}; check the client id/secret and that the OAuth client uses the Client Credentials grant")]
+    #[error(
+        "OAuth token request to {url} failed with HTTP {status}: {message}; check the client id/secret and that the OAuth client uses the Client Credentials grant"
+    )]
     Auth {
         /// Token endpoint URL.
         url: String,
@@ -111,7 +113,9 @@ pub enum GcError {
         message: String,
     },
     /// The request did not complete (connect error, timeout, dropped connection).
-    #[error("{method} {path}: transport error ({kind}): {source}; check network reachability of the Genesys Cloud region")]
+    #[error(
+        "{method} {path}: transport error ({kind}): {source}; check network reachability of the Genesys Cloud region"
+    )]
     Transport {
         /// HTTP method.
         method: String,
@@ -295,7 +299,11 @@ mod tests {
         assert_eq!(e.correlation_id(), Some("corr"));
         let s = e.to_string();
         assert!(s.contains("409") && s.contains("general.conflict") && s.contains("corr"));
-        let g = GcError::GaveUp { attempts: 3, elapsed: Duration::from_secs(1), last: Box::new(e) };
+        let g = GcError::GaveUp {
+            attempts: 3,
+            elapsed: Duration::from_secs(1),
+            last: Box::new(e),
+        };
         assert!(g.is_conflict());
     }
 }

@@ -654,13 +654,17 @@ impl GcClient {
         E: Clone,
         B: Serialize,
     {
-        let mut report = InjectReport { events: events.len(), ..InjectReport::default() };
+        let mut report = InjectReport {
+            events: events.len(),
+            ..InjectReport::default()
+        };
         let rounds = self.config().retry.event_retry_rounds;
         for chunk in events.chunks(MAX_EVENTS_PER_REQUEST) {
             let mut pending: Vec<E> = chunk.to_vec();
             let mut round = 0u32;
             loop {
-                let req = Req::new(Method::POST, path, Retry::Safe).json(&build(pending.clone()))?;
+                let req =
+                    Req::new(Method::POST, path, Retry::Safe).json(&build(pending.clone()))?;
                 report.requests += 1;
                 let resp: Option<BatchEventResponse> = self.call(req).await?;
                 let errors = resp.map(|r| r.errors).unwrap_or_default();
@@ -669,8 +673,14 @@ impl GcClient {
                     .filter(|e| e.retryable)
                     .filter_map(|e| e.event_id.clone())
                     .collect();
-                let failed_ids: HashSet<&str> = errors.iter().filter_map(|e| e.event_id.as_deref()).collect();
-                report.accepted += pending.iter().filter(|e| !failed_ids.contains(id(e))).count();
+                let failed_ids: HashSet<&str> = errors
+                    .iter()
+                    .filter_map(|e| e.event_id.as_deref())
+                    .collect();
+                report.accepted += pending
+                    .iter()
+                    .filter(|e| !failed_ids.contains(id(e)))
+                    .count();
                 let can_retry = round < rounds && !retry_ids.is_empty();
                 for e in errors {
                     if !(can_retry && e.retryable && e.event_id.is_some()) {
@@ -690,22 +700,38 @@ impl GcClient {
 
     /// `POST /api/v2/events/conversations`: injects `events` in order, at most 100 per
     /// request, resending only the events GC reports as `retryable`.
-    pub async fn inject_conversation_events(&self, events: &[ConversationEvent]) -> Result<InjectReport, GcError> {
-        self.inject("/api/v2/events/conversations", events, |e| e.event_id(), |v| {
-            let mut b = BatchConversationEventRequest::default();
-            for e in v {
-                b.push(e);
-            }
-            b
-        })
+    pub async fn inject_conversation_events(
+        &self,
+        events: &[ConversationEvent],
+    ) -> Result<InjectReport, GcError> {
+        self.inject(
+            "/api/v2/events/conversations",
+            events,
+            |e| e.event_id(),
+            |v| {
+                let mut b = BatchConversationEventRequest::default();
+                for e in v {
+                    b.push(e);
+                }
+                b
+            },
+        )
         .await
     }
 
     /// `POST /api/v2/events/users/presence` (`userPresenceEvents`).
-    pub async fn inject_presence_events(&self, events: &[UserPresenceEvent]) -> Result<InjectReport, GcError> {
-        self.inject("/api/v2/events/users/presence", events, |e| &e.event_id, |v| {
-            BatchUserPresenceEventRequest { user_presence_events: v }
-        })
+    pub async fn inject_presence_events(
+        &self,
+        events: &[UserPresenceEvent],
+    ) -> Result<InjectReport, GcError> {
+        self.inject(
+            "/api/v2/events/users/presence",
+            events,
+            |e| &e.event_id,
+            |v| BatchUserPresenceEventRequest {
+                user_presence_events: v,
+            },
+        )
         .await
     }
 
@@ -714,9 +740,14 @@ impl GcClient {
         &self,
         events: &[UserRoutingStatusEvent],
     ) -> Result<InjectReport, GcError> {
-        self.inject("/api/v2/events/users/routingstatus", events, |e| &e.event_id, |v| {
-            BatchUserRoutingStatusEventRequest { user_routing_status_events: v }
-        })
+        self.inject(
+            "/api/v2/events/users/routingstatus",
+            events,
+            |e| &e.event_id,
+            |v| BatchUserRoutingStatusEventRequest {
+                user_routing_status_events: v,
+            },
+        )
         .await
     }
 }
@@ -732,14 +763,16 @@ mod tests {
     #[test]
     fn envelope_uses_public_array_and_field_names() {
         let mut b = BatchConversationEventRequest::default();
-        b.push(ConversationEvent::CommunicationEnded(CommunicationEndedEvent {
-            event_id: "e".into(),
-            event_date_time: "2026-01-01T00:00:00.000Z".into(),
-            conversation_id: "c".into(),
-            communication_id: "m".into(),
-            disconnect_type: DisconnectType::TransferAcd,
-            destination_conversation_id: None,
-        }));
+        b.push(ConversationEvent::CommunicationEnded(
+            CommunicationEndedEvent {
+                event_id: "e".into(),
+                event_date_time: "2026-01-01T00:00:00.000Z".into(),
+                conversation_id: "c".into(),
+                communication_id: "m".into(),
+                disconnect_type: DisconnectType::TransferAcd,
+                destination_conversation_id: None,
+            },
+        ));
         let v = serde_json::to_value(&b).expect("json");
         let ended = &v["communicationEndedEvents"][0];
         assert_eq!(ended["disconnectType"], "TransferACD");

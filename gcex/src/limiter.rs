@@ -47,7 +47,11 @@ impl Drop for Permit {
 
 impl Limiter {
     pub(crate) fn new(limit: RateLimit) -> Self {
-        Self { limit, state: Arc::default(), notify: Arc::new(Notify::new()) }
+        Self {
+            limit,
+            state: Arc::default(),
+            notify: Arc::new(Notify::new()),
+        }
     }
 
     /// Every caller waits until `until` (after a 429 with `Retry-After`).
@@ -72,17 +76,25 @@ impl Limiter {
                         if self.limit.max_requests == 0 {
                             return Permit { limiter: None };
                         }
-                        while s.done.front().is_some_and(|t| *t + self.limit.window <= now) {
+                        while s
+                            .done
+                            .front()
+                            .is_some_and(|t| *t + self.limit.window <= now)
+                        {
                             s.done.pop_front();
                         }
                         let used = s.in_flight as usize + s.done.len();
                         if used < self.limit.max_requests as usize {
                             s.in_flight += 1;
-                            return Permit { limiter: Some(self.clone()) };
+                            return Permit {
+                                limiter: Some(self.clone()),
+                            };
                         }
                         // Full: wait for the oldest finished slot to leave the window, or for
                         // an in-flight request to finish.
-                        s.done.front().map(|t| (*t + self.limit.window).saturating_duration_since(now))
+                        s.done
+                            .front()
+                            .map(|t| (*t + self.limit.window).saturating_duration_since(now))
                     }
                 }
             };
@@ -105,7 +117,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn never_more_than_n_in_a_window() {
-        let l = Limiter::new(RateLimit { max_requests: 3, window: Duration::from_secs(10) });
+        let l = Limiter::new(RateLimit {
+            max_requests: 3,
+            window: Duration::from_secs(10),
+        });
         let start = Instant::now();
         let mut starts = Vec::new();
         for _ in 0..7 {
@@ -122,7 +137,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn in_flight_requests_hold_slots() {
-        let l = Limiter::new(RateLimit { max_requests: 1, window: Duration::from_secs(1) });
+        let l = Limiter::new(RateLimit {
+            max_requests: 1,
+            window: Duration::from_secs(1),
+        });
         let p = l.acquire().await;
         let l2 = l.clone();
         let t = tokio::spawn(async move {

@@ -20,6 +20,10 @@ pub struct EntityRef {
 impl EntityRef {
     /// A reference by id only, as requests send it.
     pub fn id(id: impl Into<String>) -> Self {
-        Self { id: id.into(), name: None, self_uri: None }
+        Self {
+            id: id.into(),
+            name: None,
+            self_uri: None,
+        }
     }
 }

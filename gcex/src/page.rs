@@ -116,7 +116,8 @@ impl GcClient {
                 let req = match next {
                     None => return Ok(None),
                     Some(Next::First) => {
-                        let mut r = Req::new(Method::GET, path, Retry::Safe).query("pageSize", PAGE_SIZE);
+                        let mut r =
+                            Req::new(Method::GET, path, Retry::Safe).query("pageSize", PAGE_SIZE);
                         r.query.extend(query);
                         r
                     }
@@ -135,7 +136,10 @@ impl GcClient {
                 } else if let Some(u) = listing.next_uri.filter(|u| !u.is_empty()) {
                     Some(Next::Uri(u))
                 } else {
-                    listing.next_page.filter(|c| !c.is_empty()).map(Next::Cursor)
+                    listing
+                        .next_page
+                        .filter(|c| !c.is_empty())
+                        .map(Next::Cursor)
                 };
                 Ok(Some((listing.entities, next)))
             }

@@ -8,8 +8,18 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The system presences every org has.
-pub const SYSTEM_PRESENCES: [&str; 10] =
-    ["Available", "Away", "Busy", "Offline", "Idle", "OnQueue", "Meal", "Training", "Meeting", "Break"];
+pub const SYSTEM_PRESENCES: [&str; 10] = [
+    "Available",
+    "Away",
+    "Busy",
+    "Offline",
+    "Idle",
+    "OnQueue",
+    "Meal",
+    "Training",
+    "Meeting",
+    "Break",
+];
 
 /// `OrganizationPresenceDefinition`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,8 +78,17 @@ impl GcClient {
     }
 
     /// `POST /api/v2/presence/definitions` (a `User` secondary status).
-    pub async fn create_presence_definition(&self, body: &PresenceDefinition) -> Result<PresenceDefinition, GcError> {
-        self.send_json(Method::POST, "/api/v2/presence/definitions", body, Retry::Unsafe).await
+    pub async fn create_presence_definition(
+        &self,
+        body: &PresenceDefinition,
+    ) -> Result<PresenceDefinition, GcError> {
+        self.send_json(
+            Method::POST,
+            "/api/v2/presence/definitions",
+            body,
+            Retry::Unsafe,
+        )
+        .await
     }
 
     /// `GET /api/v2/presence/sources`.
@@ -79,7 +98,11 @@ impl GcClient {
     }
 
     /// `POST /api/v2/presence/sources`.
-    pub async fn create_presence_source(&self, name: &str, description: Option<&str>) -> Result<PresenceSource, GcError> {
+    pub async fn create_presence_source(
+        &self,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<PresenceSource, GcError> {
         let body = PresenceSource {
             id: None,
             name: name.to_owned(),
@@ -88,6 +111,12 @@ impl GcClient {
             deactivated: false,
             self_uri: None,
         };
-        self.send_json(Method::POST, "/api/v2/presence/sources", &body, Retry::Unsafe).await
+        self.send_json(
+            Method::POST,
+            "/api/v2/presence/sources",
+            &body,
+            Retry::Unsafe,
+        )
+        .await
     }
 }

@@ -74,12 +74,15 @@ pub fn content_md5(data: &[u8]) -> String {
 // MD5 (RFC 1321), kept here so the client needs no extra crate for one checksum.
 fn md5(input: &[u8]) -> [u8; 16] {
     const S: [u32; 64] = [
-        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5,
-        9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6,
-        10, 15, 21, 6, 10, 15, 21,
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
+        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
+        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
     ];
-    let k: Vec<u32> = (0..64).map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32).collect();
-    let (mut a0, mut b0, mut c0, mut d0) = (0x67452301u32, 0xefcdab89u32, 0x98badcfeu32, 0x10325476u32);
+    let k: Vec<u32> = (0..64)
+        .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
+        .collect();
+    let (mut a0, mut b0, mut c0, mut d0) =
+        (0x67452301u32, 0xefcdab89u32, 0x98badcfeu32, 0x10325476u32);
     let mut msg = input.to_vec();
     let bit_len = (input.len() as u64).wrapping_mul(8);
     msg.push(0x80);
@@ -121,22 +124,40 @@ fn md5(input: &[u8]) -> [u8; 16] {
 
 impl GcClient {
     /// `POST /api/v2/uploads/recordings`: a presigned URL for one recording archive.
-    pub async fn create_recording_upload(&self, body: &UploadUrlRequest) -> Result<UploadUrlResponse, GcError> {
+    pub async fn create_recording_upload(
+        &self,
+        body: &UploadUrlRequest,
+    ) -> Result<UploadUrlResponse, GcError> {
         if body.file_name.is_empty() {
-            return Err(GcError::InvalidInput("fileName is required for a recording upload".into()));
+            return Err(GcError::InvalidInput(
+                "fileName is required for a recording upload".into(),
+            ));
         }
         // Asking twice only yields a second unused URL: safe to retry.
-        self.send_json(Method::POST, "/api/v2/uploads/recordings", body, Retry::Safe).await
+        self.send_json(
+            Method::POST,
+            "/api/v2/uploads/recordings",
+            body,
+            Retry::Safe,
+        )
+        .await
     }
 
     /// PUTs `data` to the presigned URL with exactly its headers (no bearer token), retrying
     /// 5xx and transport failures (a PUT of the same object is idempotent).
-    pub async fn upload_to_presigned_url(&self, upload: &UploadUrlResponse, data: Vec<u8>) -> Result<(), GcError> {
+    pub async fn upload_to_presigned_url(
+        &self,
+        upload: &UploadUrlResponse,
+        data: Vec<u8>,
+    ) -> Result<(), GcError> {
         let policy = self.config().retry;
         let mut retries = 0u32;
         let mut waited = Duration::ZERO;
         loop {
-            let mut rb = self.http().put(&upload.url).timeout(self.config().request_timeout);
+            let mut rb = self
+                .http()
+                .put(&upload.url)
+                .timeout(self.config().request_timeout);
             for (k, v) in &upload.headers {
                 rb = rb.header(k.as_str(), v.as_str());
             }
@@ -167,7 +188,11 @@ impl GcClient {
             };
             let wait = policy.backoff(retries);
             if retries >= policy.max_retries || waited + wait > policy.budget {
-                return Err(GcError::GaveUp { attempts: retries + 1, elapsed: waited, last: Box::new(err) });
+                return Err(GcError::GaveUp {
+                    attempts: retries + 1,
+                    elapsed: waited,
+                    last: Box::new(err),
+                });
             }
             retries += 1;
             waited += wait;
@@ -199,7 +224,10 @@ mod tests {
     fn md5_known_vectors() {
         let hex = |d: [u8; 16]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
         assert_eq!(hex(md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
-        assert_eq!(hex(md5(b"The quick brown fox jumps over the lazy dog")), "9e107d9d372bb6826bd81d3542a419d6");
+        assert_eq!(
+            hex(md5(b"The quick brown fox jumps over the lazy dog")),
+            "9e107d9d372bb6826bd81d3542a419d6"
+        );
         let long = vec![b'a'; 1000];
         assert_eq!(hex(md5(&long)), "cabe45dcc9ae5b66ba86600cca6b8ba8");
         assert_eq!(content_md5(b""), "1B2M2Y8AsgTpgAmY7PhCfg==");

@@ -196,7 +196,9 @@ struct IdBody<'a> {
 impl GcClient {
     /// `GET /api/v2/authorization/roles` (all pages), optionally filtered by `name`.
     pub fn roles(&self, name: Option<&str>) -> GcStream<Role> {
-        let q = name.map(|n| vec![("name".to_owned(), n.to_owned())]).unwrap_or_default();
+        let q = name
+            .map(|n| vec![("name".to_owned(), n.to_owned())])
+            .unwrap_or_default();
         self.paged("/api/v2/authorization/roles".into(), q)
     }
 
@@ -207,34 +209,52 @@ impl GcClient {
 
     /// `GET /api/v2/routing/skills` (all pages); `name` filters by prefix.
     pub fn skills(&self, name: Option<&str>) -> GcStream<NamedEntity> {
-        let q = name.map(|n| vec![("name".to_owned(), n.to_owned())]).unwrap_or_default();
+        let q = name
+            .map(|n| vec![("name".to_owned(), n.to_owned())])
+            .unwrap_or_default();
         self.paged("/api/v2/routing/skills".into(), q)
     }
 
     /// `POST /api/v2/routing/skills` `{name}` (skills cannot be renamed).
     pub async fn create_skill(&self, name: &str) -> Result<NamedEntity, GcError> {
-        self.send_json(Method::POST, "/api/v2/routing/skills", &NameBody { name }, Retry::Unsafe).await
+        self.send_json(
+            Method::POST,
+            "/api/v2/routing/skills",
+            &NameBody { name },
+            Retry::Unsafe,
+        )
+        .await
     }
 
     /// `DELETE /api/v2/routing/skills/{skillId}`.
     pub async fn delete_skill(&self, id: &str) -> Result<(), GcError> {
-        self.delete(format!("/api/v2/routing/skills/{}", seg(id))).await
+        self.delete(format!("/api/v2/routing/skills/{}", seg(id)))
+            .await
     }
 
     /// `GET /api/v2/routing/languages` (all pages).
     pub fn languages(&self, name: Option<&str>) -> GcStream<NamedEntity> {
-        let q = name.map(|n| vec![("name".to_owned(), n.to_owned())]).unwrap_or_default();
+        let q = name
+            .map(|n| vec![("name".to_owned(), n.to_owned())])
+            .unwrap_or_default();
         self.paged("/api/v2/routing/languages".into(), q)
     }
 
     /// `POST /api/v2/routing/languages` `{name}` (no update endpoint).
     pub async fn create_language(&self, name: &str) -> Result<NamedEntity, GcError> {
-        self.send_json(Method::POST, "/api/v2/routing/languages", &NameBody { name }, Retry::Unsafe).await
+        self.send_json(
+            Method::POST,
+            "/api/v2/routing/languages",
+            &NameBody { name },
+            Retry::Unsafe,
+        )
+        .await
     }
 
     /// `DELETE /api/v2/routing/languages/{languageId}`.
     pub async fn delete_language(&self, id: &str) -> Result<(), GcError> {
-        self.delete(format!("/api/v2/routing/languages/{}", seg(id))).await
+        self.delete(format!("/api/v2/routing/languages/{}", seg(id)))
+            .await
     }
 
     /// `GET /api/v2/routing/wrapupcodes` (all pages).
@@ -243,92 +263,162 @@ impl GcClient {
     }
 
     /// `POST /api/v2/routing/wrapupcodes`.
-    pub async fn create_wrapup_code(&self, body: &WrapupCodeRequest) -> Result<WrapupCode, GcError> {
-        self.send_json(Method::POST, "/api/v2/routing/wrapupcodes", body, Retry::Unsafe).await
+    pub async fn create_wrapup_code(
+        &self,
+        body: &WrapupCodeRequest,
+    ) -> Result<WrapupCode, GcError> {
+        self.send_json(
+            Method::POST,
+            "/api/v2/routing/wrapupcodes",
+            body,
+            Retry::Unsafe,
+        )
+        .await
     }
 
     /// `PUT /api/v2/routing/wrapupcodes/{codeId}`.
-    pub async fn update_wrapup_code(&self, id: &str, body: &WrapupCodeRequest) -> Result<WrapupCode, GcError> {
-        self.send_json(Method::PUT, format!("/api/v2/routing/wrapupcodes/{}", seg(id)), body, Retry::Safe)
-            .await
+    pub async fn update_wrapup_code(
+        &self,
+        id: &str,
+        body: &WrapupCodeRequest,
+    ) -> Result<WrapupCode, GcError> {
+        self.send_json(
+            Method::PUT,
+            format!("/api/v2/routing/wrapupcodes/{}", seg(id)),
+            body,
+            Retry::Safe,
+        )
+        .await
     }
 
     /// `DELETE /api/v2/routing/wrapupcodes/{codeId}`.
     pub async fn delete_wrapup_code(&self, id: &str) -> Result<(), GcError> {
-        self.delete(format!("/api/v2/routing/wrapupcodes/{}", seg(id))).await
+        self.delete(format!("/api/v2/routing/wrapupcodes/{}", seg(id)))
+            .await
     }
 
     /// `GET /api/v2/routing/queues` (all pages); `name` accepts `*` wildcards.
     pub fn queues(&self, name: Option<&str>) -> GcStream<Queue> {
-        let q = name.map(|n| vec![("name".to_owned(), n.to_owned())]).unwrap_or_default();
+        let q = name
+            .map(|n| vec![("name".to_owned(), n.to_owned())])
+            .unwrap_or_default();
         self.paged("/api/v2/routing/queues".into(), q)
     }
 
     /// `GET /api/v2/routing/queues/{queueId}`.
     pub async fn get_queue(&self, id: &str) -> Result<Queue, GcError> {
-        self.get(format!("/api/v2/routing/queues/{}", seg(id))).await
+        self.get(format!("/api/v2/routing/queues/{}", seg(id)))
+            .await
     }
 
     /// `POST /api/v2/routing/queues`.
     pub async fn create_queue(&self, body: &QueueRequest) -> Result<Queue, GcError> {
-        self.send_json(Method::POST, "/api/v2/routing/queues", body, Retry::Unsafe).await
+        self.send_json(Method::POST, "/api/v2/routing/queues", body, Retry::Unsafe)
+            .await
     }
 
     /// `PUT /api/v2/routing/queues/{queueId}` (full replace; unset fields are cleared).
     pub async fn update_queue(&self, id: &str, body: &QueueRequest) -> Result<Queue, GcError> {
-        self.send_json(Method::PUT, format!("/api/v2/routing/queues/{}", seg(id)), body, Retry::Safe).await
+        self.send_json(
+            Method::PUT,
+            format!("/api/v2/routing/queues/{}", seg(id)),
+            body,
+            Retry::Safe,
+        )
+        .await
     }
 
     /// `DELETE /api/v2/routing/queues/{queueId}`.
     pub async fn delete_queue(&self, id: &str) -> Result<(), GcError> {
-        self.delete(format!("/api/v2/routing/queues/{}", seg(id))).await
+        self.delete(format!("/api/v2/routing/queues/{}", seg(id)))
+            .await
     }
 
     /// `GET /api/v2/routing/queues/{queueId}/members` (all pages).
     pub fn queue_members(&self, queue_id: &str) -> GcStream<QueueMember> {
-        self.paged(format!("/api/v2/routing/queues/{}/members", seg(queue_id)), Vec::new())
+        self.paged(
+            format!("/api/v2/routing/queues/{}/members", seg(queue_id)),
+            Vec::new(),
+        )
     }
 
-    async fn queue_members_bulk(&self, queue_id: &str, user_ids: &[String], delete: bool) -> Result<(), GcError> {
+    async fn queue_members_bulk(
+        &self,
+        queue_id: &str,
+        user_ids: &[String],
+        delete: bool,
+    ) -> Result<(), GcError> {
         for chunk in user_ids.chunks(QUEUE_BULK_MAX) {
             let body: Vec<IdBody<'_>> = chunk.iter().map(|id| IdBody { id }).collect();
-            let req = Req::new(Method::POST, format!("/api/v2/routing/queues/{}/members", seg(queue_id)), Retry::Safe)
-                .query("delete", delete)
-                .json(&body)?;
+            let req = Req::new(
+                Method::POST,
+                format!("/api/v2/routing/queues/{}/members", seg(queue_id)),
+                Retry::Safe,
+            )
+            .query("delete", delete)
+            .json(&body)?;
             self.execute(&req).await?;
         }
         Ok(())
     }
 
     /// `POST /api/v2/routing/queues/{queueId}/members?delete=false`, 100 users per call.
-    pub async fn add_queue_members(&self, queue_id: &str, user_ids: &[String]) -> Result<(), GcError> {
+    pub async fn add_queue_members(
+        &self,
+        queue_id: &str,
+        user_ids: &[String],
+    ) -> Result<(), GcError> {
         self.queue_members_bulk(queue_id, user_ids, false).await
     }
 
     /// `POST /api/v2/routing/queues/{queueId}/members?delete=true`, 100 users per call.
-    pub async fn remove_queue_members(&self, queue_id: &str, user_ids: &[String]) -> Result<(), GcError> {
+    pub async fn remove_queue_members(
+        &self,
+        queue_id: &str,
+        user_ids: &[String],
+    ) -> Result<(), GcError> {
         self.queue_members_bulk(queue_id, user_ids, true).await
     }
 
     /// `GET /api/v2/routing/queues/{queueId}/wrapupcodes` (all pages).
     pub fn queue_wrapup_codes(&self, queue_id: &str) -> GcStream<WrapupCode> {
-        self.paged(format!("/api/v2/routing/queues/{}/wrapupcodes", seg(queue_id)), Vec::new())
+        self.paged(
+            format!("/api/v2/routing/queues/{}/wrapupcodes", seg(queue_id)),
+            Vec::new(),
+        )
     }
 
     /// `POST /api/v2/routing/queues/{queueId}/wrapupcodes` `[{id}]`, 100 per call.
-    pub async fn add_queue_wrapup_codes(&self, queue_id: &str, code_ids: &[String]) -> Result<(), GcError> {
+    pub async fn add_queue_wrapup_codes(
+        &self,
+        queue_id: &str,
+        code_ids: &[String],
+    ) -> Result<(), GcError> {
         for chunk in code_ids.chunks(QUEUE_BULK_MAX) {
             let body: Vec<IdBody<'_>> = chunk.iter().map(|id| IdBody { id }).collect();
-            let req = Req::new(Method::POST, format!("/api/v2/routing/queues/{}/wrapupcodes", seg(queue_id)), Retry::Safe)
-                .json(&body)?;
+            let req = Req::new(
+                Method::POST,
+                format!("/api/v2/routing/queues/{}/wrapupcodes", seg(queue_id)),
+                Retry::Safe,
+            )
+            .json(&body)?;
             self.execute(&req).await?;
         }
         Ok(())
     }
 
     /// `DELETE /api/v2/routing/queues/{queueId}/wrapupcodes/{codeId}`.
-    pub async fn remove_queue_wrapup_code(&self, queue_id: &str, code_id: &str) -> Result<(), GcError> {
-        self.delete(format!("/api/v2/routing/queues/{}/wrapupcodes/{}", seg(queue_id), seg(code_id))).await
+    pub async fn remove_queue_wrapup_code(
+        &self,
+        queue_id: &str,
+        code_id: &str,
+    ) -> Result<(), GcError> {
+        self.delete(format!(
+            "/api/v2/routing/queues/{}/wrapupcodes/{}",
+            seg(queue_id),
+            seg(code_id)
+        ))
+        .await
     }
 
     /// `GET /api/v2/routing/settings/transcription`.
@@ -347,6 +437,12 @@ impl GcClient {
                 body.transcription_confidence_threshold
             )));
         }
-        self.send_json(Method::PUT, "/api/v2/routing/settings/transcription", body, Retry::Safe).await
+        self.send_json(
+            Method::PUT,
+            "/api/v2/routing/settings/transcription",
+            body,
+            Retry::Safe,
+        )
+        .await
     }
 }

@@ -94,7 +94,13 @@ impl GcClient {
 
     /// `PATCH /api/v2/speechandtextanalytics/settings` (only the fields set).
     pub async fn update_sta_settings(&self, body: &StaSettings) -> Result<StaSettings, GcError> {
-        self.send_json(Method::PATCH, "/api/v2/speechandtextanalytics/settings", body, Retry::Safe).await
+        self.send_json(
+            Method::PATCH,
+            "/api/v2/speechandtextanalytics/settings",
+            body,
+            Retry::Safe,
+        )
+        .await
     }
 
     /// `GET /api/v2/speechandtextanalytics/programs` (cursor-paged).
@@ -104,12 +110,21 @@ impl GcClient {
 
     /// `POST /api/v2/speechandtextanalytics/programs`.
     pub async fn create_sta_program(&self, body: &ProgramRequest) -> Result<Program, GcError> {
-        self.send_json(Method::POST, "/api/v2/speechandtextanalytics/programs", body, Retry::Unsafe).await
+        self.send_json(
+            Method::POST,
+            "/api/v2/speechandtextanalytics/programs",
+            body,
+            Retry::Unsafe,
+        )
+        .await
     }
 
     /// `GET /api/v2/speechandtextanalytics/programs/mappings` (cursor-paged).
     pub fn sta_program_mappings(&self) -> GcStream<ProgramMappings> {
-        self.cursor("/api/v2/speechandtextanalytics/programs/mappings".into(), Vec::new())
+        self.cursor(
+            "/api/v2/speechandtextanalytics/programs/mappings".into(),
+            Vec::new(),
+        )
     }
 
     /// `PUT /api/v2/speechandtextanalytics/programs/{programId}/mappings`.
@@ -120,7 +135,10 @@ impl GcClient {
     ) -> Result<ProgramMappings, GcError> {
         self.send_json(
             Method::PUT,
-            format!("/api/v2/speechandtextanalytics/programs/{}/mappings", seg(program_id)),
+            format!(
+                "/api/v2/speechandtextanalytics/programs/{}/mappings",
+                seg(program_id)
+            ),
             body,
             Retry::Safe,
         )

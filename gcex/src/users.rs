@@ -183,13 +183,19 @@ fn check_proficiency(list: &[SkillAssignment]) -> Result<(), GcError> {
 impl GcClient {
     /// `GET /api/v2/users` (all pages), optionally of one `state` (GC default: active).
     pub fn users(&self, state: Option<UserState>) -> GcStream<User> {
-        let q = state.map(|s| vec![("state".to_owned(), s.as_str().to_owned())]).unwrap_or_default();
+        let q = state
+            .map(|s| vec![("state".to_owned(), s.as_str().to_owned())])
+            .unwrap_or_default();
         self.paged("/api/v2/users".into(), q)
     }
 
     /// `GET /api/v2/users/{userId}`; deleted users with `Some(UserState::Deleted)`.
     pub async fn get_user(&self, id: &str, state: Option<UserState>) -> Result<User, GcError> {
-        let mut r = Req::new(Method::GET, format!("/api/v2/users/{}", seg(id)), Retry::Safe);
+        let mut r = Req::new(
+            Method::GET,
+            format!("/api/v2/users/{}", seg(id)),
+            Retry::Safe,
+        );
         if let Some(s) = state {
             r = r.query("state", s.as_str());
         }
@@ -199,17 +205,29 @@ impl GcClient {
     /// `POST /api/v2/users`. Not retried after it may have reached GC; on a duplicate email GC
     /// answers an error (look the user up by email or external id).
     pub async fn create_user(&self, body: &CreateUser) -> Result<User, GcError> {
-        self.send_json(Method::POST, "/api/v2/users", body, Retry::Unsafe).await
+        self.send_json(Method::POST, "/api/v2/users", body, Retry::Unsafe)
+            .await
     }
 
     /// `PATCH /api/v2/users/{userId}`; a stale `version` gives a 409 ([`GcError::is_conflict`]).
     pub async fn patch_user(&self, id: &str, body: &UpdateUser) -> Result<User, GcError> {
-        self.send_json(Method::PATCH, format!("/api/v2/users/{}", seg(id)), body, Retry::Unsafe).await
+        self.send_json(
+            Method::PATCH,
+            format!("/api/v2/users/{}", seg(id)),
+            body,
+            Retry::Unsafe,
+        )
+        .await
     }
 
     /// Reads the user and patches it with `change(&current)`, re-reading and retrying up to
     /// `attempts` times on a version conflict (409), as Genesys' own tools do.
-    pub async fn update_user<F>(&self, id: &str, attempts: u32, mut change: F) -> Result<User, GcError>
+    pub async fn update_user<F>(
+        &self,
+        id: &str,
+        attempts: u32,
+        mut change: F,
+    ) -> Result<User, GcError>
     where
         F: FnMut(&User) -> UpdateUser,
     {
@@ -232,7 +250,11 @@ impl GcClient {
     /// Sets a user's state (`active`, `inactive`, or `deleted`; restoring a deleted user
     /// works too), re-reading on version conflicts.
     pub async fn set_user_state(&self, id: &str, state: UserState) -> Result<User, GcError> {
-        self.update_user(id, 5, |_| UpdateUser { state: Some(state), ..UpdateUser::default() }).await
+        self.update_user(id, 5, |_| UpdateUser {
+            state: Some(state),
+            ..UpdateUser::default()
+        })
+        .await
     }
 
     /// `DELETE /api/v2/users/{userId}` (soft delete).
@@ -251,14 +273,27 @@ impl GcClient {
             authority_name: authority_name.to_owned(),
             external_key: external_key.to_owned(),
         };
-        self.send_json(Method::POST, format!("/api/v2/users/{}/externalid", seg(id)), &body, Retry::Safe)
-            .await
+        self.send_json(
+            Method::POST,
+            format!("/api/v2/users/{}/externalid", seg(id)),
+            &body,
+            Retry::Safe,
+        )
+        .await
     }
 
     /// `GET /api/v2/users/externalid/{authorityName}/{externalKey}`.
-    pub async fn user_by_external_id(&self, authority_name: &str, external_key: &str) -> Result<User, GcError> {
-        self.get(format!("/api/v2/users/externalid/{}/{}", seg(authority_name), seg(external_key)))
-            .await
+    pub async fn user_by_external_id(
+        &self,
+        authority_name: &str,
+        external_key: &str,
+    ) -> Result<User, GcError> {
+        self.get(format!(
+            "/api/v2/users/externalid/{}/{}",
+            seg(authority_name),
+            seg(external_key)
+        ))
+        .await
     }
 
     /// `GET /api/v2/users/{subjectId}/roles`.
@@ -267,14 +302,26 @@ impl GcClient {
     }
 
     /// `PUT /api/v2/users/{subjectId}/roles` with the role ids: sets exactly these roles.
-    pub async fn set_user_roles(&self, id: &str, role_ids: &[String]) -> Result<UserAuthorization, GcError> {
-        self.send_json(Method::PUT, format!("/api/v2/users/{}/roles", seg(id)), role_ids, Retry::Safe)
-            .await
+    pub async fn set_user_roles(
+        &self,
+        id: &str,
+        role_ids: &[String],
+    ) -> Result<UserAuthorization, GcError> {
+        self.send_json(
+            Method::PUT,
+            format!("/api/v2/users/{}/roles", seg(id)),
+            role_ids,
+            Retry::Safe,
+        )
+        .await
     }
 
     /// `GET /api/v2/users/{userId}/routingskills` (all pages).
     pub fn user_skills(&self, id: &str) -> GcStream<UserRoutingSkill> {
-        self.paged(format!("/api/v2/users/{}/routingskills", seg(id)), Vec::new())
+        self.paged(
+            format!("/api/v2/users/{}/routingskills", seg(id)),
+            Vec::new(),
+        )
     }
 
     /// `PUT /api/v2/users/{userId}/routingskills/bulk`: replaces all skill assignments.
@@ -285,14 +332,22 @@ impl GcClient {
     ) -> Result<Vec<UserRoutingSkill>, GcError> {
         check_proficiency(skills)?;
         let l: EntityListing<UserRoutingSkill> = self
-            .send_json(Method::PUT, format!("/api/v2/users/{}/routingskills/bulk", seg(id)), skills, Retry::Safe)
+            .send_json(
+                Method::PUT,
+                format!("/api/v2/users/{}/routingskills/bulk", seg(id)),
+                skills,
+                Retry::Safe,
+            )
             .await?;
         Ok(l.entities)
     }
 
     /// `GET /api/v2/users/{userId}/routinglanguages` (all pages).
     pub fn user_languages(&self, id: &str) -> GcStream<UserRoutingSkill> {
-        self.paged(format!("/api/v2/users/{}/routinglanguages", seg(id)), Vec::new())
+        self.paged(
+            format!("/api/v2/users/{}/routinglanguages", seg(id)),
+            Vec::new(),
+        )
     }
 
     /// `PATCH /api/v2/users/{userId}/routinglanguages/bulk`: adds or updates (there is no
@@ -316,6 +371,11 @@ impl GcClient {
 
     /// `DELETE /api/v2/users/{userId}/routinglanguages/{languageId}`.
     pub async fn remove_user_language(&self, id: &str, language_id: &str) -> Result<(), GcError> {
-        self.delete(format!("/api/v2/users/{}/routinglanguages/{}", seg(id), seg(language_id))).await
+        self.delete(format!(
+            "/api/v2/users/{}/routinglanguages/{}",
+            seg(id),
+            seg(language_id)
+        ))
+        .await
     }
 }

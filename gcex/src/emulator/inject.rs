@@ -1,0 +1,652 @@
+//! Event injection rules: validation of every event, per-event errors, idempotency by
+//! `eventId`, the conversation timelines and the users' presence / routing histories.
+//!
+//! Within one request events are applied in `eventDateTime` order (ties: established,
+//! answered, hold/audio, transfer, progress, end-transfer, ended, disposition; then request
+//! order). An event that refers to a communication not established yet fails with
+//! `retryable: true` (it may arrive later); every other validation failure is final.
+
+use super::state::{ApiError, ApiResult, CommState, Org};
+use super::{PresenceRecord, RoutingRecord, TimelineEntry};
+use crate::events::BatchConversationEventRequest;
+use crate::events::{
+    BatchEventResponse, ConversationEvent, EventError, MAX_EVENTS_PER_REQUEST, UserPresenceEvent,
+    UserRoutingStatusEvent,
+};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+fn is_uuid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok()
+}
+
+fn event_error(id: Option<&str>, message: impl Into<String>, retryable: bool) -> EventError {
+    EventError {
+        event_id: id.map(str::to_owned),
+        message: Some(message.into()),
+        retryable,
+    }
+}
+
+fn parse_time(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+fn count_check(n: usize) -> ApiResult<()> {
+    if n == 0 {
+        return Err(ApiError::new(
+            400,
+            "zero.events.submitted",
+            "At least 1 event must be submitted",
+        ));
+    }
+    if n > MAX_EVENTS_PER_REQUEST {
+        return Err(ApiError::new(
+            400,
+            "max.batch.size.surpassed",
+            format!("{n} events submitted. Max batch size is {MAX_EVENTS_PER_REQUEST}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Handles a fault armed with "fail the next N events as retryable".
+fn event_fault(org: &mut Org, id: &str) -> Option<EventError> {
+    if org.event_faults > 0 {
+        org.event_faults -= 1;
+        return Some(event_error(
+            Some(id),
+            "Temporary failure storing the event, resubmit it",
+            true,
+        ));
+    }
+    None
+}
+
+/// `POST /api/v2/events/conversations`.
+pub(crate) fn conversations(org: &mut Org, body: &Value) -> ApiResult<BatchEventResponse> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ApiError::bad("The body must be a BatchConversationEventRequest object"))?;
+    let mut parsed: Vec<(usize, ConversationEvent)> = Vec::new();
+    let mut errors = Vec::new();
+    let mut n = 0usize;
+    for (array, v) in obj {
+        if !BatchConversationEventRequest::ARRAYS.contains(&array.as_str()) {
+            if array.starts_with("email") {
+                return Err(ApiError::new(
+                    400,
+                    "invalid.property",
+                    format!("{array}: email events are not supported by this emulator"),
+                ));
+            }
+            return Err(ApiError::new(
+                400,
+                "invalid.property",
+                format!("Unknown property {array}"),
+            ));
+        }
+        let items = v.as_array().ok_or_else(|| {
+            ApiError::new(400, "invalid.value", format!("{array} must be an array"))
+        })?;
+        for item in items {
+            n += 1;
+            let raw_id = item
+                .get("eventId")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            match ConversationEvent::from_json(array, item.clone()) {
+                Some(Ok(e)) => parsed.push((n, e)),
+                Some(Err(err)) => errors.push(event_error(
+                    raw_id.as_deref(),
+                    format!("{array}: {err}"),
+                    false,
+                )),
+                None => {}
+            }
+        }
+    }
+    count_check(n)?;
+    // Order: eventDateTime, then type rank, then position in the request.
+    let mut timed: Vec<(Option<OffsetDateTime>, u8, usize, ConversationEvent)> = parsed
+        .into_iter()
+        .map(|(i, e)| (parse_time(e.event_date_time()), e.rank(), i, e))
+        .collect();
+    timed.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    for (t, _, _, e) in timed {
+        let id = e.event_id().to_owned();
+        if t.is_none() {
+            errors.push(event_error(
+                Some(&id),
+                format!(
+                    "invalid.date: eventDateTime {:?} is not yyyy-MM-ddTHH:mm:ss.SSSZ",
+                    e.event_date_time()
+                ),
+                false,
+            ));
+            continue;
+        }
+        if org.event_ids.contains(&id) {
+            continue; // already applied: accepted again, never applied twice
+        }
+        if let Some(err) = event_fault(org, &id) {
+            errors.push(err);
+            continue;
+        }
+        match apply_conversation_event(org, &e) {
+            Ok(()) => {
+                org.event_ids.insert(id);
+                org.events_accepted += 1;
+            }
+            Err((msg, retryable)) => errors.push(event_error(Some(&id), msg, retryable)),
+        }
+    }
+    Ok(BatchEventResponse { errors })
+}
+
+type Check = Result<(), (String, bool)>;
+
+fn fail<T>(msg: impl Into<String>) -> Result<T, (String, bool)> {
+    Err((msg.into(), false))
+}
+
+fn later<T>(msg: impl Into<String>) -> Result<T, (String, bool)> {
+    Err((msg.into(), true))
+}
+
+fn apply_conversation_event(org: &mut Org, e: &ConversationEvent) -> Check {
+    use ConversationEvent as E;
+    if !is_uuid(e.event_id()) {
+        return fail(format!("eventId {:?} is not a UUID", e.event_id()));
+    }
+    let conv_id = e.conversation_id().to_owned();
+    if !is_uuid(&conv_id) {
+        return fail(format!("conversationId {conv_id:?} is not a UUID"));
+    }
+    if let Some(c) = e.communication_id()
+        && !is_uuid(c)
+    {
+        return fail(format!("communicationId {c:?} is not a UUID"));
+    }
+    // Established events: validate the party, then create the communication.
+    let established: Option<(
+        &'static str,
+        &crate::events::InitialConfiguration,
+        &crate::events::SourceConfiguration,
+        Option<String>,
+        Option<String>,
+    )> = match e {
+        E::ExternalEstablished(x) => Some((
+            "external",
+            &x.initial_configuration,
+            &x.source_configuration,
+            None,
+            None,
+        )),
+        E::IvrEstablished(x) => Some((
+            "ivr",
+            &x.initial_configuration,
+            &x.source_configuration,
+            None,
+            None,
+        )),
+        E::PhoneEstablished(x) => Some((
+            "phone",
+            &x.initial_configuration,
+            &x.source_configuration,
+            None,
+            None,
+        )),
+        E::RoutingEstablished(x) => {
+            if !org.queues.contains_key(&x.queue_id) {
+                return fail(format!("queueId {} is not a known queue", x.queue_id));
+            }
+            for s in &x.skill_ids {
+                if !org.skills.contains_key(s) {
+                    return fail(format!("skillId {s} is not a known skill"));
+                }
+            }
+            if let Some(l) = &x.language_id
+                && !org.languages.contains_key(l)
+            {
+                return fail(format!("languageId {l} is not a known language"));
+            }
+            Some((
+                "routing",
+                &x.initial_configuration,
+                &x.source_configuration,
+                None,
+                Some(x.queue_id.clone()),
+            ))
+        }
+        E::UserEstablished(x) => {
+            if org.live_user(&x.user_id).is_none() {
+                return fail(format!("userId {} is not a known user", x.user_id));
+            }
+            if let Some(q) = &x.queue_id
+                && !org.queues.contains_key(q)
+            {
+                return fail(format!("queueId {q} is not a known queue"));
+            }
+            Some((
+                "user",
+                &x.initial_configuration,
+                &x.source_configuration,
+                Some(x.user_id.clone()),
+                x.queue_id.clone(),
+            ))
+        }
+        _ => None,
+    };
+    if let Some((kind, init, src, user_id, queue_id)) = established {
+        if src.source_id.is_empty() || !org.sources.contains_key(&src.source_id) {
+            return fail(format!(
+                "sourceConfiguration.sourceId {:?} is not a known presence source",
+                src.source_id
+            ));
+        }
+        if src.interaction_id.is_empty() {
+            return fail("sourceConfiguration.interactionId is required");
+        }
+        let comm = e.communication_id().unwrap_or_default().to_owned();
+        let conv = org.conversations.entry(conv_id.clone()).or_default();
+        if conv.ended() {
+            return fail(format!(
+                "conversation {conv_id} has ended; nothing can be added after it ended"
+            ));
+        }
+        if conv.comms.contains_key(&comm) {
+            return fail(format!("communication {comm} is already established"));
+        }
+        if let Some(inv) = &init.invited_by
+            && !conv.comms.contains_key(inv)
+            && is_uuid(inv)
+        {
+            return later(format!(
+                "invitedBy {inv} is not established yet in conversation {conv_id}"
+            ));
+        }
+        conv.comms.insert(
+            comm.clone(),
+            CommState {
+                kind,
+                alerting: init.alerting.unwrap_or(false),
+                answered: false,
+                held: false,
+                ended: None,
+                user_id,
+                queue_id,
+                disposition: None,
+            },
+        );
+        conv.order.push(comm);
+        push_timeline(org, &conv_id, e);
+        return Ok(());
+    }
+    // Everything else needs the conversation and its communications.
+    let Some(conv) = org.conversations.get(&conv_id) else {
+        return later(format!(
+            "conversation {conv_id} has no established communication yet"
+        ));
+    };
+    let need = |c: &str| -> Check {
+        match conv.comms.get(c) {
+            None => later(format!(
+                "communication {c} is not established yet in conversation {conv_id}"
+            )),
+            Some(s) if s.ended.is_some() => fail(format!(
+                "communication {c} has ended; nothing can follow it"
+            )),
+            Some(_) => Ok(()),
+        }
+    };
+    match e {
+        E::CommunicationAnswered(x) => {
+            need(&x.communication_id)?;
+            if conv
+                .comms
+                .get(&x.communication_id)
+                .is_some_and(|s| s.answered)
+            {
+                return fail(format!(
+                    "communication {} is already answered",
+                    x.communication_id
+                ));
+            }
+        }
+        E::HoldUpdated(x) => need(&x.communication_id)?,
+        E::AudioUpdated(x) => need(&x.communication_id)?,
+        E::CommunicationEnded(x) => need(&x.communication_id)?,
+        E::CommunicationDispositionApplied(x) => {
+            match conv.comms.get(&x.communication_id) {
+                None => {
+                    return later(format!(
+                        "communication {} is not established yet",
+                        x.communication_id
+                    ));
+                }
+                Some(s) if s.disposition.is_some() => {
+                    return fail(format!(
+                        "a disposition was already applied to communication {}",
+                        x.communication_id
+                    ));
+                }
+                Some(s) if s.kind != "user" => {
+                    return fail(format!(
+                        "communication {} is not a user communication",
+                        x.communication_id
+                    ));
+                }
+                Some(_) => {}
+            }
+            if let Some(code) = &x.code
+                && !org.wrapups.contains_key(code)
+            {
+                return fail(format!("code {code} is not a known wrap-up code"));
+            }
+        }
+        E::RoutingTransfer(x) => {
+            for c in [
+                &x.initiating_communication_id,
+                &x.target_communication_id,
+                &x.object_communication_id,
+            ] {
+                need(c)?;
+            }
+            if !org.queues.contains_key(&x.destination_queue_id) {
+                return fail(format!(
+                    "destinationQueueId {} is not a known queue",
+                    x.destination_queue_id
+                ));
+            }
+            if x.command_id.is_empty() {
+                return fail("commandId is required");
+            }
+        }
+        E::UserTransfer(x) => {
+            for c in [
+                &x.initiating_communication_id,
+                &x.target_communication_id,
+                &x.object_communication_id,
+            ] {
+                need(c)?;
+            }
+            if org.live_user(&x.destination_user_id).is_none() {
+                return fail(format!(
+                    "destinationUserId {} is not a known user",
+                    x.destination_user_id
+                ));
+            }
+            if x.command_id.is_empty() {
+                return fail("commandId is required");
+            }
+        }
+        E::PhoneTransfer(x) => {
+            for c in [
+                &x.initiating_communication_id,
+                &x.target_communication_id,
+                &x.object_communication_id,
+            ] {
+                need(c)?;
+            }
+            if x.destination_phone_number.is_empty() || x.command_id.is_empty() {
+                return fail("destinationPhoneNumber and commandId are required");
+            }
+        }
+        E::ProgressTransfer(x) => {
+            if !conv.transfers.contains(&x.command_id) {
+                return later(format!("transfer command {} has not started", x.command_id));
+            }
+            need(&x.object_communication_id)?;
+            need(&x.destination_communication_id)?;
+        }
+        E::EndTransfer(x) => {
+            if !conv.transfers.contains(&x.command_id) {
+                return later(format!("transfer command {} has not started", x.command_id));
+            }
+        }
+        E::ConsultTransfer(x) => {
+            for c in [
+                &x.initiating_communication_id,
+                &x.destination_communication_id,
+                &x.object_communication_id,
+            ] {
+                need(c)?;
+            }
+        }
+        E::ProgressConsultTransfer(x) => {
+            for c in [
+                &x.initiating_communication_id,
+                &x.destination_communication_id,
+                &x.object_communication_id,
+            ] {
+                need(c)?;
+            }
+        }
+        E::EndConsultTransfer(_) => {}
+        _ => {}
+    }
+    // Apply.
+    let Some(conv) = org.conversations.get_mut(&conv_id) else {
+        return later(format!(
+            "conversation {conv_id} has no established communication yet"
+        ));
+    };
+    match e {
+        E::CommunicationAnswered(x) => {
+            if let Some(s) = conv.comms.get_mut(&x.communication_id) {
+                s.answered = true;
+            }
+        }
+        E::HoldUpdated(x) => {
+            if let Some(s) = conv.comms.get_mut(&x.communication_id) {
+                s.held = x.held;
+            }
+        }
+        E::CommunicationEnded(x) => {
+            if let Some(s) = conv.comms.get_mut(&x.communication_id) {
+                s.ended = serde_json::to_value(x.disconnect_type)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned));
+                s.held = false;
+            }
+        }
+        E::CommunicationDispositionApplied(x) => {
+            if let Some(s) = conv.comms.get_mut(&x.communication_id) {
+                s.disposition = Some(x.code.clone());
+            }
+        }
+        E::RoutingTransfer(x) => {
+            conv.transfers.insert(x.command_id.clone());
+        }
+        E::UserTransfer(x) => {
+            conv.transfers.insert(x.command_id.clone());
+        }
+        E::PhoneTransfer(x) => {
+            conv.transfers.insert(x.command_id.clone());
+        }
+        _ => {}
+    }
+    push_timeline(org, &conv_id, e);
+    Ok(())
+}
+
+fn push_timeline(org: &mut Org, conv_id: &str, e: &ConversationEvent) {
+    if let Some(conv) = org.conversations.get_mut(conv_id) {
+        conv.timeline.push(TimelineEntry {
+            event_id: e.event_id().to_owned(),
+            event_type: e.array_name().to_owned(),
+            event_date_time: e.event_date_time().to_owned(),
+            communication_id: e.communication_id().map(str::to_owned),
+            event: e.to_json(),
+        });
+    }
+}
+
+fn parse_array<T: serde::de::DeserializeOwned>(
+    body: &Value,
+    key: &str,
+) -> ApiResult<(Vec<T>, Vec<EventError>, usize)> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ApiError::bad("The body must be a JSON object"))?;
+    if let Some(k) = obj.keys().find(|k| k.as_str() != key) {
+        return Err(ApiError::new(
+            400,
+            "invalid.property",
+            format!("Unknown property {k}"),
+        ));
+    }
+    let items = match obj.get(key) {
+        None => Vec::new(),
+        Some(v) => v.as_array().cloned().ok_or_else(|| {
+            ApiError::new(400, "invalid.value", format!("{key} must be an array"))
+        })?,
+    };
+    count_check(items.len())?;
+    let n = items.len();
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for item in items {
+        let raw_id = item
+            .get("eventId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        match serde_json::from_value::<T>(item) {
+            Ok(e) => ok.push(e),
+            Err(err) => errors.push(event_error(
+                raw_id.as_deref(),
+                format!("{key}: {err}"),
+                false,
+            )),
+        }
+    }
+    Ok((ok, errors, n))
+}
+
+/// `POST /api/v2/events/users/presence`.
+pub(crate) fn presence(org: &mut Org, body: &Value) -> ApiResult<BatchEventResponse> {
+    let (events, mut errors, _) = parse_array::<UserPresenceEvent>(body, "userPresenceEvents")?;
+    let mut events: Vec<(Option<OffsetDateTime>, usize, UserPresenceEvent)> = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (parse_time(&e.event_date_time), i, e))
+        .collect();
+    events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    for (t, _, e) in events {
+        let id = e.event_id.clone();
+        let check = || -> Result<Option<String>, String> {
+            if t.is_none() {
+                return Err(format!(
+                    "invalid.date: eventDateTime {:?}",
+                    e.event_date_time
+                ));
+            }
+            if !is_uuid(&e.event_id) {
+                return Err(format!("eventId {:?} is not a UUID", e.event_id));
+            }
+            if org.live_user(&e.user_id).is_none() {
+                return Err(format!("userId {} is not a known user", e.user_id));
+            }
+            if !org.sources.contains_key(&e.source_id) {
+                return Err(format!(
+                    "sourceId {} is not a known presence source",
+                    e.source_id
+                ));
+            }
+            match &e.presence_definition_id {
+                Some(p) => match org.presence_defs.get(p) {
+                    Some(d) => Ok(Some(d.system_presence.clone())),
+                    None => Err(format!(
+                        "presenceDefinitionId {p} is not a known presence definition"
+                    )),
+                },
+                None => Ok(None),
+            }
+        };
+        let system = match check() {
+            Ok(s) => s,
+            Err(m) => {
+                errors.push(event_error(Some(&id), m, false));
+                continue;
+            }
+        };
+        if org.event_ids.contains(&id) {
+            continue;
+        }
+        if let Some(err) = event_fault(org, &id) {
+            errors.push(err);
+            continue;
+        }
+        org.presence_history
+            .entry(e.user_id.clone())
+            .or_default()
+            .push(PresenceRecord {
+                event_id: id.clone(),
+                event_date_time: e.event_date_time.clone(),
+                source_id: e.source_id.clone(),
+                presence_definition_id: e.presence_definition_id.clone(),
+                system_presence: system,
+                message: e.message.clone(),
+            });
+        org.event_ids.insert(id);
+        org.events_accepted += 1;
+    }
+    Ok(BatchEventResponse { errors })
+}
+
+/// `POST /api/v2/events/users/routingstatus`.
+pub(crate) fn routing_status(org: &mut Org, body: &Value) -> ApiResult<BatchEventResponse> {
+    let (events, mut errors, _) =
+        parse_array::<UserRoutingStatusEvent>(body, "userRoutingStatusEvents")?;
+    let mut events: Vec<(Option<OffsetDateTime>, usize, UserRoutingStatusEvent)> = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (parse_time(&e.event_date_time), i, e))
+        .collect();
+    events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    for (t, _, e) in events {
+        let id = e.event_id.clone();
+        let problem = if t.is_none() {
+            Some(format!(
+                "invalid.date: eventDateTime {:?}",
+                e.event_date_time
+            ))
+        } else if !is_uuid(&e.event_id) {
+            Some(format!("eventId {:?} is not a UUID", e.event_id))
+        } else if org.live_user(&e.agent_id).is_none() {
+            Some(format!("agentId {} is not a known user", e.agent_id))
+        } else if !org.sources.contains_key(&e.source_id) {
+            Some(format!(
+                "sourceId {} is not a known presence source",
+                e.source_id
+            ))
+        } else {
+            None
+        };
+        if let Some(m) = problem {
+            errors.push(event_error(Some(&id), m, false));
+            continue;
+        }
+        if org.event_ids.contains(&id) {
+            continue;
+        }
+        if let Some(err) = event_fault(org, &id) {
+            errors.push(err);
+            continue;
+        }
+        org.routing_history
+            .entry(e.agent_id.clone())
+            .or_default()
+            .push(RoutingRecord {
+                event_id: id.clone(),
+                event_date_time: e.event_date_time.clone(),
+                status: e.status,
+                source_id: e.source_id.clone(),
+            });
+        org.event_ids.insert(id);
+        org.events_accepted += 1;
+    }
+    Ok(BatchEventResponse { errors })
+}
