@@ -441,6 +441,9 @@ async fn primary_killed_mid_shift_backup_takes_over_without_loss_or_duplicates()
     let mut rig = Rig::new(12).await;
     let (engine, metrics, _health) = rig.start_engine();
     let mut expected: Vec<Expected> = vec![Expected::logged_off(); rig.agents.len()];
+    for (_, user) in &rig.agents {
+        rig.wait_history(user, &Expected::logged_off()).await;
+    }
     for (i, (agent, _)) in rig.agents.iter().enumerate() {
         rig.set(agent, Login::LoggedIn, Readiness::Ready, CallKind::None);
         expected[i].step(Some("OnQueue"), RoutingStatus::Idle);
@@ -563,6 +566,9 @@ async fn restart_reconciles_current_states_and_resends_nothing_accepted() {
     let rig = Rig::new(10).await;
     let (engine, _, _) = rig.start_engine();
     let mut expected: Vec<Expected> = vec![Expected::logged_off(); rig.agents.len()];
+    for (_, user) in &rig.agents {
+        rig.wait_history(user, &Expected::logged_off()).await;
+    }
     for (i, (agent, _)) in rig.agents.iter().enumerate() {
         rig.set(agent, Login::LoggedIn, Readiness::Ready, CallKind::None);
         expected[i].step(Some("OnQueue"), RoutingStatus::Idle);
