@@ -10,9 +10,10 @@
 //! ```text
 //! cargo bench -p engage-connector --bench exas -- --agents 10000 --rate 1000 --secs 10
 //! ```
-//! Needs Redis on 127.0.0.1:6379 (or `ENGAGE_TEST_REDIS_URL`).
+//! Needs Redis on 127.0.0.1:6379 (or `ENGAGE_TEST_REDIS`). Run by `cargo test` (no
+//! `--bench` argument) it does a smoke run with 20 agents for 1 s.
 
-use engage_connector::exas::engine::{Engine, EngineConfig, EngineDeps};
+use engage_connector::exas::engine::{Delivery, Engine, EngineConfig, EngineDeps};
 use engage_connector::ops::health::Health;
 use engage_connector::ops::metrics::Metrics;
 use engage_connector::store::{
@@ -25,8 +26,9 @@ use engage_test_support::TestRedis;
 use gcex::emulator::{Emulator, EmulatorConfig};
 use gcex::users::CreateUser;
 use gcex::{GcClient, RateLimit, RetryPolicy};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 struct Args {
     agents: usize,
@@ -41,6 +43,14 @@ fn args() -> Args {
         secs: 10,
     };
     let v: Vec<String> = std::env::args().collect();
+    // `cargo test --all-targets` runs this binary without `--bench`: a smoke run only.
+    if !v.iter().any(|x| x == "--bench") && !v.iter().any(|x| x == "--agents") {
+        a = Args {
+            agents: 20,
+            rate: 200,
+            secs: 1,
+        };
+    }
     let mut i = 1;
     while i < v.len() {
         let next = v.get(i + 1).and_then(|s| s.parse::<u64>().ok());
@@ -72,6 +82,31 @@ fn state(step: usize) -> (Readiness, CallKind) {
         ),
         _ => (Readiness::AfterCallWork, CallKind::None),
     }
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// Microseconds from setting each state in the simulator to GC accepting it, sorted. Every
+/// change of the cycle changes the routing status, so the k-th delivery of a user is its k-th
+/// change.
+fn end_to_end(
+    deliveries: &[Delivery],
+    index: &HashMap<String, usize>,
+    set_at: &mut [VecDeque<i64>],
+) -> Vec<u32> {
+    let mut v: Vec<u32> = deliveries
+        .iter()
+        .filter_map(|d| {
+            let set = set_at.get_mut(*index.get(&d.gc_user_id)?)?.pop_front()?;
+            Some(u32::try_from((d.accepted_us - set).max(0)).unwrap_or(u32::MAX))
+        })
+        .collect();
+    v.sort_unstable();
+    v
 }
 
 fn percentile(sorted: &[u32], p: f64) -> u32 {
@@ -144,6 +179,7 @@ async fn run(a: Args) {
         .expect("put");
     let t = Instant::now();
     let mut agents = Vec::with_capacity(n);
+    let mut users: Vec<String> = Vec::with_capacity(n);
     for i in 0..n {
         let name = format!("agent{i:05}");
         let user = gc
@@ -162,6 +198,7 @@ async fn run(a: Args) {
             .await
             .expect("person");
         agents.push(name);
+        users.push(user.id.clone());
     }
     println!("setup: {n} users and person records in {:?}", t.elapsed());
 
@@ -190,12 +227,20 @@ async fn run(a: Args) {
     println!("open + initial sync of {n} agents: {:?}", t.elapsed());
     let mut delivered = n as f64;
 
+    let index: HashMap<String, usize> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.clone(), i))
+        .collect();
+
     // Phase 1: burst.
-    let skip = engine.latencies_ms().len();
+    let skip = engine.deliveries().len();
     let t = Instant::now();
     let ts = 1_800_000_000;
-    for name in &agents {
+    let mut set_at: Vec<VecDeque<i64>> = vec![VecDeque::new(); n];
+    for (i, name) in agents.iter().enumerate() {
         let (r, c) = state(0);
+        set_at[i].push_back(now_us());
         world.set_agent_state(
             name,
             AgentState::new(name.as_str(), Login::LoggedIn, r, c, ts).to_status("p", name, "sw"),
@@ -207,15 +252,16 @@ async fn run(a: Args) {
         "burst not delivered"
     );
     let burst = t.elapsed();
-    let lat: Vec<u32> = engine.latencies_ms()[skip..].to_vec();
+    let lat = end_to_end(&engine.deliveries()[skip..], &index, &mut set_at);
     println!(
-        "burst: {n} state changes delivered in {burst:?}: {:.0} states/s (last waited {} ms)",
+        "burst: {n} state changes delivered in {burst:?}: {:.0} states/s; Stat event -> GC accepted: median {:.1} ms, p99 {:.1} ms",
         n as f64 / burst.as_secs_f64(),
-        lat.iter().max().copied().unwrap_or(0)
+        percentile(&lat, 0.5) as f64 / 1000.0,
+        percentile(&lat, 0.99) as f64 / 1000.0,
     );
 
     // Phase 2: paced.
-    let skip = engine.latencies_ms().len();
+    let skip = engine.deliveries().len();
     let per_tick = (a.rate / 100).max(1);
     let ticks = a.secs * 100;
     let mut next_agent = 0usize;
@@ -231,6 +277,7 @@ async fn run(a: Args) {
             step[i] += 1;
             let (r, c) = state(step[i]);
             let name = &agents[i];
+            set_at[i].push_back(now_us());
             world.set_agent_state(
                 name,
                 AgentState::new(name.as_str(), Login::LoggedIn, r, c, ts)
@@ -245,15 +292,21 @@ async fn run(a: Args) {
         wait_changes(&metrics, delivered, Duration::from_secs(600)).await,
         "paced changes not delivered"
     );
-    let mut lat: Vec<u32> = engine.latencies_ms()[skip..].to_vec();
-    lat.sort_unstable();
+    let internal: Vec<u32> = {
+        let mut v: Vec<u32> = engine.latencies_ms()[skip..].to_vec();
+        v.sort_unstable();
+        v
+    };
+    let lat = end_to_end(&engine.deliveries()[skip..], &index, &mut set_at);
     println!(
-        "paced: {sent} changes in {paced:?} ({:.0}/s offered); Stat event -> GC accepted: median {} ms, p99 {} ms, max {} ms ({} samples)",
+        "paced: {sent} changes in {paced:?} ({:.0}/s offered); Stat event -> GC accepted: median {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples); inside EXAS (value handled -> accepted): median {} ms, p99 {} ms",
         sent as f64 / paced.as_secs_f64(),
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.99),
-        lat.last().copied().unwrap_or(0),
-        lat.len()
+        percentile(&lat, 0.5) as f64 / 1000.0,
+        percentile(&lat, 0.99) as f64 / 1000.0,
+        lat.last().copied().unwrap_or(0) as f64 / 1000.0,
+        lat.len(),
+        percentile(&internal, 0.5),
+        percentile(&internal, 0.99),
     );
     engine.shutdown().await;
     drop(sim);

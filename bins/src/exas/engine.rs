@@ -122,8 +122,25 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// One delivered state change, recorded for benchmarks ([`EngineConfig::latency_samples`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The GC user.
+    pub gc_user_id: String,
+    /// When EXAS received the Stat Server value (Unix milliseconds).
+    pub received_ms: i64,
+    /// When GC accepted the events (Unix microseconds).
+    pub accepted_us: i64,
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 struct Shared {
-    latencies: Mutex<Vec<u32>>,
+    latencies: Mutex<Vec<Delivery>>,
     latency_cap: usize,
     sender_failing: AtomicBool,
 }
@@ -161,6 +178,17 @@ impl EngineHandle {
     /// Milliseconds from receiving each Stat Server value to GC accepting its events, in
     /// delivery order (kept only with [`EngineConfig::latency_samples`]).
     pub fn latencies_ms(&self) -> Vec<u32> {
+        self.deliveries()
+            .iter()
+            .map(|d| {
+                u32::try_from((d.accepted_us / 1000 - d.received_ms).max(0)).unwrap_or(u32::MAX)
+            })
+            .collect()
+    }
+
+    /// Every delivered state change, in delivery order (kept only with
+    /// [`EngineConfig::latency_samples`]).
+    pub fn deliveries(&self) -> Vec<Delivery> {
         self.shared
             .latencies
             .lock()
@@ -731,11 +759,22 @@ impl Sender {
                 .latencies
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
+            let accepted_us = now_us();
             for i in items {
                 if l.len() >= self.shared.latency_cap {
                     break;
                 }
-                l.push(u32::try_from((now - i.received_ms).max(0)).unwrap_or(u32::MAX));
+                let user = i
+                    .routing
+                    .as_ref()
+                    .map(|r| r.agent_id.clone())
+                    .or_else(|| i.presence.as_ref().map(|p| p.user_id.clone()))
+                    .unwrap_or_default();
+                l.push(Delivery {
+                    gc_user_id: user,
+                    received_ms: i.received_ms,
+                    accepted_us,
+                });
             }
         }
     }
