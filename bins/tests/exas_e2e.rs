@@ -711,3 +711,85 @@ async fn service_serves_health_and_metrics() {
     .await;
     service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retryable_event_rejections_are_retried_until_accepted() {
+    let rig = Rig::new(4).await;
+    let (engine, metrics, _) = rig.start_engine();
+    let mut expected: Vec<Expected> = vec![Expected::logged_off(); rig.agents.len()];
+    for (_, user) in &rig.agents {
+        rig.wait_history(user, &Expected::logged_off()).await;
+    }
+    // GC answers 200 but reports the next events as failed and retryable, more often than the
+    // client's own retry rounds absorb.
+    rig.emu.fail_next_events(30);
+    let n = rig.agents.len() as f64;
+    let steps = [
+        (
+            Readiness::Ready,
+            CallKind::None,
+            Some("OnQueue"),
+            RoutingStatus::Idle,
+        ),
+        (
+            nr(Some("Break")),
+            CallKind::None,
+            Some("Break"),
+            RoutingStatus::OffQueue,
+        ),
+        (
+            Readiness::Ready,
+            CallKind::Outbound,
+            Some("OnQueue"),
+            RoutingStatus::Interacting,
+        ),
+    ];
+    for (k, (readiness, call, presence, routing)) in steps.into_iter().enumerate() {
+        for (i, (agent, _)) in rig.agents.iter().enumerate() {
+            rig.set(agent, Login::LoggedIn, readiness.clone(), call);
+            expected[i].step(presence, routing);
+        }
+        let want = n * (k as f64 + 2.0);
+        eventually("step queued", async || {
+            metrics.value("exas_state_changes_total", &[]) >= Some(want)
+        })
+        .await;
+    }
+    for (i, (_, user)) in rig.agents.iter().enumerate() {
+        rig.wait_history(user, &expected[i]).await;
+    }
+    assert_eq!(
+        metrics.value("exas_events_rejected_total", &[("kind", "presence")]),
+        Some(0.0)
+    );
+    engine.shutdown().await;
+}
+
+#[test]
+fn exas_binary_names_every_missing_variable_in_one_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_exas"))
+        .env_clear()
+        .env("EXAS_STAT_SERVER_PRIMARY_HOST", "stat1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    for name in [
+        "EXEC_ORG_ID",
+        "EXEC_TENANT_ID",
+        "EXAS_STAT_SERVER_PRIMARY_PORT",
+        "EXAS_STAT_SERVER_BACKUP_HOST",
+        "EXAS_STAT_SERVER_BACKUP_PORT",
+        "EXEC_REDIS_HOST",
+        "EXAS_GC_BASE_URL",
+        "EXAS_GC_CLIENT_ID",
+        "EXAS_GC_CLIENT_SECRET",
+    ] {
+        assert!(err.contains(name), "{name} not named: {err}");
+    }
+    assert!(
+        !err.contains("missing EXAS_STAT_SERVER_PRIMARY_HOST"),
+        "{err}"
+    );
+}

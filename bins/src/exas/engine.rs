@@ -18,7 +18,9 @@
 //!   peeked; values equal to the delivered state send nothing.
 //! - Sender: takes up to [`EngineConfig::batch_items`] outbox items, injects their presence
 //!   events, then their routing-status events (the client cuts requests at 100 events), and
-//!   acknowledges them only when GC accepted or finally rejected every event. While GC is
+//!   acknowledges them only when GC accepted or finally rejected every event. A round holds
+//!   at most one change per user, so a retryable failure of one event can never let a later
+//!   event of the same user overtake it. While GC is
 //!   down (5xx, transport errors, retryable event errors) the same batch is retried with
 //!   backoff and later items wait behind it, so per-agent order holds.
 
@@ -597,6 +599,27 @@ enum Round {
     Retry(String),
 }
 
+fn item_user(i: &OutboxItem) -> Option<&str> {
+    i.routing
+        .as_ref()
+        .map(|r| r.agent_id.as_str())
+        .or_else(|| i.presence.as_ref().map(|p| p.user_id.as_str()))
+}
+
+/// The longest prefix of `items` in which no user appears twice. GC (and the client) resend
+/// only the events of a request that failed as retryable, so two events of one user in one
+/// request could be applied out of order; one change per user per round keeps each user's
+/// order whatever fails.
+fn one_change_per_user(mut items: Vec<OutboxItem>) -> Vec<OutboxItem> {
+    let mut seen = std::collections::HashSet::new();
+    let cut = items
+        .iter()
+        .position(|i| item_user(i).is_some_and(|u| !seen.insert(u.to_string())))
+        .unwrap_or(items.len());
+    items.truncate(cut.max(1));
+    items
+}
+
 fn tally(report: &InjectReport) -> Result<(u64, u64), String> {
     if let Some(e) = report.failed.iter().find(|e| e.retryable) {
         return Err(format!(
@@ -619,7 +642,7 @@ impl Sender {
             }
             let items: Vec<OutboxItem> =
                 match self.outbox.peek(self.config.batch_items.max(1)).await {
-                    Ok(v) => v,
+                    Ok(v) => one_change_per_user(v),
                     Err(e) => {
                         self.deps.health.down(HEALTH_STORE, e.to_string());
                         tracing::warn!(error = %e, "cannot read the outbox; retrying");
@@ -764,12 +787,7 @@ impl Sender {
                 if l.len() >= self.shared.latency_cap {
                     break;
                 }
-                let user = i
-                    .routing
-                    .as_ref()
-                    .map(|r| r.agent_id.clone())
-                    .or_else(|| i.presence.as_ref().map(|p| p.user_id.clone()))
-                    .unwrap_or_default();
+                let user = item_user(i).unwrap_or_default().to_string();
                 l.push(Delivery {
                     gc_user_id: user,
                     received_ms: i.received_ms,
@@ -777,5 +795,36 @@ impl Sender {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gcex::events::UserRoutingStatusEvent;
+
+    fn item(user: &str) -> OutboxItem {
+        OutboxItem {
+            received_ms: 0,
+            presence: None,
+            routing: Some(UserRoutingStatusEvent {
+                agent_id: user.into(),
+                ..UserRoutingStatusEvent::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_round_holds_one_change_per_user() {
+        let users = |v: Vec<OutboxItem>| -> Vec<String> {
+            v.iter()
+                .map(|i| item_user(i).unwrap_or("").to_string())
+                .collect()
+        };
+        let v = one_change_per_user(vec![item("a"), item("b"), item("a"), item("c")]);
+        assert_eq!(users(v), vec!["a", "b"]);
+        let v = one_change_per_user(vec![item("a"), item("a")]);
+        assert_eq!(users(v), vec!["a"]);
+        assert!(one_change_per_user(Vec::new()).is_empty());
     }
 }
