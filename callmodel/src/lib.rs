@@ -14,4 +14,56 @@
 //!
 //! What it must never do: perform IO, read a clock, use randomness, or depend on a wire format
 //! (neither TLib nor the GC JSON): time comes from the events, and `bins` converts the output.
+//!
+//! The driving loop (str0m / quinn-proto style): feed an event, drain the outputs, and pass time
+//! in when [`CallModel::poll_timeout`] says so.
+//!
+//! ```
+//! use engage_callmodel::input::{CallCreated, CallRef, CallType, DnType, Party, PartyRole, PartyState};
+//! use engage_callmodel::{CallModel, EngageEvent, ModelConfig, Output, StaticLookups};
+//!
+//! let mut model = CallModel::new(ModelConfig::default());
+//! let lookups = StaticLookups::default(); // or the connector's maps, via the `Lookups` trait
+//! let created = EngageEvent::EventCallCreated(CallCreated {
+//!     call: CallRef { time: 1_000, call_uuid: "QK59HK4FS927D7FUU41G6IE468000004".into(), ..Default::default() },
+//!     call_type: CallType::Inbound,
+//!     parties: vec![Party {
+//!         party_id: "p1".into(),
+//!         dn: "+15551230001".into(),
+//!         dn_type: DnType::Trunk,
+//!         role: PartyRole::Origination,
+//!         state: PartyState::Connected,
+//!     }],
+//!     ..Default::default()
+//! });
+//! model.handle_input(&created, &lookups);
+//! let mut events = Vec::new();
+//! while let Some(out) = model.poll_output() {
+//!     if let Output::Event(e) = out {
+//!         events.push(e); // bins converts each to the GC batch request
+//!     }
+//! }
+//! assert!(events[0].is_established());
+//! // Time comes from events: a stale call closes when the driver says time has passed.
+//! if let Some(deadline) = model.poll_timeout() {
+//!     model.handle_timeout(deadline);
+//! }
+//! ```
+//!
+//! See `SCENARIOS.md` for the supported flows and the scenario file format.
 #![forbid(unsafe_code)]
+
+mod config;
+pub mod fuzzing;
+mod ids;
+pub mod input;
+mod lookup;
+mod model;
+pub mod output;
+
+pub use config::ModelConfig;
+pub use ids::{NAMESPACE, conversation_id};
+pub use input::EngageEvent;
+pub use lookup::{Lookups, StaticLookups};
+pub use model::CallModel;
+pub use output::{ConversationEvent, Output};

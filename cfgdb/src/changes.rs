@@ -16,6 +16,7 @@
 //! The diff is pure ([`diff`], [`ChangeTracker`]); [`Poller`] is the thin async driver.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -242,20 +243,21 @@ pub struct HistoryRecord {
     pub change_time: i64,
 }
 
-/// The async change poller over a read-only [`ConfigDb`].
-pub struct Poller<'a> {
-    db: &'a dyn ConfigDb,
+/// The async change poller over a read-only [`ConfigDb`] (owned, so it can run in a spawned
+/// task).
+pub struct Poller {
+    db: Arc<dyn ConfigDb>,
     map: SchemaMap,
     config: PollerConfig,
     tracker: ChangeTracker,
     polls_since_scan: u32,
 }
 
-impl<'a> Poller<'a> {
+impl Poller {
     /// A poller with the given baseline (use [`ChangeTracker::baseline`] on the initial
     /// snapshot so the initial sync is not reported again as "created").
     pub fn new(
-        db: &'a dyn ConfigDb,
+        db: Arc<dyn ConfigDb>,
         map: SchemaMap,
         config: PollerConfig,
         tracker: ChangeTracker,
@@ -304,7 +306,7 @@ impl<'a> Poller<'a> {
             });
         }
         self.polls_since_scan = 0;
-        let snapshot = read_snapshot(self.db, &self.map).await?;
+        let snapshot = read_snapshot(self.db.as_ref(), &self.map).await?;
         let mut deltas = self.tracker.apply(&snapshot);
         let fp = self.tracker.fingerprints();
         for h in &history {
@@ -497,6 +499,33 @@ mod tests {
         let mut b = a.clone();
         b.skills.get_mut(&1).unwrap().last_modified = None;
         assert!(t.apply(&b).is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn diff_is_exactly_the_set_difference(
+            old in proptest::collection::btree_map((0usize..3, 0i64..20), 0u64..4, 0..30),
+            new in proptest::collection::btree_map((0usize..3, 0i64..20), 0u64..4, 0..30),
+        ) {
+            let kinds = [ObjectKind::Person, ObjectKind::Skill, ObjectKind::Dn];
+            let conv = |m: &BTreeMap<(usize, i64), u64>| -> Fingerprints {
+                m.iter().map(|((k, d), h)| ((kinds[*k], *d), *h)).collect()
+            };
+            let (o, n) = (conv(&old), conv(&new));
+            let d = diff(&o, &n);
+            for x in &d {
+                let key = (x.kind, x.dbid);
+                match x.change {
+                    ChangeKind::Created => proptest::prop_assert!(!o.contains_key(&key) && n.contains_key(&key)),
+                    ChangeKind::Deleted => proptest::prop_assert!(o.contains_key(&key) && !n.contains_key(&key)),
+                    ChangeKind::Changed => proptest::prop_assert!(o[&key] != n[&key]),
+                }
+            }
+            let changed = o.keys().chain(n.keys()).filter(|k| o.get(*k) != n.get(*k)).collect::<std::collections::BTreeSet<_>>();
+            proptest::prop_assert_eq!(d.len(), changed.len());
+            // Applying the deltas' targets to the old state gives the new state's key set.
+            proptest::prop_assert!(diff(&n, &n).is_empty());
+        }
     }
 
     #[test]

@@ -176,6 +176,34 @@ impl DbConfig {
         }
     }
 
+    /// The MS SQL Server ADO connection string (what tiberius' `Config::from_ado_string`
+    /// takes): read-only intent, `Encrypt=true` when `ssl` is set. It holds the password, so
+    /// it is returned as a [`Secret`]. No MS SQL driver is built yet; this is its input.
+    pub fn mssql_ado_string(&self) -> Secret {
+        let esc = |v: &str| format!("{{{}}}", v.replace('}', "}}"));
+        Secret::new(format!(
+            "server=tcp:{},{};database={};user id={};password={};ApplicationIntent=ReadOnly;Encrypt={};TrustServerCertificate=false",
+            self.host,
+            self.port,
+            esc(&self.name),
+            esc(&self.user),
+            esc(self.password.expose()),
+            self.ssl
+        ))
+    }
+
+    /// The Oracle connect descriptor (`PROTOCOL=TCPS` when `ssl` is set; the name is the
+    /// service name). User and password are passed separately. No Oracle driver is built yet.
+    pub fn oracle_connect_descriptor(&self) -> String {
+        format!(
+            "(DESCRIPTION=(ADDRESS=(PROTOCOL={})(HOST={})(PORT={}))(CONNECT_DATA=(SERVICE_NAME={})))",
+            if self.ssl { "TCPS" } else { "TCP" },
+            self.host,
+            self.port,
+            self.name
+        )
+    }
+
     /// The PostgreSQL client config: read-only by default for every transaction of the
     /// session (`default_transaction_read_only=on`), `sslmode=require` when `ssl` is set.
     #[cfg(feature = "postgres")]
@@ -411,6 +439,59 @@ mod tests {
         .unwrap();
         assert_eq!(c.db_type, Dialect::Sqlite);
         assert!(DbConfig::from_lookup(lookup(&[("EXCS_CONFIG_DB_TYPE", "db2")])).is_err());
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn pg_config_is_read_only_and_tls_aware() {
+        let mut c = DbConfig::from_lookup(lookup(&[
+            ("EXCS_CONFIG_DB_HOST", "db1"),
+            ("EXCS_CONFIG_DB_NAME", "config"),
+            ("EXCS_CONFIG_DB_USER", "genesys"),
+            ("EXCS_CONFIG_DB_PASSWORD", "pa55word-xyz"),
+        ]))
+        .unwrap();
+        let pg = c.pg_config();
+        assert_eq!(
+            pg.get_options(),
+            Some("-c default_transaction_read_only=on")
+        );
+        assert_eq!(pg.get_ssl_mode(), tokio_postgres::config::SslMode::Disable);
+        assert_eq!(pg.get_ports(), &[5432]);
+        c.ssl = true;
+        assert_eq!(
+            c.pg_config().get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        );
+        assert!(matches!(
+            crate::pg::PgConfigDb::connect(&c),
+            Err(Error::TlsConnectorRequired)
+        ));
+    }
+
+    #[test]
+    fn mssql_and_oracle_connection_strings() {
+        let mut c = DbConfig::from_lookup(lookup(&[
+            ("EXCS_CONFIG_DB_TYPE", "mssql"),
+            ("EXCS_CONFIG_DB_HOST", "sql1"),
+            ("EXCS_CONFIG_DB_NAME", "config"),
+            ("EXCS_CONFIG_DB_USER", "genesys"),
+            ("EXCS_CONFIG_DB_PASSWORD", "p;w}x"),
+            ("EXCS_CONFIG_DB_SSL", "true"),
+        ]))
+        .unwrap();
+        let ado = c.mssql_ado_string();
+        assert_eq!(
+            ado.expose(),
+            "server=tcp:sql1,1433;database={config};user id={genesys};password={p;w}}x};ApplicationIntent=ReadOnly;Encrypt=true;TrustServerCertificate=false"
+        );
+        assert!(!format!("{ado:?}").contains("p;w"));
+        c.db_type = Dialect::Oracle;
+        c.port = 1521;
+        assert_eq!(
+            c.oracle_connect_descriptor(),
+            "(DESCRIPTION=(ADDRESS=(PROTOCOL=TCPS)(HOST=sql1)(PORT=1521))(CONNECT_DATA=(SERVICE_NAME=config)))"
+        );
     }
 
     #[test]

@@ -228,6 +228,40 @@ mod tests {
     }
 
     #[test]
+    fn catalog_queries() {
+        assert!(
+            Dialect::Postgres
+                .catalog_query(None)
+                .ends_with("table_schema = current_schema()")
+        );
+        assert!(
+            Dialect::Postgres
+                .catalog_query(Some("cfg"))
+                .ends_with("table_schema = 'cfg'")
+        );
+        assert!(
+            Dialect::Mssql
+                .catalog_query(None)
+                .ends_with("TABLE_SCHEMA = 'dbo'")
+        );
+        assert_eq!(
+            Dialect::Oracle.catalog_query(None),
+            "SELECT TABLE_NAME, COLUMN_NAME FROM USER_TAB_COLUMNS"
+        );
+        assert!(
+            Dialect::Oracle
+                .catalog_query(Some("genesys"))
+                .ends_with("OWNER = 'GENESYS'")
+        );
+        assert!(
+            Dialect::Sqlite
+                .catalog_query(None)
+                .contains("pragma_table_info")
+        );
+        assert!(!Dialect::Mssql.has_driver() && !Dialect::Oracle.has_driver());
+    }
+
+    #[test]
     fn read_only_statements() {
         assert!(Dialect::Postgres.begin_read_only().contains("READ ONLY"));
         assert_eq!(

@@ -23,7 +23,7 @@
 //! - [`vag`]: Virtual Agent Group scripts (pure parser + evaluator).
 //! - [`filter`]: folder filtering ([`FolderFilter`]).
 //! - [`changes`]: deltas from fingerprints + history ([`ChangeTracker`], [`Poller`]).
-//! - [`doctor`]: schema check ([`doctor()`]).
+//! - [`mod@doctor`]: schema check ([`doctor()`]).
 //! - [`seed`]: the fixture generator: the only code that writes, kept apart from the reader.
 //! - `pg` / `sqlite`: the drivers (features `postgres`, `sqlite`).
 #![forbid(unsafe_code)]

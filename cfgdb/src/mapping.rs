@@ -183,7 +183,7 @@ table_map!(
     object_type = "object_type",
     /// Parent row DBID (0 or NULL for a section row).
     parent_dbid = "parent_dbid",
-    /// Row type (not documented publicly; not read).
+    /// Row type (not documented publicly; written by the seeder, never read or checked).
     prop_type = "prop_type",
     /// Section or key name.
     prop_name = "prop_name",
@@ -359,7 +359,8 @@ impl SchemaMap {
         Ok(())
     }
 
-    /// Every table with the columns the crate reads from it (what `doctor` checks).
+    /// Every table with the columns the crate reads from it (what `doctor` checks; the
+    /// seeder writes [`FlexPropMap::prop_type`] too).
     pub fn expected(&self) -> Vec<(&str, Vec<&str>)> {
         vec![
             (self.tenant.table.as_str(), self.tenant.columns()),
@@ -372,7 +373,15 @@ impl SchemaMap {
             (self.group.table.as_str(), self.group.columns()),
             (self.agent_group.table.as_str(), self.agent_group.columns()),
             (self.dn.table.as_str(), self.dn.columns()),
-            (self.flex_prop.table.as_str(), self.flex_prop.columns()),
+            (
+                self.flex_prop.table.as_str(),
+                // `prop_type` is written by the seeder but never read.
+                self.flex_prop
+                    .columns()
+                    .into_iter()
+                    .filter(|c| *c != self.flex_prop.prop_type)
+                    .collect(),
+            ),
             (self.transaction.table.as_str(), self.transaction.columns()),
             (self.folder.table.as_str(), self.folder.columns()),
             (
@@ -423,6 +432,23 @@ mod tests {
         let e = SchemaMap::from_json(r#"{"person": {"table": "cfg_person; drop table x"}}"#)
             .unwrap_err();
         assert!(e.to_string().contains("not a plain SQL identifier"), "{e}");
+    }
+
+    #[test]
+    fn schema_md_documents_every_table_and_column() {
+        let doc = include_str!("../SCHEMA.md");
+        for (table, cols) in SchemaMap::default().expected() {
+            assert!(
+                doc.contains(&format!("## {table} (")),
+                "SCHEMA.md lacks table {table}"
+            );
+            for c in cols {
+                assert!(
+                    doc.contains(&format!("| {c} | `")),
+                    "SCHEMA.md lacks {table}.{c}"
+                );
+            }
+        }
     }
 
     #[test]

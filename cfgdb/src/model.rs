@@ -727,6 +727,9 @@ impl HybridIntegration {
 }
 
 /// Everything read from the Config DB in one read-only transaction.
+///
+/// `Debug` redacts annex secrets; `Serialize` (used for change fingerprints) does not, so never
+/// log a serialized snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Snapshot {
@@ -786,6 +789,27 @@ impl Snapshot {
             .filter(|b| b.holds_dispositions())
     }
 
+    /// The part of the snapshot owned by one tenant (multi-tenant Config DBs: each tenant has
+    /// its own `hybrid_integration` and EX org). DNs follow their switch's tenant; folders and
+    /// objects of other tenants are dropped.
+    pub fn for_tenant(&self, tenant_dbid: Dbid) -> Snapshot {
+        let mut s = self.clone();
+        s.tenants.retain(|d, _| *d == tenant_dbid);
+        s.switches.retain(|_, o| o.tenant_dbid == tenant_dbid);
+        s.persons.retain(|_, o| o.tenant_dbid == tenant_dbid);
+        s.skills.retain(|_, o| o.tenant_dbid == tenant_dbid);
+        s.agent_logins.retain(|_, o| o.tenant_dbid == tenant_dbid);
+        s.dns.retain(|_, o| o.tenant_dbid == Some(tenant_dbid));
+        s.agent_groups.retain(|_, o| o.tenant_dbid == tenant_dbid);
+        s.business_attributes
+            .retain(|_, o| o.tenant_dbid == tenant_dbid);
+        s.folders
+            .retain(|_, o| o.tenant_dbid.is_none_or(|t| t == tenant_dbid));
+        s.transactions.retain(|_, o| o.tenant_dbid == tenant_dbid);
+        s.hybrid_integration.retain(|d, _| *d == tenant_dbid);
+        s
+    }
+
     /// Virtual Queue DNs (type VirtACDQueue).
     pub fn virtual_queues(&self) -> impl Iterator<Item = &Dn> {
         self.dns
@@ -809,6 +833,50 @@ mod tests {
         assert!(!dbg.contains("s3cr3t-value"), "{dbg}");
         assert!(!dbg.contains("hunter2"), "{dbg}");
         assert_eq!(a.get("config_sync", "client_secret"), Some("s3cr3t-value"));
+    }
+
+    #[test]
+    fn tenant_scoping_follows_switches_for_dns() {
+        let mut s = Snapshot::default();
+        for t in [1, 2] {
+            s.tenants.insert(
+                t,
+                Tenant {
+                    dbid: t,
+                    name: format!("t{t}"),
+                    annex: Annex::default(),
+                    last_modified: None,
+                },
+            );
+            s.switches.insert(
+                t * 10,
+                Switch {
+                    dbid: t * 10,
+                    tenant_dbid: t,
+                    name: "sw".into(),
+                    state: ObjectState::Enabled,
+                    annex: Annex::default(),
+                    last_modified: None,
+                },
+            );
+            s.dns.insert(
+                t,
+                Dn {
+                    dbid: t,
+                    switch_dbid: t * 10,
+                    tenant_dbid: Some(t),
+                    dn_type: DnType::Extension,
+                    number: "1".into(),
+                    state: ObjectState::Enabled,
+                    annex: Annex::default(),
+                    last_modified: None,
+                },
+            );
+        }
+        let t2 = s.for_tenant(2);
+        assert_eq!(t2.tenants.keys().copied().collect::<Vec<_>>(), vec![2]);
+        assert_eq!(t2.switches.keys().copied().collect::<Vec<_>>(), vec![20]);
+        assert_eq!(t2.dns.keys().copied().collect::<Vec<_>>(), vec![2]);
     }
 
     #[test]

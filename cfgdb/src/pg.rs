@@ -3,13 +3,21 @@
 //! `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY` transaction.
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Socket};
 
 use crate::db::{ConfigDb, DbConfig, Error, Query, Row, Value};
 use crate::dialect::Dialect;
+
+/// Time to open (or wait for, or verify) a pooled connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Server-side limit on one statement (`statement_timeout`), so a stuck read cannot hang the
+/// poller; a whole 10,000-agent snapshot reads in well under a second.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A read-only PostgreSQL Config DB.
 #[derive(Clone)]
@@ -63,9 +71,19 @@ impl PgConfigDb {
         T::TlsConnect: Sync + Send,
         <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
     {
-        let opts = pg.get_options().unwrap_or("").to_string();
+        let mut opts = pg.get_options().unwrap_or("").to_string();
         if !opts.contains("default_transaction_read_only") {
-            pg.options(format!("{opts} -c default_transaction_read_only=on").trim());
+            opts.push_str(" -c default_transaction_read_only=on");
+        }
+        if !opts.contains("statement_timeout") {
+            opts.push_str(&format!(
+                " -c statement_timeout={}",
+                STATEMENT_TIMEOUT.as_millis()
+            ));
+        }
+        pg.options(opts.trim());
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(CONNECT_TIMEOUT);
         }
         let mgr = Manager::from_config(
             pg,
@@ -76,6 +94,10 @@ impl PgConfigDb {
         );
         let pool = Pool::builder(mgr)
             .max_size(4)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(connect_err)?;
         Ok(PgConfigDb { pool })

@@ -742,6 +742,24 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn annex_decoding_never_panics(rows in proptest::collection::vec(
+            (0i64..12, 0i64..3, 0i64..4, proptest::option::of(0i64..12), "[a-z]{0,3}"), 0..40)
+        ) {
+            use crate::db::Value;
+            let rows: Vec<Row> = rows
+                .into_iter()
+                .map(|(d, o, t, p, n)| vec![
+                    Value::Int(d), Value::Int(o), Value::Int(t),
+                    p.map_or(Value::Null, Value::Int), Value::Text(n.clone()), Value::Text(n),
+                ])
+                .collect();
+            // Parent cycles and dangling parents included.
+            let _ = decode_annexes(&rows);
+        }
+    }
+
     #[test]
     fn annex_tree_decodes_sections_keys_and_nesting() {
         use crate::db::Value::*;

@@ -962,9 +962,135 @@ pub fn seed_sqlite(
     Ok(data)
 }
 
+/// Where [`seed_url`] writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SeedTarget {
+    /// A PostgreSQL URL or key=value connection string.
+    Postgres(String),
+    /// A SQLite file path.
+    Sqlite(String),
+}
+
+impl SeedTarget {
+    /// Parses `postgres://…`, `postgresql://…`, `host=… dbname=…` (PostgreSQL) or
+    /// `sqlite:PATH`, `sqlite://PATH`, `*.db`, `*.sqlite`, `*.sqlite3` (SQLite).
+    pub fn parse(url: &str) -> Result<SeedTarget, crate::Error> {
+        let u = url.trim();
+        if let Some(p) = u
+            .strip_prefix("sqlite://")
+            .or_else(|| u.strip_prefix("sqlite:"))
+        {
+            return Ok(SeedTarget::Sqlite(p.to_string()));
+        }
+        if u.starts_with("postgres://") || u.starts_with("postgresql://") || u.contains('=') {
+            return Ok(SeedTarget::Postgres(u.to_string()));
+        }
+        if [".db", ".sqlite", ".sqlite3"]
+            .iter()
+            .any(|e| u.ends_with(e))
+        {
+            return Ok(SeedTarget::Sqlite(u.to_string()));
+        }
+        Err(crate::Error::Seed(format!(
+            "cannot tell the database kind of `{u}`: use postgres://user@host:port/db or sqlite:PATH"
+        )))
+    }
+}
+
+/// Seeds the database `url` names (see [`SeedTarget::parse`]), creating the default schema
+/// first when `install_schema` is set. What `engage-sim seed-db --url … --agents N` calls.
+#[allow(unused_variables)]
+pub async fn seed_url(
+    url: &str,
+    spec: &SeedSpec,
+    install_schema: bool,
+) -> Result<SeedData, crate::Error> {
+    let map = SchemaMap::default();
+    match SeedTarget::parse(url)? {
+        #[cfg(feature = "postgres")]
+        SeedTarget::Postgres(u) => {
+            let (client, conn) = tokio_postgres::connect(&u, tokio_postgres::NoTls)
+                .await
+                .map_err(|e| {
+                    crate::Error::Seed(format!("cannot connect to {}: {e}", redact_url(&u)))
+                })?;
+            let task = tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            if install_schema {
+                install_schema_postgres(&client).await?;
+            }
+            let data = seed_postgres(&client, &map, spec).await;
+            drop(client);
+            let _ = task.await;
+            data
+        }
+        #[cfg(feature = "sqlite")]
+        SeedTarget::Sqlite(path) => {
+            let spec = spec.clone();
+            tokio::task::spawn_blocking(move || {
+                let conn = rusqlite::Connection::open(&path)
+                    .map_err(|e| crate::Error::Seed(format!("cannot open {path}: {e}")))?;
+                if install_schema {
+                    install_schema_sqlite(&conn)?;
+                }
+                seed_sqlite(&conn, &map, &spec)
+            })
+            .await
+            .map_err(|e| crate::Error::Seed(e.to_string()))?
+        }
+        #[allow(unreachable_patterns)]
+        other => Err(crate::Error::Seed(format!(
+            "{other:?}: this build lacks the driver feature"
+        ))),
+    }
+}
+
+/// A URL with any password replaced, for messages.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+fn redact_url(u: &str) -> String {
+    if let Some((scheme, rest)) = u.split_once("://") {
+        if let Some((cred, host)) = rest.split_once('@') {
+            let user = cred.split(':').next().unwrap_or("");
+            return format!("{scheme}://{user}:***@{host}");
+        }
+        return u.to_string();
+    }
+    u.split_whitespace()
+        .map(|kv| {
+            if kv.starts_with("password=") {
+                "password=***"
+            } else {
+                kv
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seed_targets() {
+        assert_eq!(
+            SeedTarget::parse("postgres://u@h/db").unwrap(),
+            SeedTarget::Postgres("postgres://u@h/db".into())
+        );
+        assert_eq!(
+            SeedTarget::parse("sqlite:/tmp/a").unwrap(),
+            SeedTarget::Sqlite("/tmp/a".into())
+        );
+        assert_eq!(
+            SeedTarget::parse("/tmp/x.db").unwrap(),
+            SeedTarget::Sqlite("/tmp/x.db".into())
+        );
+        assert!(SeedTarget::parse("mysql:x").is_err());
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("host=h password=pw"), "host=h password=***");
+    }
 
     #[test]
     fn deterministic_for_a_seed() {

@@ -46,6 +46,8 @@ impl SqliteConfigDb {
             dialect: "sqlite",
             message: format!("{path}: {e}"),
         })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| q_err("busy_timeout", e))?;
         if let Some(stmt) = Dialect::Sqlite.session_read_only() {
             conn.execute_batch(stmt).map_err(|e| q_err(stmt, e))?;
         }

@@ -445,6 +445,69 @@ pub fn evaluate_group(
     Some(Ok(out))
 }
 
+/// Evaluates every Virtual Agent Group of the snapshot, by group DBID.
+pub fn evaluate_all(snapshot: &Snapshot) -> BTreeMap<Dbid, Result<VagMembership, ParseError>> {
+    snapshot
+        .agent_groups
+        .values()
+        .filter_map(|g| evaluate_group(snapshot, g).map(|r| (g.dbid, r)))
+        .collect()
+}
+
+/// The members to use for a group: for a Virtual Agent Group whose script parses, the persons
+/// it is definitely true for (undetermined ones, depending on `LoggedIn`, are left out);
+/// otherwise the members stored in `cfg_agent_group`.
+pub fn effective_members(snapshot: &Snapshot, group: &AgentGroup) -> Vec<Dbid> {
+    match evaluate_group(snapshot, group) {
+        Some(Ok(m)) => m.members,
+        _ => group.members.clone(),
+    }
+}
+
+/// Queue membership as configured: for every agent group (virtual or not, not Deleted) whose
+/// annex `hybrid/WFM_queue_number` names a Virtual Queue DN number, the group's
+/// [`effective_members`] are members of that queue. A number matching VQs on several switches
+/// feeds all of them. Returns VQ DN DBID → person DBIDs (only persons present in the snapshot;
+/// apply the folder filter first to restrict both sides).
+pub fn wfm_queue_members(snapshot: &Snapshot) -> BTreeMap<Dbid, std::collections::BTreeSet<Dbid>> {
+    let mut by_number: BTreeMap<&str, Vec<Dbid>> = BTreeMap::new();
+    for dn in snapshot
+        .virtual_queues()
+        .filter(|d| d.state != ObjectState::Deleted)
+    {
+        by_number
+            .entry(dn.number.as_str())
+            .or_default()
+            .push(dn.dbid);
+    }
+    let mut out: BTreeMap<Dbid, std::collections::BTreeSet<Dbid>> = BTreeMap::new();
+    for g in snapshot
+        .agent_groups
+        .values()
+        .filter(|g| g.state != ObjectState::Deleted)
+    {
+        let numbers = g.wfm_queue_numbers();
+        if numbers.is_empty() {
+            continue;
+        }
+        let members: Vec<Dbid> = effective_members(snapshot, g)
+            .into_iter()
+            .filter(|p| {
+                snapshot
+                    .persons
+                    .get(p)
+                    .is_some_and(|p| p.state != ObjectState::Deleted)
+            })
+            .collect();
+        for n in numbers {
+            for dn in by_number.get(n).into_iter().flatten() {
+                out.entry(*dn).or_default().extend(members.iter().copied());
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use engage_cfgdb::changes::{ChangeKind, ChangeTracker, Delta, Poller, PollerConfig};
@@ -113,7 +114,12 @@ async fn polling_turns_changes_into_deltas() {
     let cursor = base.history_cursor.unwrap();
     let member = base.agent_groups[&101].members[0];
     let config = PollerConfig::new(Duration::from_millis(20), 1000);
-    let mut poller = Poller::new(&reader, map.clone(), config, ChangeTracker::baseline(&base));
+    let mut poller = Poller::new(
+        Arc::new(reader.clone()),
+        map.clone(),
+        config,
+        ChangeTracker::baseline(&base),
+    );
 
     // Nothing changed: no history, no scan, no deltas.
     let out = poller.poll_once().await.unwrap();
@@ -163,7 +169,7 @@ async fn polling_turns_changes_into_deltas() {
     // scan, and the purge itself is not a change.
     let config = PollerConfig::new(Duration::from_millis(20), 2);
     let tracker = poller.tracker().clone();
-    let mut poller = Poller::new(&reader, map.clone(), config, tracker);
+    let mut poller = Poller::new(Arc::new(reader.clone()), map.clone(), config, tracker);
     client
         .batch_execute(
             "DELETE FROM cfg_hist_log; UPDATE cfg_person SET last_name = 'Zed' WHERE dbid = 103;",
@@ -200,4 +206,59 @@ async fn polling_turns_changes_into_deltas() {
     .expect("poller reported the change");
     assert_eq!(got, vec![d(ObjectKind::Skill, 950, ChangeKind::Created)]);
     assert_eq!(errors, 0);
+}
+
+/// The same seed read through PostgreSQL and SQLite gives the same snapshot.
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn postgres_and_sqlite_read_the_same_snapshot() {
+    let (_db, _client, reader) = seeded(25).await;
+    let map = SchemaMap::default();
+    let from_pg = read_snapshot(&reader, &map).await.unwrap();
+    let path = std::env::temp_dir().join(format!(
+        "{}.sqlite",
+        engage_test_support::unique_name("cfgdb")
+    ));
+    let path = path.to_str().unwrap().to_string();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        seed::install_schema_sqlite(&conn).unwrap();
+        seed::seed_sqlite(&conn, &map, &SeedSpec::agents(25)).unwrap();
+    }
+    let lite = engage_cfgdb::SqliteConfigDb::open(&path).unwrap();
+    let from_sqlite = read_snapshot(&lite, &map).await.unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(from_pg, from_sqlite);
+}
+
+#[tokio::test]
+async fn seed_url_creates_schema_and_data() {
+    let db = TestDb::create().await;
+    let data = seed::seed_url(&db.url(), &SeedSpec::agents(5), true)
+        .await
+        .unwrap();
+    assert_eq!(data.count("cfg_person"), 6);
+    let reader = PgConfigDb::from_conn_str(db.config()).unwrap();
+    let snap = read_snapshot(&reader, &SchemaMap::default()).await.unwrap();
+    assert_eq!(snap.persons.len(), 6);
+    assert_eq!(snap.agent_logins.len(), 5);
+}
+
+#[tokio::test]
+async fn unreachable_server_is_a_retryable_error_without_the_password() {
+    let reader = PgConfigDb::from_conn_str(
+        "host=127.0.0.1 port=1 user=genesys password=topsecret-pw dbname=cfg",
+    )
+    .unwrap();
+    let err = read_snapshot(&reader, &SchemaMap::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, engage_cfgdb::Error::Connect { .. }),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("topsecret-pw"), "{text}");
+    assert!(text.contains("EXCS_CONFIG_DB_HOST"), "{text}");
 }

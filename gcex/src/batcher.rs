@@ -19,6 +19,7 @@ use tokio::time::Instant;
 /// Any injectable event.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // conversation events are the common case: no boxing
 pub enum InjectEvent {
     /// A conversation event.
     Conversation(ConversationEvent),
@@ -49,6 +50,7 @@ impl Default for BatcherConfig {
     }
 }
 
+#[allow(clippy::large_enum_variant)] // events are the common case: no boxing
 enum Cmd {
     Event(InjectEvent),
     Flush(oneshot::Sender<BatchOutcome>),

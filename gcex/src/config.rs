@@ -72,6 +72,45 @@ impl GcConfig {
         ))
     }
 
+    /// A configuration from the `hybrid_integration` values as they come: `base_service_url`,
+    /// `base_auth_url` and `region` may each be empty. The API base is `base_service_url`, else
+    /// derived from `region`; the login base is `base_auth_url`, else derived from `region`,
+    /// else from the API base (`api.` → `login.`).
+    pub fn from_hybrid_integration(
+        base_service_url: Option<&str>,
+        base_auth_url: Option<&str>,
+        region: Option<&str>,
+        organization_id: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+    ) -> Result<Self, GcError> {
+        let given = |v: Option<&str>| {
+            v.map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let from_region = given(region).map(|r| region_urls(&r)).transpose()?;
+        let api = given(base_service_url)
+            .or_else(|| from_region.as_ref().map(|(a, _)| a.clone()))
+            .ok_or_else(|| {
+                GcError::Config("missing base_service_url and region (GC API location)".into())
+            })?;
+        let login = match given(base_auth_url).or_else(|| from_region.map(|(_, l)| l)) {
+            Some(l) => l,
+            // `https://api.X` → `https://login.X`; any other host (an emulator) serves both.
+            None if api
+                .split_once("://")
+                .is_some_and(|(_, h)| h.starts_with("api.")) =>
+            {
+                region_urls(&api)?.1
+            }
+            None => api.clone(),
+        };
+        let cfg = Self::new(api, login, organization_id, client_id, client_secret);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
     /// Sets the client-side rate limit.
     pub fn with_rate_limit(mut self, rate_limit: RateLimit) -> Self {
         self.rate_limit = rate_limit;
@@ -250,6 +289,48 @@ mod tests {
         let (a, _) = region_urls("mypurecloud.de").expect("ok");
         assert_eq!(a, "https://api.mypurecloud.de");
         assert!(region_urls("").is_err());
+    }
+
+    #[test]
+    fn hybrid_integration_values_resolve() {
+        let c = GcConfig::from_hybrid_integration(
+            None,
+            None,
+            Some("api.mypurecloud.de"),
+            "o",
+            "id",
+            "s",
+        )
+        .expect("ok");
+        assert_eq!(
+            (c.base_service_url.as_str(), c.base_auth_url.as_str()),
+            ("https://api.mypurecloud.de", "https://login.mypurecloud.de")
+        );
+        let c = GcConfig::from_hybrid_integration(
+            Some("https://api.usw2.pure.cloud/"),
+            Some(""),
+            None,
+            "o",
+            "id",
+            "s",
+        )
+        .expect("ok");
+        assert_eq!(c.base_auth_url, "https://login.usw2.pure.cloud");
+        let c = GcConfig::from_hybrid_integration(
+            Some("http://127.0.0.1:9"),
+            Some("http://127.0.0.1:9"),
+            None,
+            "o",
+            "id",
+            "s",
+        )
+        .expect("ok");
+        assert_eq!(c.base_auth_url, "http://127.0.0.1:9");
+        assert!(GcConfig::from_hybrid_integration(None, None, None, "o", "id", "s").is_err());
+        assert!(
+            GcConfig::from_hybrid_integration(None, None, Some("mypurecloud.ie"), "o", "id", "")
+                .is_err()
+        );
     }
 
     #[test]

@@ -700,6 +700,10 @@ impl GcClient {
 
     /// `POST /api/v2/events/conversations`: injects `events` in order, at most 100 per
     /// request, resending only the events GC reports as `retryable`.
+    ///
+    /// On `Err` (a request failed as a whole after the client's retries) earlier requests of
+    /// this call may have been applied; resending all the events is safe, as GC applies each
+    /// `eventId` once.
     pub async fn inject_conversation_events(
         &self,
         events: &[ConversationEvent],

@@ -179,11 +179,12 @@ impl GcClient {
                     }
                     err
                 }
+                // The presigned URL carries its signature: keep it out of the error.
                 Err(source) => GcError::Transport {
                     method: "PUT".into(),
                     path: "presigned recording upload".into(),
                     kind: TransportKind::AfterSend,
-                    source,
+                    source: source.without_url(),
                 },
             };
             let wait = policy.backoff(retries);

@@ -168,6 +168,21 @@ pub struct UserRoutingSkill {
     pub self_uri: Option<String>,
 }
 
+/// `UsersSearchResponse` (the fields read here).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsersSearchResponse {
+    /// Matches in total.
+    #[serde(default)]
+    pub total: u64,
+    /// Pages.
+    #[serde(default)]
+    pub page_count: u32,
+    /// The matching users of this page.
+    #[serde(default)]
+    pub results: Vec<User>,
+}
+
 fn check_proficiency(list: &[SkillAssignment]) -> Result<(), GcError> {
     for s in list {
         if !(0.0..=5.0).contains(&s.proficiency) {
@@ -187,6 +202,24 @@ impl GcClient {
             .map(|s| vec![("state".to_owned(), s.as_str().to_owned())])
             .unwrap_or_default();
         self.paged("/api/v2/users".into(), q)
+    }
+
+    /// `POST /api/v2/users/search` with an `EXACT` match on `email` (case-insensitive, as
+    /// emails are): the user owning an email, e.g. after a create answered 409.
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, GcError> {
+        let body = serde_json::json!({
+            "pageSize": 25,
+            "pageNumber": 1,
+            "query": [{"type": "EXACT", "fields": ["email"], "value": email}],
+        });
+        let r: UsersSearchResponse = self
+            .send_json(Method::POST, "/api/v2/users/search", &body, Retry::Safe)
+            .await?;
+        Ok(r.results.into_iter().find(|u| {
+            u.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        }))
     }
 
     /// `GET /api/v2/users/{userId}`; deleted users with `Some(UserState::Deleted)`.

@@ -97,6 +97,9 @@ pub struct ClientConfig {
     pub addp_timeout: Option<Duration>,
     /// How often statistics the server refused are requested again.
     pub retry_failed_every: Duration,
+    /// An open request unanswered this long means the server is stuck: the link is dropped
+    /// and every statistic reopened on the next one.
+    pub request_timeout: Option<Duration>,
     /// Largest accepted frame body.
     pub max_frame_body: usize,
     /// Capacity of the event channel.
@@ -105,7 +108,8 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// Defaults: connect timeout 5 s, backoff 500 ms doubling to 30 s, ADDP 30 s, failed
-    /// statistics retried every 60 s, 1 MiB frames, 16384 buffered events.
+    /// statistics retried every 60 s, open requests answered within 120 s, 1 MiB frames,
+    /// 16384 buffered events.
     pub fn new(primary: Endpoint, backup: Option<Endpoint>) -> Self {
         Self {
             primary,
@@ -115,6 +119,7 @@ impl ClientConfig {
             backoff_max: Duration::from_secs(30),
             addp_timeout: Some(Duration::from_secs(30)),
             retry_failed_every: Duration::from_secs(60),
+            request_timeout: Some(Duration::from_secs(120)),
             max_frame_body: wire::DEFAULT_MAX_BODY,
             event_capacity: 16_384,
         }
@@ -273,7 +278,7 @@ impl ClientEvent {
                 message,
             },
             SessionEvent::ServerMode { mode } => ClientEvent::ServerMode { role, mode },
-            SessionEvent::LinkTimedOut => return None,
+            SessionEvent::LinkTimedOut | SessionEvent::RequestTimedOut { .. } => return None,
         })
     }
 }
@@ -313,7 +318,7 @@ impl StatClient {
         let (ev_tx, ev_rx) = mpsc::channel(config.event_capacity.max(1));
         let (link_tx, link_rx) = watch::channel(None);
         let driver = Driver {
-            session: Session::new(config.addp_timeout),
+            session: Session::new(config.addp_timeout).with_request_timeout(config.request_timeout),
             config,
             cmd_rx,
             ev_tx,
@@ -425,7 +430,7 @@ impl Driver {
             Some(Command::Open(batch)) => {
                 for (r, spec) in batch {
                     // Ids come from one counter per client, so they never collide.
-                    let _ = self.session.open(r, spec);
+                    let _ = self.session.open(now(), r, spec);
                 }
             }
             Some(Command::Close(refs)) => {
@@ -574,8 +579,17 @@ impl Driver {
                 return LinkEnd::Lost(format!("write failed: {e}"));
             }
             while let Some(ev) = self.session.poll_output() {
-                if ev == SessionEvent::LinkTimedOut {
-                    return LinkEnd::Lost("ADDP: no answer to the keep-alive poll".to_owned());
+                match ev {
+                    SessionEvent::LinkTimedOut => {
+                        return LinkEnd::Lost("ADDP: no answer to the keep-alive poll".to_owned());
+                    }
+                    SessionEvent::RequestTimedOut { reference_id } => {
+                        return LinkEnd::Lost(format!(
+                            "no answer to the open request of statistic {reference_id}; \
+                             the server is stuck"
+                        ));
+                    }
+                    _ => {}
                 }
                 if let Some(ev) = ClientEvent::from_session(ev, role)
                     && !self.emit(ev).await
@@ -602,7 +616,7 @@ impl Driver {
                         None => std::future::pending().await,
                     }
                 } => self.session.handle_timeout(now()),
-                _ = retry.tick() => self.session.retry_failed(),
+                _ = retry.tick() => self.session.retry_failed(now()),
             }
         }
     }

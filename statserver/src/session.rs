@@ -98,6 +98,12 @@ pub enum SessionEvent {
     },
     /// ADDP: no frame came back within the timeout after a poll. The driver must drop the link.
     LinkTimedOut,
+    /// An open request got no answer within the request timeout: the server is stuck. The
+    /// driver must drop the link (the statistic is reopened on the next one).
+    RequestTimedOut {
+        /// The statistic.
+        reference_id: ReferenceId,
+    },
 }
 
 /// Errors of session operations.
@@ -113,6 +119,8 @@ pub enum SessionError {
 struct Entry {
     spec: StatSpec,
     state: StatState,
+    /// Which open request is outstanding (matches the `pending` queue entry).
+    open_seq: u64,
 }
 
 /// The sans-IO Stat Server client session.
@@ -126,6 +134,10 @@ pub struct Session {
     addp_timeout: Option<Duration>,
     last_rx: Option<Instant>,
     poll_sent: Option<Instant>,
+    request_timeout: Option<Duration>,
+    /// Outstanding opens in send order: (deadline, reference id, open sequence).
+    pending: VecDeque<(Instant, ReferenceId, u64)>,
+    open_seq: u64,
 }
 
 impl Session {
@@ -141,24 +153,71 @@ impl Session {
             addp_timeout,
             last_rx: None,
             poll_sent: None,
+            request_timeout: None,
+            pending: VecDeque::new(),
+            open_seq: 0,
         }
     }
 
-    /// Adds a needed statistic; sends its open request now if linked, else on the next link.
-    pub fn open(&mut self, reference_id: ReferenceId, spec: StatSpec) -> Result<(), SessionError> {
+    /// Builder: report [`SessionEvent::RequestTimedOut`] when an open request is unanswered
+    /// for `timeout`.
+    pub fn with_request_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Queues the open request of a needed statistic.
+    fn queue_open(&mut self, now: Instant, reference_id: ReferenceId) {
+        self.open_seq += 1;
+        let seq = self.open_seq;
+        let Some(e) = self.stats.get_mut(&reference_id) else {
+            return;
+        };
+        e.state = StatState::Opening;
+        e.open_seq = seq;
+        self.transmit
+            .push_back(e.spec.open_request(reference_id).into());
+        if let Some(d) = self.request_timeout.and_then(|t| now.checked_add(t)) {
+            self.pending.push_back((d, reference_id, seq));
+        }
+    }
+
+    /// Drops answered opens from the front of the pending queue.
+    fn prune_pending(&mut self) {
+        while let Some(&(_, r, seq)) = self.pending.front() {
+            let outstanding = self
+                .stats
+                .get(&r)
+                .is_some_and(|e| e.state == StatState::Opening && e.open_seq == seq);
+            if outstanding {
+                break;
+            }
+            self.pending.pop_front();
+        }
+    }
+
+    /// Adds a needed statistic at `now`; sends its open request now if linked, else on the
+    /// next link.
+    pub fn open(
+        &mut self,
+        now: Instant,
+        reference_id: ReferenceId,
+        spec: StatSpec,
+    ) -> Result<(), SessionError> {
         if self.stats.contains_key(&reference_id) {
             return Err(SessionError::DuplicateReference(reference_id));
         }
-        let mut entry = Entry {
-            spec,
-            state: StatState::Closed,
-        };
+        self.stats.insert(
+            reference_id,
+            Entry {
+                spec,
+                state: StatState::Closed,
+                open_seq: 0,
+            },
+        );
         if self.connected {
-            self.transmit
-                .push_back(entry.spec.open_request(reference_id).into());
-            entry.state = StatState::Opening;
+            self.queue_open(now, reference_id);
         }
-        self.stats.insert(reference_id, entry);
         Ok(())
     }
 
@@ -209,15 +268,11 @@ impl Session {
     pub fn handle_connected(&mut self, now: Instant) {
         self.connected = true;
         self.transmit.clear();
+        self.pending.clear();
         self.last_rx = Some(now);
         self.poll_sent = None;
-        let mut refs: Vec<ReferenceId> = self.stats.keys().copied().collect();
-        refs.sort_unstable();
-        for r in refs {
-            if let Some(e) = self.stats.get_mut(&r) {
-                e.state = StatState::Opening;
-                self.transmit.push_back(e.spec.open_request(r).into());
-            }
+        for r in self.needed() {
+            self.queue_open(now, r);
         }
     }
 
@@ -225,6 +280,7 @@ impl Session {
     pub fn handle_disconnected(&mut self) {
         self.connected = false;
         self.transmit.clear();
+        self.pending.clear();
         self.last_rx = None;
         self.poll_sent = None;
         for e in self.stats.values_mut() {
@@ -232,8 +288,9 @@ impl Session {
         }
     }
 
-    /// Re-queues the open requests of statistics the server refused (call it periodically).
-    pub fn retry_failed(&mut self) {
+    /// Re-queues, at `now`, the open requests of statistics the server refused (call it
+    /// periodically).
+    pub fn retry_failed(&mut self, now: Instant) {
         if !self.connected {
             return;
         }
@@ -245,10 +302,7 @@ impl Session {
             .collect();
         refs.sort_unstable();
         for r in refs {
-            if let Some(e) = self.stats.get_mut(&r) {
-                e.state = StatState::Opening;
-                self.transmit.push_back(e.spec.open_request(r).into());
-            }
+            self.queue_open(now, r);
         }
     }
 
@@ -259,11 +313,12 @@ impl Session {
         match msg {
             Message::AddpPoll => self.transmit.push_back(Message::AddpReply),
             Message::AddpReply | Message::Request(_) => {}
-            Message::Event(e) => self.handle_event(e),
+            Message::Event(e) => self.handle_event(now, e),
         }
+        self.prune_pending();
     }
 
-    fn handle_event(&mut self, ev: Event) {
+    fn handle_event(&mut self, now: Instant, ev: Event) {
         match ev {
             Event::StatisticOpened { reference_id } => {
                 if let Some(e) = self.stats.get_mut(&reference_id) {
@@ -292,16 +347,11 @@ impl Session {
                 }
             }
             Event::StatisticClosed { reference_id } => {
-                if let Some(e) = self.stats.get_mut(&reference_id) {
+                if self.stats.contains_key(&reference_id) {
                     self.outputs
                         .push_back(SessionEvent::ClosedByServer { reference_id });
-                    if self.connected {
-                        e.state = StatState::Opening;
-                        self.transmit
-                            .push_back(e.spec.open_request(reference_id).into());
-                    } else {
-                        e.state = StatState::Closed;
-                    }
+                    // Never leave a needed statistic closed.
+                    self.queue_open(now, reference_id);
                 }
             }
             Event::StatisticInvalid { reference_id } => {
@@ -345,25 +395,38 @@ impl Session {
         }
     }
 
-    /// When [`Session::handle_timeout`] wants to be called next (ADDP), if ever.
+    /// When [`Session::handle_timeout`] wants to be called next (ADDP, request timeout), if
+    /// ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let t = self.addp_timeout?;
         if !self.connected {
             return None;
         }
-        match self.poll_sent {
+        let addp = self.addp_timeout.and_then(|t| match self.poll_sent {
             Some(sent) => sent.checked_add(t),
             None => self.last_rx?.checked_add(t),
+        });
+        let request = self.pending.front().map(|&(d, _, _)| d);
+        match (addp, request) {
+            (Some(a), Some(r)) => Some(a.min(r)),
+            (a, r) => a.or(r),
         }
     }
 
-    /// Time has come: send an ADDP poll after silence, or declare the link dead when a poll
-    /// went unanswered.
+    /// Time has come: send an ADDP poll after silence, declare the link dead when a poll went
+    /// unanswered, or report an open request that timed out.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let Some(t) = self.addp_timeout else { return };
         if !self.connected {
             return;
         }
+        self.prune_pending();
+        if let Some(&(deadline, reference_id, _)) = self.pending.front()
+            && now >= deadline
+        {
+            self.pending.pop_front();
+            self.outputs
+                .push_back(SessionEvent::RequestTimedOut { reference_id });
+        }
+        let Some(t) = self.addp_timeout else { return };
         match self.poll_sent {
             Some(sent) if now.saturating_duration_since(sent) >= t => {
                 self.poll_sent = None;
@@ -442,7 +505,7 @@ mod tests {
         let now = Instant::now();
         let mut s = Session::new(None);
         for i in 0..1000u32 {
-            s.open(i, spec(&format!("a{i}"))).unwrap();
+            s.open(now, i, spec(&format!("a{i}"))).unwrap();
         }
         assert!(
             drain_tx(&mut s).is_empty(),
@@ -470,7 +533,7 @@ mod tests {
     fn values_carry_the_object_id_and_unknown_refs_are_ignored() {
         let now = Instant::now();
         let mut s = Session::new(None);
-        s.open(5, spec("agent5")).unwrap();
+        s.open(now, 5, spec("agent5")).unwrap();
         s.handle_connected(now);
         drain_tx(&mut s);
         let value = StatValue::AgentStatus(AgentStatus::logged_out("agent5", 3));
@@ -511,10 +574,10 @@ mod tests {
     fn server_close_reopens_and_failed_opens_retry() {
         let now = Instant::now();
         let mut s = Session::new(None);
-        s.open(1, spec("a")).unwrap();
-        s.open(2, spec("b")).unwrap();
+        s.open(now, 1, spec("a")).unwrap();
+        s.open(now, 2, spec("b")).unwrap();
         assert_eq!(
-            s.open(1, spec("c")),
+            s.open(now, 1, spec("c")),
             Err(SessionError::DuplicateReference(1))
         );
         s.handle_connected(now);
@@ -541,7 +604,7 @@ mod tests {
                 ..
             })
         ));
-        s.retry_failed();
+        s.retry_failed(now);
         assert_eq!(drain_tx(&mut s), vec![spec("b").open_request(2).into()]);
     }
 
@@ -549,7 +612,7 @@ mod tests {
     fn close_and_peek() {
         let now = Instant::now();
         let mut s = Session::new(None);
-        s.open(1, spec("a")).unwrap();
+        s.open(now, 1, spec("a")).unwrap();
         assert_eq!(s.peek(1), None, "no link");
         assert!(s.close(1));
         assert!(!s.close(1));
@@ -558,7 +621,7 @@ mod tests {
             drain_tx(&mut s).is_empty(),
             "closed statistics are not reopened"
         );
-        s.open(2, spec("b")).unwrap();
+        s.open(now, 2, spec("b")).unwrap();
         let p = s.peek(2).unwrap();
         assert!(s.close(2));
         assert_eq!(
@@ -573,6 +636,38 @@ mod tests {
                 Request::Close { reference_id: 2 }.into(),
             ]
         );
+    }
+
+    #[test]
+    fn unanswered_opens_time_out_answered_ones_do_not() {
+        let t0 = Instant::now();
+        let d = Duration::from_secs(60);
+        let mut s = Session::new(None).with_request_timeout(Some(d));
+        s.open(t0, 1, spec("a")).unwrap();
+        s.open(t0, 2, spec("b")).unwrap();
+        assert_eq!(s.poll_timeout(), None, "no link, nothing outstanding");
+        s.handle_connected(t0);
+        assert_eq!(s.poll_timeout(), Some(t0 + d));
+        // 1 is answered; 2 is not.
+        s.handle_message(t0, Event::StatisticOpened { reference_id: 1 }.into());
+        s.handle_timeout(t0 + Duration::from_secs(59));
+        assert!(
+            drain_out(&mut s)
+                .iter()
+                .all(|e| !matches!(e, SessionEvent::RequestTimedOut { .. }))
+        );
+        s.handle_timeout(t0 + d);
+        assert_eq!(
+            drain_out(&mut s).last(),
+            Some(&SessionEvent::RequestTimedOut { reference_id: 2 })
+        );
+        // A reopen after a server-side close gets a fresh deadline.
+        let t1 = t0 + Duration::from_secs(100);
+        s.handle_message(t1, Event::StatisticOpened { reference_id: 2 }.into());
+        s.handle_message(t1, Event::StatisticClosed { reference_id: 2 }.into());
+        assert_eq!(s.poll_timeout(), Some(t1 + d));
+        s.handle_message(t1, Event::StatisticOpened { reference_id: 2 }.into());
+        assert_eq!(s.poll_timeout(), None);
     }
 
     #[test]

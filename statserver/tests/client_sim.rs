@@ -408,3 +408,39 @@ async fn peek_all_snapshots_every_open_statistic() {
     }
     client.shutdown();
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_opens_is_dropped() {
+    // Accepts and reads, never answers: the open times out and the client reconnects.
+    let listener = TcpListener::bind(local()).await.unwrap();
+    let mut cfg = config(listener.local_addr().unwrap(), None);
+    cfg.addp_timeout = None;
+    cfg.request_timeout = Some(Duration::from_millis(100));
+    let (client, mut events) = StatClient::start(cfg);
+    client
+        .open(StatSpec::agent_current_state(
+            "x",
+            "T",
+            StatSubject::DnAction,
+        ))
+        .unwrap();
+    let (mut sock, _) = listener.accept().await.unwrap();
+    let reader = tokio::spawn(async move {
+        let mut buf = [0u8; 1024];
+        while sock.read(&mut buf).await.map(|n| n > 0).unwrap_or(false) {}
+    });
+    let ev = wait_for(&mut events, "request timeout", |e| {
+        matches!(e, ClientEvent::LinkDown { .. })
+    })
+    .await;
+    let ClientEvent::LinkDown { reason, .. } = ev else {
+        unreachable!()
+    };
+    assert!(reason.contains("stuck"), "{reason}");
+    let _again = tokio::time::timeout(GUARD, listener.accept())
+        .await
+        .expect("reconnect")
+        .unwrap();
+    client.shutdown();
+    reader.abort();
+}

@@ -15,7 +15,11 @@ use std::time::Duration;
 
 /// Serve an emulated Genesys Cloud EX org (Platform API + /oauth/token) on one port.
 #[derive(Debug, Parser)]
-#[command(name = "gcex-emulator", version, about)]
+#[command(
+    name = "gcex-emulator",
+    version,
+    about = "Serve an emulated Genesys Cloud EX org (Platform API, /oauth/token, /emulator inspection) on one port"
+)]
 struct Cli {
     /// Address to listen on.
     #[arg(long, env = "GCEX_EMULATOR_LISTEN", default_value = "127.0.0.1:8089")]

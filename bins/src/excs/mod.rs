@@ -3,3 +3,5 @@
 
 pub mod desired;
 pub mod rules;
+pub mod service;
+pub mod sync;

@@ -160,3 +160,52 @@ fn sanitize(part: &str) -> String {
         })
         .collect()
 }
+
+/// Which store a service uses: Redis (`EXEC_REDIS_HOST` set) or the embedded file
+/// (`EXEC_STORE_PATH`, our addition; default `exec-store.redb`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSettings {
+    /// Redis (`EXEC_REDIS_HOST`, `EXEC_REDIS_PORT`, `EXEC_REDIS_SECURE`, `EXEC_REDIS_PASSWORD`).
+    Redis(RedisConfig),
+    /// The embedded store at a path.
+    Embedded(std::path::PathBuf),
+}
+
+impl StoreSettings {
+    /// Reads the store settings; problems are recorded in `env`.
+    pub fn read(env: &mut crate::ops::config::EnvReader<'_>) -> StoreSettings {
+        match env.optional("EXEC_REDIS_HOST") {
+            Some(host) => {
+                let port = env.parsed_or::<u16>("EXEC_REDIS_PORT", 6379);
+                let secure = env.flag("EXEC_REDIS_SECURE", false);
+                let password = if secure {
+                    Some(env.required(
+                        "EXEC_REDIS_PASSWORD",
+                        "Redis password, required when EXEC_REDIS_SECURE is true",
+                    ))
+                } else {
+                    env.optional("EXEC_REDIS_PASSWORD")
+                };
+                StoreSettings::Redis(RedisConfig {
+                    host,
+                    port,
+                    password,
+                    db: 0,
+                })
+            }
+            None => StoreSettings::Embedded(
+                env.optional("EXEC_STORE_PATH")
+                    .unwrap_or_else(|| "exec-store.redb".into())
+                    .into(),
+            ),
+        }
+    }
+
+    /// Opens the store.
+    pub async fn open(&self) -> StoreResult<std::sync::Arc<dyn Store>> {
+        Ok(match self {
+            StoreSettings::Redis(cfg) => std::sync::Arc::new(RedisStore::connect(cfg).await?),
+            StoreSettings::Embedded(path) => std::sync::Arc::new(EmbeddedStore::open(path)?),
+        })
+    }
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use engage_cfgdb::FolderFilter;
 use engage_cfgdb::model::{DnType, ObjectKey, ObjectKind, ObjectState, Snapshot};
-use engage_cfgdb::vag::evaluate_group;
+use engage_cfgdb::vag::{effective_members, evaluate_all, evaluate_group, wfm_queue_members};
 
 /// Agents in the seeded fixture.
 pub const AGENTS: usize = 40;
@@ -111,6 +111,14 @@ pub fn check_seeded(s: &Snapshot) {
         }
     }
     assert_eq!(evaluated, 4);
+    assert_eq!(evaluate_all(s).len(), 5);
+    for g in s
+        .agent_groups
+        .values()
+        .filter(|g| g.name != "VAG_LoggedIn_Sales")
+    {
+        assert_eq!(effective_members(s, g), g.members, "{}", g.name);
+    }
     assert!(
         s.agent_groups
             .values()
@@ -122,6 +130,32 @@ pub fn check_seeded(s: &Snapshot) {
         .find(|g| g.name == "AG_Sales")
         .unwrap();
     assert_eq!(ag_sales.members.len(), AGENTS / 2);
+
+    // Queue membership through hybrid/WFM_queue_number.
+    let qm = wfm_queue_members(s);
+    let group = |name: &str| s.agent_groups.values().find(|g| g.name == name).unwrap();
+    for vq in &vqs {
+        let mut want: BTreeSet<i64> = group(&format!("VAG_{}", vq.number))
+            .members
+            .iter()
+            .copied()
+            .collect();
+        if vq.number.ends_with("_1") {
+            let lob = if vq.number.contains("Sales") {
+                "AG_Sales"
+            } else {
+                "AG_Support"
+            };
+            want.extend(group(lob).members.iter().copied());
+        }
+        assert_eq!(
+            qm.get(&vq.dbid).cloned().unwrap_or_default(),
+            want,
+            "members of {}",
+            vq.number
+        );
+    }
+    assert!(qm.values().any(|m| !m.is_empty()));
 
     // Business attributes.
     assert_eq!(s.business_attributes.len(), 6);
@@ -182,7 +216,11 @@ pub fn check_seeded(s: &Snapshot) {
     let f = FolderFilter::from_settings(Some("true"), Some("Sales")).unwrap();
     let out = f.apply(s);
     assert_eq!(out.persons.len(), AGENTS / 2);
-    assert!(out.persons.keys().all(|d| person_index(*d) % 2 == 0));
+    assert!(
+        out.persons
+            .keys()
+            .all(|d| person_index(*d).is_multiple_of(2))
+    );
     assert_eq!(
         out.skills.keys().copied().collect::<Vec<_>>(),
         vec![101, 103, 105, 107]

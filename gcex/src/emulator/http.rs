@@ -217,11 +217,15 @@ fn glob_match(pattern: &str, name: &str) -> bool {
 
 // ---------------------------------------------------------------- router
 
+/// Largest request body accepted (recording archives).
+const MAX_BODY: usize = 512 * 1024 * 1024;
+
 pub(crate) fn router(app: App) -> Router {
     Router::new()
         .route("/oauth/token", post(oauth_token))
         // users
         .route("/api/v2/users", get(list_users).post(create_user))
+        .route("/api/v2/users/search", post(search_users))
         .route(
             "/api/v2/users/externalid/{authority}/{key}",
             get(user_by_external_id),
@@ -338,7 +342,7 @@ pub(crate) fn router(app: App) -> Router {
             put(put_mappings),
         )
         // emulator: presigned upload target, inspection, control
-        .route("/emulator/uploads/{key}", put(upload_put))
+        .route("/emulator/uploads/{key}", put(upload_put).get(upload_get))
         .route("/emulator/uploads", get(inspect_uploads))
         .route("/emulator/org", get(inspect_org))
         .route("/emulator/users", get(inspect_users))
@@ -355,6 +359,8 @@ pub(crate) fn router(app: App) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), gate))
+        // Recording archives are larger than axum's 2 MB default.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
 
@@ -520,6 +526,99 @@ async fn list_users(State(app): State<App>, RawQuery(q): RawQuery) -> ApiResult<
         .map(|u| u.user.clone())
         .collect();
     paged(users, &q, "/api/v2/users")
+}
+
+/// `POST /api/v2/users/search`: `EXACT`, `STARTS_WITH` and `CONTAINS` criteria on `email`,
+/// `name`, `id`, case-insensitive, all criteria must match; active and inactive users.
+async fn search_users(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Criteria {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        fields: Vec<String>,
+        value: Option<String>,
+        #[serde(default)]
+        values: Vec<String>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Search {
+        page_size: Option<usize>,
+        page_number: Option<usize>,
+        #[serde(default)]
+        query: Vec<Criteria>,
+    }
+    let req: Search = parse(&body)?;
+    if req.query.is_empty() {
+        return Err(ApiError::bad("query is required"));
+    }
+    for c in &req.query {
+        if !["EXACT", "STARTS_WITH", "CONTAINS"].contains(&c.kind.as_str()) {
+            return Err(ApiError::new(
+                400,
+                "invalid.value",
+                format!("query type {} is not supported by the emulator", c.kind),
+            ));
+        }
+        if let Some(f) = c
+            .fields
+            .iter()
+            .find(|f| !["email", "name", "id"].contains(&f.as_str()))
+        {
+            return Err(ApiError::new(
+                400,
+                "invalid.value",
+                format!("search field {f} is not supported by the emulator"),
+            ));
+        }
+    }
+    let org = app.lock();
+    let matches = |u: &User, c: &Criteria| {
+        let wanted: Vec<String> = c
+            .value
+            .iter()
+            .chain(c.values.iter())
+            .map(|v| v.to_lowercase())
+            .collect();
+        c.fields.iter().any(|f| {
+            let have = match f.as_str() {
+                "email" => u.email.clone(),
+                "name" => u.name.clone(),
+                _ => Some(u.id.clone()),
+            }
+            .unwrap_or_default()
+            .to_lowercase();
+            wanted.iter().any(|w| match c.kind.as_str() {
+                "EXACT" => have == *w,
+                "STARTS_WITH" => have.starts_with(w.as_str()),
+                _ => have.contains(w.as_str()),
+            })
+        })
+    };
+    let found: Vec<User> = org
+        .users
+        .values()
+        .filter(|u| u.user.state != Some(UserState::Deleted))
+        .filter(|u| req.query.iter().all(|c| matches(&u.user, c)))
+        .map(|u| u.user.clone())
+        .collect();
+    let size = req.page_size.unwrap_or(25).clamp(1, 100);
+    let number = req.page_number.unwrap_or(1).max(1);
+    let total = found.len();
+    let results: Vec<User> = found
+        .into_iter()
+        .skip((number - 1) * size)
+        .take(size)
+        .collect();
+    ok(&json!({
+        "total": total,
+        "pageCount": total.div_ceil(size),
+        "pageSize": size,
+        "pageNumber": number,
+        "results": results,
+    }))
 }
 
 async fn create_user(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
@@ -1482,6 +1581,8 @@ async fn create_upload(State(app): State<App>, body: Bytes) -> ApiResult<Respons
         ));
     }
     let key = new_id();
+    let now = Instant::now();
+    app.lock().pending_uploads.retain(|_, p| p.expires > now);
     let mut headers = BTreeMap::new();
     headers.insert(
         "Content-Type".to_owned(),
@@ -1566,6 +1667,25 @@ async fn upload_put(
         data: body.to_vec(),
     });
     Ok(StatusCode::OK.into_response())
+}
+
+/// The stored bytes of one upload (inspection).
+async fn upload_get(State(app): State<App>, Path(key): Path<String>) -> ApiResult<Response> {
+    let org = app.lock();
+    let u = org
+        .uploads
+        .iter()
+        .find(|u| u.upload_key == key)
+        .ok_or_else(|| ApiError::not_found("Upload", &key))?;
+    let mut resp = Response::new(Body::from(u.data.clone()));
+    let ct = u
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".into());
+    if let Ok(v) = HeaderValue::from_str(&ct) {
+        resp.headers_mut().insert("content-type", v);
+    }
+    Ok(resp)
 }
 
 async fn list_recording_keys(State(app): State<App>, RawQuery(q): RawQuery) -> ApiResult<Response> {

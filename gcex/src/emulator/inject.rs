@@ -113,7 +113,7 @@ pub(crate) fn conversations(org: &mut Org, body: &Value) -> ApiResult<BatchEvent
         .into_iter()
         .map(|(i, e)| (parse_time(e.event_date_time()), e.rank(), i, e))
         .collect();
-    timed.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    timed.sort_by_key(|a| (a.0, a.1, a.2));
     for (t, _, _, e) in timed {
         let id = e.event_id().to_owned();
         if t.is_none() {
@@ -147,6 +147,15 @@ pub(crate) fn conversations(org: &mut Org, body: &Value) -> ApiResult<BatchEvent
 
 type Check = Result<(), (String, bool)>;
 
+/// An established event's party: kind, initial and source configuration, user, queue.
+type Established<'a> = (
+    &'static str,
+    &'a crate::events::InitialConfiguration,
+    &'a crate::events::SourceConfiguration,
+    Option<String>,
+    Option<String>,
+);
+
 fn fail<T>(msg: impl Into<String>) -> Result<T, (String, bool)> {
     Err((msg.into(), false))
 }
@@ -170,13 +179,7 @@ fn apply_conversation_event(org: &mut Org, e: &ConversationEvent) -> Check {
         return fail(format!("communicationId {c:?} is not a UUID"));
     }
     // Established events: validate the party, then create the communication.
-    let established: Option<(
-        &'static str,
-        &crate::events::InitialConfiguration,
-        &crate::events::SourceConfiguration,
-        Option<String>,
-        Option<String>,
-    )> = match e {
+    let established: Option<Established<'_>> = match e {
         E::ExternalEstablished(x) => Some((
             "external",
             &x.initial_configuration,
@@ -401,10 +404,8 @@ fn apply_conversation_event(org: &mut Org, e: &ConversationEvent) -> Check {
             need(&x.object_communication_id)?;
             need(&x.destination_communication_id)?;
         }
-        E::EndTransfer(x) => {
-            if !conv.transfers.contains(&x.command_id) {
-                return later(format!("transfer command {} has not started", x.command_id));
-            }
+        E::EndTransfer(x) if !conv.transfers.contains(&x.command_id) => {
+            return later(format!("transfer command {} has not started", x.command_id));
         }
         E::ConsultTransfer(x) => {
             for c in [
@@ -533,7 +534,7 @@ pub(crate) fn presence(org: &mut Org, body: &Value) -> ApiResult<BatchEventRespo
         .enumerate()
         .map(|(i, e)| (parse_time(&e.event_date_time), i, e))
         .collect();
-    events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    events.sort_by_key(|a| (a.0, a.1));
     for (t, _, e) in events {
         let id = e.event_id.clone();
         let check = || -> Result<Option<String>, String> {
@@ -605,7 +606,7 @@ pub(crate) fn routing_status(org: &mut Org, body: &Value) -> ApiResult<BatchEven
         .enumerate()
         .map(|(i, e)| (parse_time(&e.event_date_time), i, e))
         .collect();
-    events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    events.sort_by_key(|a| (a.0, a.1));
     for (t, _, e) in events {
         let id = e.event_id.clone();
         let problem = if t.is_none() {
@@ -649,4 +650,132 @@ pub(crate) fn routing_status(org: &mut Org, body: &Value) -> ApiResult<BatchEven
         org.events_accepted += 1;
     }
     Ok(BatchEventResponse { errors })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::EmulatorConfig;
+    use crate::events::{
+        CommunicationAnsweredEvent, ExternalEstablishedEvent, SourceConfiguration,
+    };
+    use serde_json::json;
+
+    fn org() -> (Org, String) {
+        let org = Org::new(&EmulatorConfig::new("id", "secret"));
+        let source = org.sources.keys().next().cloned().expect("seeded source");
+        (org, source)
+    }
+
+    fn established(source: &str, conv: &str, comm: &str, t: &str) -> ConversationEvent {
+        ExternalEstablishedEvent {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_date_time: t.into(),
+            conversation_id: conv.into(),
+            communication_id: comm.into(),
+            source_configuration: SourceConfiguration {
+                source_id: source.into(),
+                interaction_id: "call-1".into(),
+                tag_id: None,
+            },
+            ..Default::default()
+        }
+        .into()
+    }
+
+    fn body(events: Vec<ConversationEvent>) -> Value {
+        let mut b = BatchConversationEventRequest::default();
+        for e in events {
+            b.push(e);
+        }
+        serde_json::to_value(b).unwrap_or_default()
+    }
+
+    #[test]
+    fn one_request_is_applied_in_event_time_order_once() {
+        let (mut org, source) = org();
+        let conv = uuid::Uuid::new_v4().to_string();
+        let comm = uuid::Uuid::new_v4().to_string();
+        let answered: ConversationEvent = CommunicationAnsweredEvent {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_date_time: "2026-01-01T00:00:01.000Z".into(),
+            conversation_id: conv.clone(),
+            communication_id: comm.clone(),
+        }
+        .into();
+        let est = established(&source, &conv, &comm, "2026-01-01T00:00:00.000Z");
+        // The envelope puts answered after established anyway; reverse the times to prove
+        // that time, not array order, decides.
+        let v = body(vec![answered.clone(), est.clone()]);
+        let r = conversations(&mut org, &v).expect("accepted");
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let ids: Vec<String> = org.conversations[&conv]
+            .timeline
+            .iter()
+            .map(|t| t.event_id.clone())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![est.event_id().to_owned(), answered.event_id().to_owned()]
+        );
+        // Again: nothing new.
+        let r = conversations(&mut org, &v).expect("accepted");
+        assert!(r.errors.is_empty());
+        assert_eq!(org.conversations[&conv].timeline.len(), 2);
+        assert_eq!(org.events_accepted, 2);
+    }
+
+    #[test]
+    fn request_level_rules() {
+        let (mut org, _) = org();
+        let e = conversations(&mut org, &json!({})).expect_err("empty");
+        assert_eq!(e.code, "zero.events.submitted");
+        let e = conversations(&mut org, &json!({"holdUpdatedEvent": []})).expect_err("typo");
+        assert_eq!(e.code, "invalid.property");
+        let e = conversations(&mut org, &json!([1])).expect_err("array");
+        assert_eq!(e.status, 400);
+        let e = presence(&mut org, &json!({"userPresenceEvents": "x"})).expect_err("not array");
+        assert_eq!(e.code, "invalid.value");
+    }
+
+    #[test]
+    fn per_event_rules() {
+        let (mut org, source) = org();
+        let conv = uuid::Uuid::new_v4().to_string();
+        let bad_date = established(
+            &source,
+            &conv,
+            &uuid::Uuid::new_v4().to_string(),
+            "yesterday",
+        );
+        let bad_conv = established(
+            &source,
+            "conv-1",
+            &uuid::Uuid::new_v4().to_string(),
+            "2026-01-01T00:00:00Z",
+        );
+        let bad_source = established(
+            "nope",
+            &conv,
+            &uuid::Uuid::new_v4().to_string(),
+            "2026-01-01T00:00:00Z",
+        );
+        let r =
+            conversations(&mut org, &body(vec![bad_date, bad_conv, bad_source])).expect("answered");
+        assert_eq!(r.errors.len(), 3);
+        assert!(r.errors.iter().all(|e| !e.retryable));
+        assert!(org.conversations.values().all(|c| c.timeline.is_empty()));
+    }
+
+    #[test]
+    fn rate_limit_answers_retry_after_in_whole_seconds() {
+        let (mut org, _) = org();
+        let w = std::time::Duration::from_millis(300);
+        assert!(org.check_rate("t", 2, w).is_ok());
+        assert!(org.check_rate("t", 2, w).is_ok());
+        let e = org.check_rate("t", 2, w).expect_err("limited");
+        assert_eq!((e.status, e.retry_after), (429, Some(1)));
+        assert!(org.check_rate("other", 2, w).is_ok(), "per token");
+        assert!(org.check_rate("t", 0, w).is_ok(), "0 disables");
+    }
 }

@@ -12,13 +12,20 @@
 //!   `limit{key, namespace, value}`.
 //! - Fault injection: the next N requests on a path prefix answer a status (e.g. 503) or drop
 //!   the connection; the next N injected events fail as `retryable`; tokens can be revoked.
-//! - Event injection validates every event and answers per-event errors (see `inject`),
-//!   applies each `eventId` once, and keeps conversation timelines and user histories.
+//! - Event injection validates every event and answers per-event errors, applies each
+//!   `eventId` once, and keeps conversation timelines and user histories. Within a request
+//!   events apply in `eventDateTime` order; an event naming a communication or transfer not
+//!   established yet fails `retryable: true`; anything else invalid (unknown user / queue /
+//!   source / presence definition / wrap-up code, non-UUID ids, events after a communication
+//!   ended, a second answer or disposition) fails for good. Presence and routing-status
+//!   `sourceId` and `sourceConfiguration.sourceId` must name a presence source.
+//! - `POST /api/v2/users/search` supports `EXACT`, `STARTS_WITH`, `CONTAINS` on `email`,
+//!   `name`, `id`.
 //! - Recording uploads: the presigned `url` points at `PUT /emulator/uploads/{uploadKey}`,
 //!   which checks the required headers and `contentMd5` and keeps the archive.
 //! - Inspection (read-only) under `/emulator/…`: `org`, `users`, `users/{id}`,
 //!   `users/{id}/presence`, `users/{id}/routingstatus`, `conversations`, `conversations/{id}`,
-//!   `uploads`, `requests`; control: `POST reset`, `POST faults`, `POST faults/events`,
+//!   `uploads`, `uploads/{uploadKey}` (the stored bytes), `requests`; control: `POST reset`, `POST faults`, `POST faults/events`,
 //!   `POST tokens/revoke`. The handle offers the same as typed methods.
 //!
 //! Bad requests get a GC-shaped `ErrorBody`, never a panic.

@@ -1,0 +1,84 @@
+//! EXCS initial-sync benchmark: a generated contact center, the GC emulator on loopback, the
+//! embedded store. Prints time, GC requests per agent and, with a rate limit, the time against
+//! the floor of requests ÷ limit.
+//!
+//! `cargo bench -p engage-connector --bench excs_sync` runs 1,000 agents without a rate limit.
+//! Settings (environment): `EXCS_BENCH_AGENTS` (comma list, default `1000`),
+//! `EXCS_BENCH_RATE` (requests per window, default 0 = off), `EXCS_BENCH_WINDOW_SECS` (default
+//! 60; shrink it to measure the limiter's efficiency without waiting 30 minutes: the ratio to
+//! the floor is what matters).
+
+use engage_connector::demo::Sandbox;
+use gcex::emulator::EmulatorConfig;
+use std::time::{Duration, Instant};
+
+fn main() {
+    // `cargo test --all-targets` runs this once without `--bench`: a small smoke pass.
+    let default = if std::env::args().any(|a| a == "--bench") {
+        "1000"
+    } else {
+        "20"
+    };
+    let agents: Vec<usize> = std::env::var("EXCS_BENCH_AGENTS")
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let rate: u32 = std::env::var("EXCS_BENCH_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let window: u64 = std::env::var("EXCS_BENCH_WINDOW_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    for n in agents {
+        rt.block_on(async {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let emu = EmulatorConfig::new("bench", "bench-secret")
+                .with_rate_limit(rate, Duration::from_secs(window));
+            let mut sb = Sandbox::build(dir.path(), n, emu).await.expect("sandbox");
+            sb.env
+                .insert("EXCS_GC_RATE_LIMIT_PER_MIN".into(), rate.to_string());
+            sb.env
+                .insert("EXCS_GC_RATE_WINDOW_SECS".into(), window.to_string());
+            let mut excs = sb.excs().await.expect("excs");
+            let t = Instant::now();
+            let report = excs.poll_once().await.expect("sync");
+            let took = t.elapsed().as_secs_f64();
+            let stats = sb.gc.stats();
+            let requests: u64 = stats
+                .requests
+                .iter()
+                .filter(|(k, _)| !k.contains("/oauth/"))
+                .map(|(_, v)| *v)
+                .sum();
+            println!(
+                "excs initial sync: {n} agents, {} users created, {:.2} s, {} GC requests ({:.2} per agent), {} answered 429",
+                report.users_created,
+                took,
+                requests,
+                requests as f64 / n.max(1) as f64,
+                stats.rate_limited,
+            );
+            if rate > 0 {
+                let floor = requests as f64 / f64::from(rate) * window as f64;
+                println!(
+                    "  rate limit {rate} per {window} s: floor {floor:.1} s, took {:.1}% of the floor",
+                    took / floor * 100.0
+                );
+            }
+            let t = Instant::now();
+            excs.poll_once().await.expect("idle poll");
+            println!(
+                "  idle poll (no change): {:.3} s",
+                t.elapsed().as_secs_f64()
+            );
+        });
+    }
+}

@@ -1,0 +1,77 @@
+//! `excs`: the EX Engage Connector configuration sync service.
+
+use engage_connector::excs::service::{ApiState, Excs, ExcsSettings, router};
+use engage_connector::ops::config::ProcessEnv;
+use engage_connector::ops::health::Health;
+use engage_connector::ops::http::{OpsState, serve};
+use engage_connector::ops::metrics::Metrics;
+use engage_connector::store::{IdMap, JsonView, Namespace};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match ExcsSettings::from_env(&ProcessEnv) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("excs: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = engage_connector::ops::logging::init("excs", &settings.log) {
+        eprintln!("excs: cannot open the log file: {e}");
+        return ExitCode::from(2);
+    }
+    let health = Health::new();
+    let metrics = Metrics::new();
+    let store = match settings.store.open().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the store");
+            return ExitCode::from(1);
+        }
+    };
+    health.up("store", "connected");
+    let db = match engage_cfgdb::open(&settings.db) {
+        Ok(db) => db,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the Config DB");
+            return ExitCode::from(1);
+        }
+    };
+    let ns = Namespace::new(&settings.common.tenant_id, &settings.common.org_id);
+    let port = settings.port;
+    let org_id = settings.common.org_id.clone();
+    let excs = match Excs::start(
+        settings,
+        db,
+        store.clone(),
+        ns.clone(),
+        health.clone(),
+        metrics.clone(),
+    )
+    .await
+    {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "EXCS cannot start");
+            return ExitCode::from(1);
+        }
+    };
+    let api = ApiState {
+        org_id,
+        progress: excs.progress(),
+        ids: IdMap::new(store.clone(), ns.clone()),
+        json: JsonView::new(store, ns),
+    };
+    let app = router(api, OpsState { health, metrics });
+    let addr = std::net::SocketAddr::from(([0, 0, 0, 0], port));
+    match serve(addr, app).await {
+        Ok((bound, _task)) => tracing::info!(%bound, "EXCS REST API listening"),
+        Err(e) => {
+            tracing::error!(error = %e, port, "cannot listen on EXCS_PORT");
+            return ExitCode::from(1);
+        }
+    }
+    excs.run().await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,390 @@
+//! EXCS end to end: a generated contact center in real PostgreSQL, the shared store in real
+//! Redis, and the GC EX emulator over HTTP.
+
+use engage_cfgdb::seed::{SeedSpec, install_schema_postgres, seed_postgres};
+use engage_cfgdb::{PgConfigDb, SchemaMap, read_snapshot};
+use engage_connector::excs::desired::{DesiredSettings, desired_org};
+use engage_connector::excs::service::{Excs, ExcsSettings};
+use engage_connector::ops::health::Health;
+use engage_connector::ops::metrics::Metrics;
+use engage_connector::store::{
+    IdKind, IdMap, JsonView, Namespace, PRESENCE_SOURCE_KEY, PersonRecord, RedisConfig, RedisStore,
+    Store,
+};
+use engage_test_support::{TestDb, TestRedis};
+use gcex::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+const CLIENT_ID: &str = "excs-e2e";
+const CLIENT_SECRET: &str = "excs-e2e-secret";
+
+struct World {
+    db: TestDb,
+    redis: TestRedis,
+    gc: EmulatorHandle,
+    store: Arc<dyn Store>,
+    ns: Namespace,
+}
+
+async fn world(agents: usize) -> World {
+    let gc = Emulator::start(
+        EmulatorConfig::new(CLIENT_ID, CLIENT_SECRET).with_rate_limit(0, Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
+    let db = TestDb::create().await;
+    let client = db.connect().await;
+    install_schema_postgres(&client).await.unwrap();
+    let mut spec = SeedSpec::agents(agents);
+    let url = gc.base_url().to_string();
+    for (s, k, v) in [
+        ("general", "base_service_url", url.as_str()),
+        ("general", "base_auth_url", url.as_str()),
+        ("config_sync", "client_id", CLIENT_ID),
+        ("config_sync", "client_secret", CLIENT_SECRET),
+    ] {
+        spec.hybrid.push((s.into(), k.into(), v.into()));
+    }
+    seed_postgres(&client, &SchemaMap::default(), &spec)
+        .await
+        .unwrap();
+    let redis = TestRedis::create().await;
+    let store: Arc<dyn Store> = Arc::new(
+        RedisStore::connect(&RedisConfig::from_url(redis.url()).unwrap())
+            .await
+            .unwrap(),
+    );
+    let ns = Namespace::with_prefix(redis.prefix());
+    World {
+        db,
+        redis,
+        gc,
+        store,
+        ns,
+    }
+}
+
+impl World {
+    fn settings(&self) -> ExcsSettings {
+        let cfg = self.db.config().to_string();
+        let get = |k: &str| {
+            cfg.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+                .unwrap_or("")
+                .to_string()
+        };
+        let env: BTreeMap<String, String> = [
+            ("EXEC_ORG_ID", "org-e2e".to_string()),
+            ("EXEC_TENANT_ID", "1".to_string()),
+            ("TENANT_NAME", "tenant001".to_string()),
+            ("EXCS_GC_QUEUE_NAME_SUFFIX", "-Engage-external".to_string()),
+            ("EXCS_CONFIG_DB_HOST", get("host")),
+            ("EXCS_CONFIG_DB_PORT", get("port")),
+            ("EXCS_CONFIG_DB_USER", get("user")),
+            ("EXCS_CONFIG_DB_NAME", self.db.name().to_string()),
+            ("EXCS_DRIFT_CHECK_EVERY", "1".to_string()),
+            ("EXCS_GC_RATE_LIMIT_PER_MIN", "0".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        ExcsSettings::from_env(&env).unwrap()
+    }
+
+    async fn excs(&self) -> Excs {
+        let settings = self.settings();
+        let db = PgConfigDb::from_conn_str(self.db.config()).unwrap();
+        Excs::start(
+            settings,
+            Box::new(db),
+            self.store.clone(),
+            self.ns.clone(),
+            Health::new(),
+            Metrics::new(),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn snapshot(&self) -> engage_cfgdb::Snapshot {
+        let db = PgConfigDb::from_conn_str(self.db.config()).unwrap();
+        read_snapshot(&db, &SchemaMap::default()).await.unwrap()
+    }
+
+    fn ids(&self) -> IdMap {
+        IdMap::new(self.store.clone(), self.ns.clone())
+    }
+}
+
+fn lower_unique<'a>(names: impl Iterator<Item = &'a str>) -> bool {
+    let v: Vec<String> = names.map(str::to_lowercase).collect();
+    let s: BTreeSet<&String> = v.iter().collect();
+    s.len() == v.len()
+}
+
+#[tokio::test]
+async fn initial_sync_then_every_kind_of_change() {
+    let w = world(30).await;
+    let mut excs = w.excs().await;
+    let report = excs.poll_once().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+
+    let snap = w.snapshot().await;
+    let desired = desired_org(
+        &snap,
+        &DesiredSettings {
+            tenant_name: "tenant001".into(),
+            ..DesiredSettings::default()
+        },
+    );
+    let org = w.gc.org();
+    assert_eq!(report.users_created, desired.users.len());
+    assert_eq!(org.users.len(), desired.users.len());
+    assert_eq!(org.queues.len(), desired.queues.len());
+    assert_eq!(org.skills.len(), desired.skills.len());
+    assert_eq!(org.wrapup_codes.len(), desired.wrap_up_codes.len());
+    assert!(lower_unique(
+        org.users.iter().filter_map(|u| u.user.email.as_deref())
+    ));
+    assert!(excs.progress().get().initial_sync_done);
+    assert_eq!(excs.progress().get().status, "Success");
+
+    // Users: names, roles by class, external ids, skills within 0..5.
+    let ids = w.ids();
+    for (dbid, du) in &desired.users {
+        let gc_id = ids
+            .gc_id(IdKind::Person, &dbid.to_string())
+            .await
+            .unwrap()
+            .expect("every desired user is mapped");
+        let u = w.gc.user(&gc_id).unwrap();
+        assert_eq!(u.user.name.as_deref(), Some(du.display_name.as_str()));
+        assert!(
+            u.user
+                .email
+                .as_deref()
+                .unwrap()
+                .eq_ignore_ascii_case(&du.user_name)
+        );
+        assert!(
+            u.external_ids
+                .iter()
+                .any(|e| e.external_key == du.external_id)
+        );
+        let role_names: BTreeSet<String> = u
+            .roles
+            .iter()
+            .filter_map(|r| {
+                org.roles
+                    .iter()
+                    .find(|x| x.id == r.id)
+                    .map(|x| x.name.clone())
+            })
+            .collect();
+        for expected in engage_connector::excs::rules::RoleNames::default().at_creation(du.class) {
+            assert!(
+                role_names.contains(expected),
+                "{} lacks role {expected}",
+                du.user_name
+            );
+        }
+        assert_eq!(u.skills.len(), du.skills.len());
+        assert!(
+            u.skills
+                .iter()
+                .all(|s| (0.0..=5.0).contains(&s.proficiency))
+        );
+        let rec: PersonRecord = JsonView::new(w.store.clone(), w.ns.clone())
+            .get(&PersonRecord::key(*dbid))
+            .await
+            .unwrap()
+            .expect("person record published for EXAS/EXCP");
+        assert_eq!(rec.gc_user_id, gc_id);
+    }
+    // Queues: names, peer ids, members, all wrap-up codes.
+    let code_ids: BTreeSet<String> = org.wrapup_codes.iter().map(|c| c.id.clone()).collect();
+    for dq in desired.queues.values() {
+        let q = org
+            .queues
+            .iter()
+            .find(|q| q.queue.name == dq.name)
+            .expect("queue exists");
+        assert_eq!(
+            q.queue.peer_id.as_deref(),
+            Some(dq.dn_dbid.to_string().as_str())
+        );
+        assert_eq!(
+            q.queue.description.as_deref(),
+            Some(dq.description.as_str())
+        );
+        assert_eq!(q.member_ids.len(), dq.members.len());
+        let have: BTreeSet<String> = q.wrapup_code_ids.iter().cloned().collect();
+        assert_eq!(have, code_ids, "all codes on all queues");
+    }
+    let source: Option<String> = JsonView::new(w.store.clone(), w.ns.clone())
+        .get(PRESENCE_SOURCE_KEY)
+        .await
+        .unwrap();
+    assert!(source.is_some(), "presence source created");
+
+    // A second poll with nothing changed writes nothing new.
+    let again = excs.poll_once().await.unwrap();
+    assert_eq!(
+        again.users_created + again.queues_created + again.skills_created,
+        0
+    );
+    assert_eq!(w.gc.org().users.len(), desired.users.len());
+
+    let sql = w.db.connect().await;
+    // Modify: a first name.
+    let (agent_dbid, agent) = desired
+        .users
+        .iter()
+        .find(|(_, u)| u.class == engage_connector::excs::rules::PersonClass::Agent)
+        .map(|(d, u)| (*d, u.clone()))
+        .unwrap();
+    sql.execute(
+        "UPDATE cfg_person SET first_name = 'Renamed' WHERE dbid = $1",
+        &[&(agent_dbid as i32)],
+    )
+    .await
+    .unwrap();
+    // Role transition: the agent becomes a supervisor.
+    let next: i32 = sql
+        .query_one("SELECT COALESCE(MAX(dbid), 0) + 1 FROM cfg_flex_prop", &[])
+        .await
+        .unwrap()
+        .get(0);
+    sql.execute(
+        "INSERT INTO cfg_flex_prop (dbid, object_dbid, object_type, parent_dbid, prop_type, prop_name, prop_value) \
+         VALUES ($1, $2, 3, NULL, 1, 'htcc', NULL), ($3, $2, 3, $1, 1, 'roles', 'Supervisor')",
+        &[&next, &(agent_dbid as i32), &(next + 1)],
+    )
+    .await
+    .unwrap();
+    excs.poll_once().await.unwrap();
+    let gc_id = ids
+        .gc_id(IdKind::Person, &agent_dbid.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let u = w.gc.user(&gc_id).unwrap();
+    assert!(
+        u.user.name.as_deref().unwrap().starts_with("Renamed"),
+        "{:?}",
+        u.user.name
+    );
+    let org = w.gc.org();
+    let sup_role = org.roles.iter().find(|r| r.name == "Supervisor").unwrap();
+    assert!(
+        u.roles.iter().any(|r| r.id == sup_role.id),
+        "agent->supervisor adds Supervisor"
+    );
+
+    // GC-side drift: rename the user in GC; the next (full) poll restores Engage's value.
+    let client = gcex::GcClient::new(w.gc.client_config()).unwrap();
+    client
+        .update_user(&gc_id, 3, |_| gcex::users::UpdateUser {
+            name: Some("Drifted".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    excs.poll_once().await.unwrap();
+    assert!(
+        w.gc.user(&gc_id)
+            .unwrap()
+            .user
+            .name
+            .unwrap()
+            .starts_with("Renamed")
+    );
+
+    // Delete: a queue member's person is deleted -> inactive and removed from every queue.
+    let member_dbid = desired
+        .queues
+        .values()
+        .flat_map(|q| q.members.iter())
+        .copied()
+        .find(|d| *d != agent_dbid)
+        .expect("some queue has members");
+    sql.execute(
+        "DELETE FROM cfg_person WHERE dbid = $1",
+        &[&(member_dbid as i32)],
+    )
+    .await
+    .unwrap();
+    let r = excs.poll_once().await.unwrap();
+    assert_eq!(r.users_deactivated, 1);
+    let member_gc = ids
+        .gc_id(IdKind::Person, &member_dbid.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let mu = w.gc.user(&member_gc).unwrap();
+    assert_eq!(mu.user.state, Some(gcex::users::UserState::Inactive));
+    assert!(
+        w.gc.org()
+            .queues
+            .iter()
+            .all(|q| !q.member_ids.contains(&member_gc)),
+        "removed from all queues"
+    );
+    assert_eq!(
+        w.gc.org().users.len(),
+        desired.users.len(),
+        "the user is not deleted"
+    );
+
+    // VAG membership change: remove every explicit member row of the linked groups.
+    sql.execute("DELETE FROM cfg_agent_group", &[])
+        .await
+        .unwrap();
+    excs.poll_once().await.unwrap();
+    let snap2 = w.snapshot().await;
+    let desired2 = desired_org(&snap2, &DesiredSettings::default());
+    for dq in desired2.queues.values() {
+        let q =
+            w.gc.org()
+                .queues
+                .into_iter()
+                .find(|q| q.queue.name == dq.name)
+                .unwrap();
+        assert_eq!(
+            q.member_ids.len(),
+            dq.members.len(),
+            "queue {} follows its VAGs",
+            dq.name
+        );
+    }
+    let _ = agent;
+}
+
+#[tokio::test]
+async fn restart_during_initial_sync_resumes_without_duplicates() {
+    let w = world(60).await;
+    // The first run is killed part-way through its initial sync (its future is dropped in the
+    // middle of whatever request it was making), twice.
+    for cut_ms in [150u64, 400] {
+        let mut first = w.excs().await;
+        let _ = tokio::time::timeout(Duration::from_millis(cut_ms), first.poll_once()).await;
+    }
+    let mut second = w.excs().await;
+    let r = second.poll_once().await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let org = w.gc.org();
+    let snap = w.snapshot().await;
+    let desired = desired_org(&snap, &DesiredSettings::default());
+    assert_eq!(org.users.len(), desired.users.len(), "no duplicate users");
+    assert_eq!(org.queues.len(), desired.queues.len(), "every queue, once");
+    assert!(lower_unique(
+        org.users.iter().filter_map(|u| u.user.email.as_deref())
+    ));
+    assert!(lower_unique(
+        org.queues.iter().map(|q| q.queue.name.as_str())
+    ));
+    assert!(lower_unique(org.skills.iter().map(|s| s.name.as_str())));
+    let _ = &w.redis;
+}
