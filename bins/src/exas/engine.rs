@@ -333,6 +333,10 @@ impl Main {
                     if defs.is_ok() {
                         health.up(HEALTH_GC, "presence definitions read");
                     }
+                    health.down(
+                        HEALTH_STAT,
+                        "not connected yet: waiting for the presence source id EXCS publishes",
+                    );
                     tracing::warn!(
                         key = PRESENCE_SOURCE_KEY,
                         "no presence source id in the store yet; waiting for EXCS to create it"
