@@ -124,6 +124,32 @@ pub fn map_state(state: &EngageAgentState) -> GcAgentState {
     }
 }
 
+/// The table's Engage side of a Stat Server agent state ([`engage_statserver::AgentState`],
+/// from [`engage_statserver::AgentState::summarize`]): logged out → Logged Off; after-call
+/// work → ACW; ready / not ready with the call type folded to the table's three columns
+/// (internal, no call, any other type).
+pub fn engage_state(summary: &engage_statserver::AgentState) -> EngageAgentState {
+    use engage_statserver::{CallKind as StatCall, Login, Readiness};
+    if summary.login == Login::LoggedOut {
+        return EngageAgentState::LoggedOff;
+    }
+    let call = match summary.call {
+        StatCall::None => CallKind::NoCall,
+        StatCall::Internal => CallKind::Internal,
+        _ => CallKind::Other,
+    };
+    match &summary.readiness {
+        Readiness::Ready => EngageAgentState::Ready { call },
+        Readiness::AfterCallWork => EngageAgentState::AfterCallWork,
+        Readiness::NotReady { reason } => EngageAgentState::NotReady {
+            reason: reason.clone(),
+            call,
+        },
+        // Readiness is non-exhaustive: an unknown readiness is treated as not ready.
+        _ => EngageAgentState::NotReady { reason: None, call },
+    }
+}
+
 /// Not Ready reasons named Break, Meal, Meeting or Training map to that presence; any other or
 /// no reason is Busy.
 fn reason_presence(reason: Option<&str>) -> Presence {
@@ -223,6 +249,47 @@ mod tests {
             assert_ne!(
                 map_state(&s).presence.map(Presence::system_name),
                 Some("Available")
+            );
+        }
+    }
+    #[test]
+    fn stat_server_summaries_fold_into_the_table() {
+        use engage_statserver::{AgentState, CallKind as SC, Login, Readiness};
+        let s = |login, readiness, call| AgentState::new("a", login, readiness, call, 0);
+        assert_eq!(
+            engage_state(&s(Login::LoggedOut, Readiness::Ready, SC::Inbound)),
+            EngageAgentState::LoggedOff
+        );
+        assert_eq!(
+            engage_state(&s(Login::LoggedIn, Readiness::Ready, SC::Consult)),
+            EngageAgentState::Ready { call: Other }
+        );
+        assert_eq!(
+            engage_state(&s(Login::LoggedIn, Readiness::Ready, SC::Internal)),
+            EngageAgentState::Ready { call: Internal }
+        );
+        assert_eq!(
+            engage_state(&s(
+                Login::LoggedIn,
+                Readiness::NotReady {
+                    reason: Some("Meal".into())
+                },
+                SC::None
+            )),
+            nr(Some("Meal"), NoCall)
+        );
+        assert_eq!(
+            engage_state(&s(Login::LoggedIn, Readiness::AfterCallWork, SC::None)),
+            EngageAgentState::AfterCallWork
+        );
+        for call in [SC::Inbound, SC::Outbound, SC::Consult, SC::Unknown] {
+            assert_eq!(
+                engage_state(&s(
+                    Login::LoggedIn,
+                    Readiness::NotReady { reason: None },
+                    call
+                )),
+                nr(Option::None, Other)
             );
         }
     }

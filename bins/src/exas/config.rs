@@ -1,0 +1,307 @@
+//! EXAS settings from the environment.
+//!
+//! The deployment guide's variables:
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `EXAS_PORT` | REST port (`/health`, `/metrics`) | 3630 |
+//! | `EXAS_HOST` | address the REST endpoint binds | `0.0.0.0` |
+//! | `EXAS_STAT_SERVER_PRIMARY_HOST` / `_PORT` | primary Stat Server | mandatory |
+//! | `EXAS_STAT_SERVER_BACKUP_HOST` / `_PORT` | backup Stat Server | mandatory |
+//! | `EXAS_LOG_LEVEL`, `EXAS_LOG_PATH`, `EXAS_LOG_FILENAME` | logging | `info`, stdout |
+//! | `EXEC_ORG_ID`, `EXEC_TENANT_ID` | GC org, Engage tenant (store namespace) | mandatory |
+//! | `EXEC_REDIS_HOST`, `EXEC_REDIS_PORT`, `EXEC_REDIS_SECURE`, `EXEC_REDIS_PASSWORD` | the shared store | port 6379, not secure |
+//!
+//! Our additions (the guide reads the GC connection from the Config DB `hybrid_integration`
+//! transaction; until EXAS reads it there, these variables give it):
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `EXAS_GC_BASE_URL` or `EXAS_GC_REGION` | GC API base (e.g. `https://api.mypurecloud.ie`) or region host | one is mandatory |
+//! | `EXAS_GC_AUTH_URL` | GC login base | derived from the API base (`api.` → `login.`) |
+//! | `EXAS_GC_CLIENT_ID`, `EXAS_GC_CLIENT_SECRET` | OAuth client credentials | mandatory |
+//! | `EXEC_STORE_PATH` | embedded store file, instead of Redis | — (one of it and `EXEC_REDIS_HOST` is mandatory) |
+//! | `EXAS_STAT_SERVER_TENANT` | the Stat Server tenant of the agents | `Resources` |
+//! | `EXAS_SCOPE_REFRESH_SECS` | how often the agents in scope are read again | 10 |
+
+use crate::ops::config::{CommonConfig, ConfigError, EnvReader, Lookup};
+use crate::ops::logging::LogConfig;
+use crate::store::RedisConfig;
+use gcex::Secret;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// Redis (`EXEC_REDIS_*`).
+    Redis(RedisConfig),
+    /// An embedded store file (`EXEC_STORE_PATH`).
+    Embedded(PathBuf),
+}
+
+/// Everything the `exas` service needs. `Debug` never shows a secret.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ExasConfig {
+    /// Org and tenant.
+    pub common: CommonConfig,
+    /// REST bind address (`EXAS_HOST`).
+    pub host: String,
+    /// REST port (`EXAS_PORT`).
+    pub port: u16,
+    /// Primary Stat Server host and port.
+    pub stat_primary: (String, u16),
+    /// Backup Stat Server host and port.
+    pub stat_backup: (String, u16),
+    /// Stat Server tenant of the agents.
+    pub stat_tenant: String,
+    /// Scope refresh period.
+    pub scope_every: Duration,
+    /// The store.
+    pub store: StoreLocation,
+    /// GC API base URL.
+    pub gc_base_url: String,
+    /// GC login base URL.
+    pub gc_auth_url: String,
+    /// OAuth client id.
+    pub gc_client_id: String,
+    /// OAuth client secret (redacted in `Debug`).
+    pub gc_client_secret: Secret,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+fn port(env: &mut EnvReader<'_>, name: &str, what: &str) -> u16 {
+    let raw = env.required(name, what);
+    if raw.is_empty() {
+        return 0;
+    }
+    match raw.parse::<u16>() {
+        Ok(p) if p > 0 => p,
+        _ => {
+            env.invalid(name, &format!("`{raw}` is not a TCP port"));
+            0
+        }
+    }
+}
+
+/// The login base for an API base: `https://api.X` → `https://login.X`; any other host (an
+/// emulator, a proxy) serves both.
+fn derive_auth_url(base: &str) -> String {
+    match base.split_once("://") {
+        Some((scheme, rest)) if rest.starts_with("api.") => {
+            format!("{scheme}://login.{}", &rest["api.".len()..])
+        }
+        _ => base.to_string(),
+    }
+}
+
+impl ExasConfig {
+    /// Reads the settings; every missing or invalid variable is named in the one error.
+    pub fn read(lookup: &dyn Lookup) -> Result<ExasConfig, ConfigError> {
+        let mut env = EnvReader::new(lookup);
+        let common = CommonConfig::read(&mut env);
+        let host = env
+            .optional("EXAS_HOST")
+            .unwrap_or_else(|| "0.0.0.0".to_string());
+        let rest_port = env.parsed_or::<u16>("EXAS_PORT", 3630);
+        let p_host = env.required("EXAS_STAT_SERVER_PRIMARY_HOST", "primary Stat Server host");
+        let p_port = port(
+            &mut env,
+            "EXAS_STAT_SERVER_PRIMARY_PORT",
+            "primary Stat Server port",
+        );
+        let b_host = env.required("EXAS_STAT_SERVER_BACKUP_HOST", "backup Stat Server host");
+        let b_port = port(
+            &mut env,
+            "EXAS_STAT_SERVER_BACKUP_PORT",
+            "backup Stat Server port",
+        );
+        let stat_tenant = env
+            .optional("EXAS_STAT_SERVER_TENANT")
+            .unwrap_or_else(|| "Resources".to_string());
+        let scope_secs = env.parsed_or::<u64>("EXAS_SCOPE_REFRESH_SECS", 10);
+        if scope_secs == 0 {
+            env.invalid("EXAS_SCOPE_REFRESH_SECS", "must be at least 1 second");
+        }
+
+        let store = match (
+            env.optional("EXEC_REDIS_HOST"),
+            env.optional("EXEC_STORE_PATH"),
+        ) {
+            (Some(host), _) => {
+                let port = env.parsed_or::<u16>("EXEC_REDIS_PORT", 6379);
+                let secure = env.flag("EXEC_REDIS_SECURE", false);
+                let password = if secure {
+                    Some(env.required(
+                        "EXEC_REDIS_PASSWORD",
+                        "Redis password, required with EXEC_REDIS_SECURE=true",
+                    ))
+                } else {
+                    env.optional("EXEC_REDIS_PASSWORD")
+                };
+                StoreLocation::Redis(RedisConfig {
+                    host,
+                    port,
+                    password,
+                    db: 0,
+                })
+            }
+            (None, Some(path)) => StoreLocation::Embedded(PathBuf::from(path)),
+            (None, None) => {
+                env.required(
+                    "EXEC_REDIS_HOST",
+                    "Redis host of the shared store; or EXEC_STORE_PATH for an embedded store",
+                );
+                StoreLocation::Embedded(PathBuf::new())
+            }
+        };
+
+        let (gc_base_url, derived_auth) = match (
+            env.optional("EXAS_GC_BASE_URL"),
+            env.optional("EXAS_GC_REGION"),
+        ) {
+            (Some(base), _) => {
+                let base = base.trim_end_matches('/').to_string();
+                let auth = derive_auth_url(&base);
+                (base, Some(auth))
+            }
+            (None, Some(region)) => match gcex::region_urls(&region) {
+                Ok((api, login)) => (api, Some(login)),
+                Err(e) => {
+                    env.invalid("EXAS_GC_REGION", &e.to_string());
+                    (String::new(), None)
+                }
+            },
+            (None, None) => {
+                env.required(
+                    "EXAS_GC_BASE_URL",
+                    "Genesys Cloud API base URL such as https://api.mypurecloud.ie, or EXAS_GC_REGION",
+                );
+                (String::new(), None)
+            }
+        };
+        let gc_auth_url = env
+            .optional("EXAS_GC_AUTH_URL")
+            .or(derived_auth)
+            .unwrap_or_default();
+        let gc_client_id = env.required("EXAS_GC_CLIENT_ID", "Genesys Cloud OAuth client id");
+        let gc_client_secret =
+            Secret::new(env.required("EXAS_GC_CLIENT_SECRET", "Genesys Cloud OAuth client secret"));
+        let log = LogConfig {
+            level: env
+                .optional("EXAS_LOG_LEVEL")
+                .unwrap_or_else(|| "info".to_string()),
+            path: env.optional("EXAS_LOG_PATH").map(PathBuf::from),
+            file_name: env.optional("EXAS_LOG_FILENAME"),
+            json: true,
+        };
+        env.finish()?;
+        Ok(ExasConfig {
+            common,
+            host,
+            port: rest_port,
+            stat_primary: (p_host, p_port),
+            stat_backup: (b_host, b_port),
+            stat_tenant,
+            scope_every: Duration::from_secs(scope_secs),
+            store,
+            gc_base_url,
+            gc_auth_url,
+            gc_client_id,
+            gc_client_secret,
+            log,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn full() -> BTreeMap<&'static str, &'static str> {
+        BTreeMap::from([
+            ("EXEC_ORG_ID", "org"),
+            ("EXEC_TENANT_ID", "101"),
+            ("EXAS_STAT_SERVER_PRIMARY_HOST", "stat1"),
+            ("EXAS_STAT_SERVER_PRIMARY_PORT", "2060"),
+            ("EXAS_STAT_SERVER_BACKUP_HOST", "stat2"),
+            ("EXAS_STAT_SERVER_BACKUP_PORT", "2061"),
+            ("EXEC_REDIS_HOST", "redis"),
+            ("EXAS_GC_REGION", "mypurecloud.ie"),
+            ("EXAS_GC_CLIENT_ID", "cid"),
+            ("EXAS_GC_CLIENT_SECRET", "very-secret-value"),
+        ])
+    }
+
+    #[test]
+    fn reads_the_spec_variables_with_defaults() {
+        let c = ExasConfig::read(&full()).expect("valid");
+        assert_eq!(c.port, 3630);
+        assert_eq!(c.stat_primary, ("stat1".to_string(), 2060));
+        assert_eq!(c.stat_backup, ("stat2".to_string(), 2061));
+        assert_eq!(c.gc_base_url, "https://api.mypurecloud.ie");
+        assert_eq!(c.gc_auth_url, "https://login.mypurecloud.ie");
+        assert_eq!(c.scope_every, Duration::from_secs(10));
+        assert_eq!(
+            derive_auth_url("https://api.usw2.pure.cloud"),
+            "https://login.usw2.pure.cloud"
+        );
+        assert!(matches!(&c.store, StoreLocation::Redis(r) if r.host == "redis" && r.port == 6379));
+        assert!(!format!("{c:?}").contains("very-secret-value"));
+    }
+
+    #[test]
+    fn every_missing_variable_is_named_in_one_line() {
+        let env: BTreeMap<&str, &str> = BTreeMap::from([("EXAS_PORT", "nope")]);
+        let err = ExasConfig::read(&env).unwrap_err().to_string();
+        for name in [
+            "EXEC_ORG_ID",
+            "EXEC_TENANT_ID",
+            "EXAS_STAT_SERVER_PRIMARY_HOST",
+            "EXAS_STAT_SERVER_PRIMARY_PORT",
+            "EXAS_STAT_SERVER_BACKUP_HOST",
+            "EXAS_STAT_SERVER_BACKUP_PORT",
+            "EXEC_REDIS_HOST",
+            "EXAS_GC_BASE_URL",
+            "EXAS_GC_CLIENT_ID",
+            "EXAS_GC_CLIENT_SECRET",
+        ] {
+            assert!(err.contains(&format!("missing {name}")), "{name}: {err}");
+        }
+        assert!(err.contains("invalid EXAS_PORT"), "{err}");
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn secure_redis_needs_a_password_and_embedded_store_is_accepted() {
+        let mut env = full();
+        env.insert("EXEC_REDIS_SECURE", "true");
+        let err = ExasConfig::read(&env).unwrap_err().to_string();
+        assert!(err.contains("missing EXEC_REDIS_PASSWORD"), "{err}");
+        let mut env = full();
+        env.remove("EXEC_REDIS_HOST");
+        env.insert("EXEC_STORE_PATH", "/var/lib/exec/store.redb");
+        env.insert("EXAS_GC_BASE_URL", "http://127.0.0.1:9000/");
+        let c = ExasConfig::read(&env).expect("valid");
+        assert_eq!(c.gc_auth_url, "http://127.0.0.1:9000");
+        env.insert("EXAS_GC_AUTH_URL", "http://127.0.0.1:9001");
+        let c = ExasConfig::read(&env).expect("valid");
+        assert!(matches!(c.store, StoreLocation::Embedded(_)));
+        assert_eq!(c.gc_base_url, "http://127.0.0.1:9000");
+        assert_eq!(c.gc_auth_url, "http://127.0.0.1:9001");
+    }
+
+    #[test]
+    fn bad_port_is_invalid() {
+        let mut env = full();
+        env.insert("EXAS_STAT_SERVER_BACKUP_PORT", "0");
+        let err = ExasConfig::read(&env).unwrap_err().to_string();
+        assert!(
+            err.contains("invalid EXAS_STAT_SERVER_BACKUP_PORT"),
+            "{err}"
+        );
+    }
+}
