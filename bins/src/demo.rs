@@ -202,8 +202,172 @@ pub async fn run_in(dir: &std::path::Path) -> Result<(), String> {
     if org.users.is_empty() || org.queues.is_empty() {
         return Err("EXCS created nothing".into());
     }
-    println!("demo summary: EXCS synchronized the generated contact center into the GC EX org.");
-    println!("(EXAS, EXCP and EXRP join the demo as they land.)");
+
+    // 4. EXAS: a simulated Stat Server drives a short shift for a few agents.
+    let exas = exas_shift(&sb, store.clone()).await?;
+    println!(
+        "- EXAS: {} agents in scope; {} Stat Server state changes became {} presence and {} routing-status events in GC",
+        exas.agents, exas.changes, exas.presence_events, exas.routing_events
+    );
+    for line in &exas.examples {
+        println!("  {line}");
+    }
+    println!(
+        "demo summary: EXCS synchronized the generated contact center into the GC EX org; \
+         EXAS mirrored Stat Server agent states into GC presence and routing status."
+    );
+    println!("(EXCP and EXRP join the demo as they land.)");
     sb.gc.shutdown().await;
     Ok(())
+}
+
+struct ExasOutcome {
+    agents: usize,
+    changes: usize,
+    presence_events: usize,
+    routing_events: usize,
+    examples: Vec<String>,
+}
+
+/// Runs EXAS against a simulated Stat Server: every agent logs in; the first few walk through
+/// Ready, an inbound call, after-call work and a Not Ready break.
+async fn exas_shift(sb: &Sandbox, store: Arc<dyn Store>) -> Result<ExasOutcome, String> {
+    use crate::exas::engine::{Engine, EngineConfig, EngineDeps};
+    use engage_statserver::client::{ClientConfig, Endpoint};
+    use engage_statserver::sim::{SimServer, SimWorld};
+    use engage_statserver::{AgentState, CallKind, Login, Readiness, ServerMode};
+
+    let ns = Namespace::new("1", &sb.gc.config().organization_id);
+    let persons: Vec<PersonRecord> = crate::store::JsonView::new(store.clone(), ns.clone())
+        .scan::<PersonRecord>(PersonRecord::PREFIX)
+        .await
+        .map_err(|e| format!("store: {e}"))?
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|p| p.is_agent && p.active)
+        .collect();
+    let world = SimWorld::new();
+    let sim = SimServer::start(
+        world.clone(),
+        "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+        ServerMode::Primary,
+    )
+    .await
+    .map_err(|e| format!("Stat Server simulator: {e}"))?;
+    let gc = gcex::GcClient::new(sb.gc.client_config()).map_err(|e| format!("GC client: {e}"))?;
+    let mut config = EngineConfig::new(ClientConfig::new(
+        Endpoint::new("127.0.0.1", sim.local_addr().port()),
+        None,
+    ));
+    config.scope_every = Duration::from_millis(200);
+    config.setup_retry = Duration::from_millis(100);
+    let engine = Engine::start(
+        config,
+        EngineDeps {
+            store,
+            ns,
+            gc,
+            health: Health::new(),
+            metrics: Metrics::new(),
+        },
+    );
+    let presence = |user: &str| -> Vec<String> {
+        sb.gc
+            .presence_history(user)
+            .into_iter()
+            .filter_map(|r| r.system_presence)
+            .collect()
+    };
+    let wait_for = |user: String, n: usize| {
+        let presence = &presence;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while presence(&user).len() < n {
+                if Instant::now() > deadline {
+                    return Err(format!("agent {user}: presence never reached {n} events"));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok(())
+        }
+    };
+    // Everybody starts Offline (logged out).
+    for p in &persons {
+        wait_for(p.gc_user_id.clone(), 1).await?;
+    }
+    let steps = [
+        (Readiness::Ready, CallKind::None),
+        (Readiness::Ready, CallKind::Inbound),
+        (Readiness::AfterCallWork, CallKind::None),
+        (
+            Readiness::NotReady {
+                reason: Some("Break".into()),
+            },
+            CallKind::None,
+        ),
+    ];
+    let walkers: Vec<&PersonRecord> = persons.iter().take(5).collect();
+    let mut changes = 0;
+    let mut t = 1_700_000_000;
+    for (readiness, call) in steps {
+        t += 60;
+        for p in &walkers {
+            let status = AgentState::new(
+                p.stat_agent_id(),
+                Login::LoggedIn,
+                readiness.clone(),
+                call,
+                t,
+            )
+            .to_status("place", "dn", "switch");
+            world.set_agent_state(p.stat_agent_id(), status);
+            changes += 1;
+        }
+        // Let each step arrive before the next one (the simulator reports current state only).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    for p in &walkers {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while sb
+            .gc
+            .routing_history(&p.gc_user_id)
+            .last()
+            .map(|r| r.status)
+            != Some(gcex::events::RoutingStatus::OffQueue)
+            || presence(&p.gc_user_id).last().map(String::as_str) != Some("Break")
+        {
+            if Instant::now() > deadline {
+                return Err(format!("agent {}: the break never arrived", p.user_name));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let mut examples = Vec::new();
+    if let Some(p) = walkers.first() {
+        examples.push(format!(
+            "e.g. {}: presence {:?}",
+            p.user_name,
+            presence(&p.gc_user_id)
+        ));
+        let routing: Vec<String> = sb
+            .gc
+            .routing_history(&p.gc_user_id)
+            .into_iter()
+            .map(|r| format!("{:?}", r.status))
+            .collect();
+        examples.push(format!("     routing {routing:?}"));
+    }
+    let presence_events = persons.iter().map(|p| presence(&p.gc_user_id).len()).sum();
+    let routing_events = persons
+        .iter()
+        .map(|p| sb.gc.routing_history(&p.gc_user_id).len())
+        .sum();
+    engine.shutdown().await;
+    Ok(ExasOutcome {
+        agents: persons.len(),
+        changes,
+        presence_events,
+        routing_events,
+        examples,
+    })
 }
