@@ -79,6 +79,36 @@ fn main() {
                 "  idle poll (no change): {:.3} s",
                 t.elapsed().as_secs_f64()
             );
+            // Change propagation: rename one agent in the Config DB; the next poll carries it.
+            let conn = rusqlite::Connection::open(&sb.db_path).expect("open config db");
+            let dbid: i64 = conn
+                .query_row(
+                    "SELECT MIN(dbid) FROM cfg_person WHERE is_agent = 2",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("an agent");
+            conn.execute(
+                "UPDATE cfg_person SET first_name = 'Propagated' WHERE dbid = ?1",
+                [dbid],
+            )
+            .expect("update");
+            drop(conn);
+            let t = Instant::now();
+            let r = excs.poll_once().await.expect("change poll");
+            let took = t.elapsed().as_secs_f64();
+            let renamed = sb
+                .gc
+                .org()
+                .users
+                .iter()
+                .any(|u| u.user.name.as_deref().is_some_and(|n| n.starts_with("Propagated")));
+            println!(
+                "  change propagation: the poll carrying one renamed person took {took:.3} s \
+                 ({} user updated, reached GC: {renamed}); worst-case latency = poll interval \
+                 (EXCS_POLL_INTERVAL_SECS, default 5 s) + {took:.3} s",
+                r.users_updated
+            );
         });
     }
 }

@@ -151,3 +151,28 @@ async fn folder_filtering_limits_users_queues_and_skills_but_not_wrap_up_codes()
     assert!(nothing.skills.is_empty());
     assert_eq!(nothing.wrap_up_codes, all.wrap_up_codes);
 }
+
+#[tokio::test]
+async fn ssl_setting_opens_a_tls_reader() {
+    // EXCS_CONFIG_DB_SSL=true builds a TLS-verifying reader (connections are opened lazily);
+    // without it the plain reader is used. (No TLS-enabled PostgreSQL runs in CI, so the
+    // handshake itself is not exercised here.)
+    let lookup = |ssl: &'static str| {
+        move |k: &str| match k {
+            "EXCS_CONFIG_DB_HOST" => Some("127.0.0.1".to_string()),
+            "EXCS_CONFIG_DB_NAME" => Some("configdb".to_string()),
+            "EXCS_CONFIG_DB_USER" => Some("reader".to_string()),
+            "EXCS_CONFIG_DB_SSL" => Some(ssl.to_string()),
+            _ => None,
+        }
+    };
+    let tls = engage_cfgdb::DbConfig::from_lookup(lookup("true")).unwrap();
+    assert!(tls.ssl);
+    assert!(
+        engage_cfgdb::PgConfigDb::connect(&tls).is_err(),
+        "plain reader refuses ssl"
+    );
+    assert!(engage_connector::excs::service::open_config_db(&tls).is_ok());
+    let plain = engage_cfgdb::DbConfig::from_lookup(lookup("false")).unwrap();
+    assert!(engage_connector::excs::service::open_config_db(&plain).is_ok());
+}

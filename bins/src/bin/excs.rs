@@ -31,7 +31,7 @@ async fn main() -> ExitCode {
         }
     };
     health.up("store", "connected");
-    let db = match engage_cfgdb::open(&settings.db) {
+    let db = match engage_connector::excs::service::open_config_db(&settings.db) {
         Ok(db) => db,
         Err(e) => {
             tracing::error!(error = %e, "cannot open the Config DB");

@@ -47,7 +47,7 @@ fn doctor() -> std::process::ExitCode {
         }
     };
     rt.block_on(async {
-        let db = match engage_cfgdb::open(&cfg) {
+        let db = match engage_connector::excs::service::open_config_db(&cfg) {
             Ok(db) => db,
             Err(e) => {
                 eprintln!("exec doctor: cannot open the Config DB: {e}");

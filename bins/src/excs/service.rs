@@ -453,3 +453,26 @@ pub fn router(api: ApiState, ops: OpsState) -> Router {
         .with_state(api)
         .merge(base_router(ops))
 }
+
+/// Opens the Config DB read-only: PostgreSQL (with TLS when `EXCS_CONFIG_DB_SSL` is true,
+/// verified against the system's root certificates) or SQLite. MSSQL and Oracle have no driver
+/// wired in yet and fail with a clear error.
+pub fn open_config_db(cfg: &DbConfig) -> Result<Box<dyn ConfigDb>, engage_cfgdb::Error> {
+    if cfg.ssl && cfg.db_type == engage_cfgdb::Dialect::Postgres {
+        let (tls, _) =
+            tokio_postgres_rustls::MakeRustlsConnect::with_native_certs().map_err(|errors| {
+                engage_cfgdb::Error::Connect {
+                    dialect: "postgresql",
+                    message: format!(
+                        "EXCS_CONFIG_DB_SSL=true but no system root certificate could be loaded \
+                     ({} errors); install ca-certificates",
+                        errors.len()
+                    ),
+                }
+            })?;
+        return Ok(Box::new(engage_cfgdb::PgConfigDb::connect_with_tls(
+            cfg, tls,
+        )?));
+    }
+    engage_cfgdb::open(cfg)
+}
