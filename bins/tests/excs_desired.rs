@@ -176,3 +176,49 @@ async fn ssl_setting_opens_a_tls_reader() {
     let plain = engage_cfgdb::DbConfig::from_lookup(lookup("false")).unwrap();
     assert!(engage_connector::excs::service::open_config_db(&plain).is_ok());
 }
+
+#[tokio::test]
+async fn case_insensitive_name_conflicts_are_detected_before_writing() {
+    let (db, _) = seeded(10).await;
+    let sql = db.connect().await;
+    // Two skills and two VQs on one switch whose names differ only in case.
+    sql.batch_execute(
+        "INSERT INTO cfg_skill (dbid, tenant_dbid, name, state) VALUES (9001, 1, 'Zulu_Skill', 1), (9002, 1, 'ZULU_SKILL', 1);",
+    )
+    .await
+    .unwrap();
+    let (switch, dn_type): (i32, i32) = {
+        let r = sql
+            .query_one(
+                "SELECT switch_dbid, type FROM cfg_dn WHERE type = 5 LIMIT 1",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    sql.execute(
+        "INSERT INTO cfg_dn (dbid, switch_dbid, type, number_, state) VALUES (9101, $1, $2, 'queue1', 1), (9102, $1, $2, 'Queue1', 1)",
+        &[&switch, &dn_type],
+    )
+    .await
+    .unwrap();
+    let reader = PgConfigDb::from_conn_str(db.config()).unwrap();
+    let snap = read_snapshot(&reader, &SchemaMap::default()).await.unwrap();
+    let org = desired_org(&snap, &DesiredSettings::default());
+    let skill = org
+        .conflicts
+        .iter()
+        .find(|c| c.object_type == "skill")
+        .expect("skill conflict reported");
+    assert_eq!(skill.names, vec!["ZULU_SKILL", "Zulu_Skill"]);
+    assert_eq!(skill.kept, "Zulu_Skill", "the lowest DBID is kept");
+    assert!(org.skills.contains_key(&9001) && !org.skills.contains_key(&9002));
+    let queue = org
+        .conflicts
+        .iter()
+        .find(|c| c.object_type == "queue")
+        .expect("queue conflict reported");
+    assert_eq!(queue.names.len(), 2);
+    assert!(org.queues.contains_key(&9101) && !org.queues.contains_key(&9102));
+}
