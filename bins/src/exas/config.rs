@@ -31,14 +31,9 @@ use gcex::Secret;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Where the store lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreLocation {
-    /// Redis (`EXEC_REDIS_*`).
-    Redis(RedisConfig),
-    /// An embedded store file (`EXEC_STORE_PATH`).
-    Embedded(PathBuf),
-}
+/// Where the store lives: the shared store settings type (EXAS reads it more strictly:
+/// one of `EXEC_REDIS_HOST` and `EXEC_STORE_PATH` is mandatory).
+pub use crate::store::StoreSettings as StoreLocation;
 
 /// Everything the `exas` service needs. `Debug` never shows a secret.
 #[derive(Debug, Clone)]

@@ -1,12 +1,12 @@
 //! The `exas` service: store + GC client + engine + REST (`/health`, `/metrics`) on
 //! `EXAS_PORT`, composed from an [`ExasConfig`].
 
-use super::config::{ExasConfig, StoreLocation};
+use super::config::ExasConfig;
 use super::engine::{Engine, EngineConfig, EngineDeps, EngineHandle};
 use crate::ops::health::Health;
 use crate::ops::http::{OpsState, base_router, serve};
 use crate::ops::metrics::Metrics;
-use crate::store::{EmbeddedStore, Namespace, RedisStore, Store, StoreError};
+use crate::store::{Namespace, Store, StoreError};
 use engage_statserver::client::{ClientConfig, Endpoint};
 use gcex::{GcClient, GcConfig, GcError};
 use std::net::SocketAddr;
@@ -51,10 +51,7 @@ impl Service {
     /// Starts everything: opens the store, builds the GC client, starts the engine and serves
     /// REST.
     pub async fn start(config: &ExasConfig) -> Result<Service, ServiceError> {
-        let store: Arc<dyn Store> = match &config.store {
-            StoreLocation::Redis(r) => Arc::new(RedisStore::connect(r).await?),
-            StoreLocation::Embedded(path) => Arc::new(EmbeddedStore::open(path)?),
-        };
+        let store: Arc<dyn Store> = config.store.open().await?;
         let gc = GcClient::new(GcConfig::new(
             config.gc_base_url.clone(),
             config.gc_auth_url.clone(),
