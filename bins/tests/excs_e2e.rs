@@ -587,3 +587,53 @@ async fn moving_a_person_out_of_the_synchronized_folders_deactivates_it() {
         Some(gcex::users::UserState::Active)
     );
 }
+
+#[tokio::test]
+async fn a_recreated_person_reactivates_its_user() {
+    let w = world(10).await;
+    let mut excs = w.excs().await;
+    excs.poll_once().await.unwrap();
+    let snap = w.snapshot().await;
+    let desired = desired_org(&snap, &DesiredSettings::default());
+    let (&old, user) = desired.users.iter().next().unwrap();
+    let gc_id = w
+        .ids()
+        .gc_id(IdKind::Person, &old.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let sql = w.db.connect().await;
+    sql.batch_execute(&format!(
+        "CREATE TEMP TABLE keep AS SELECT * FROM cfg_person WHERE dbid = {old}; \
+         UPDATE keep SET dbid = 99001; DELETE FROM cfg_person WHERE dbid = {old};"
+    ))
+    .await
+    .unwrap();
+    let r = excs.poll_once().await.unwrap();
+    assert_eq!(r.users_deactivated, 1);
+    assert_eq!(
+        w.gc.user(&gc_id).unwrap().user.state,
+        Some(gcex::users::UserState::Inactive)
+    );
+    // Re-created in Engage: a new DBID, the same user name.
+    sql.batch_execute("INSERT INTO cfg_person SELECT * FROM keep;")
+        .await
+        .unwrap();
+    let r = excs.poll_once().await.unwrap();
+    assert_eq!(r.users_created, 0, "the existing user is reused");
+    let u = w.gc.user(&gc_id).unwrap();
+    assert_eq!(u.user.state, Some(gcex::users::UserState::Active));
+    let new_id = w
+        .ids()
+        .gc_id(IdKind::Person, "99001")
+        .await
+        .unwrap()
+        .expect("the new DBID maps to the same user");
+    assert_eq!(new_id, gc_id);
+    let expected = user.external_id.replacen(&old.to_string(), "99001", 1);
+    assert!(
+        u.external_ids.iter().any(|e| e.external_key == expected),
+        "new externalId {expected}: {:?}",
+        u.external_ids
+    );
+}

@@ -2,7 +2,7 @@
 //! and the EXCS settings. The reconciler ([`super::sync`]) then makes GC match it.
 
 use super::rules::{self, PersonClass, RoleNames, SkillScale};
-use crate::store::DnRecord;
+use crate::store::{DnRecord, LoginRecord};
 use engage_cfgdb::FolderFilter;
 use engage_cfgdb::model::{Dbid, DnType, ObjectState, Snapshot};
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,8 +60,8 @@ pub struct DesiredUser {
     pub employee_id: Option<String>,
     /// Engage User Name.
     pub engage_user_name: String,
-    /// Agent logins as (switch DBID, login code).
-    pub agent_logins: Vec<(Dbid, String)>,
+    /// Agent logins (switch and login code).
+    pub agent_logins: Vec<LoginRecord>,
 }
 
 /// A GC queue derived from a Virtual Queue DN.
@@ -227,7 +227,15 @@ pub fn desired_org(snapshot: &Snapshot, settings: &DesiredSettings) -> DesiredOr
             .iter()
             .filter_map(|id| snapshot.agent_logins.get(id))
             .filter(|l| l.state != ObjectState::Deleted)
-            .map(|l| (l.switch_dbid, l.login_code.clone()))
+            .map(|l| LoginRecord {
+                switch_dbid: l.switch_dbid,
+                switch: snapshot
+                    .switches
+                    .get(&l.switch_dbid)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+                login_code: l.login_code.clone(),
+            })
             .collect();
         users.insert(
             p.dbid,

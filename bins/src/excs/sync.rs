@@ -20,8 +20,7 @@ use super::desired::{DesiredOrg, DesiredQueue, DesiredUser, NameConflict};
 use super::rules::{PersonClass, RoleNames};
 use crate::ops::metrics::Metrics;
 use crate::store::{
-    IdKind, IdMap, JsonView, LoginRecord, Namespace, PRESENCE_SOURCE_KEY, PersonRecord, Store,
-    StoreError,
+    IdKind, IdMap, JsonView, Namespace, PRESENCE_SOURCE_KEY, PersonRecord, Store, StoreError,
 };
 use gcex::routing::{QueueRequest, WrapupCodeRequest};
 use gcex::users::{CreateUser, SkillAssignment, UpdateUser, User, UserState};
@@ -874,15 +873,7 @@ impl Reconciler {
             employee_id: user.employee_id.clone(),
             is_agent: user.class != PersonClass::NonAgent,
             active: user.active,
-            logins: user
-                .agent_logins
-                .iter()
-                .map(|(switch_dbid, code)| LoginRecord {
-                    switch_dbid: *switch_dbid,
-                    switch: String::new(),
-                    login_code: code.clone(),
-                })
-                .collect(),
+            logins: user.agent_logins.clone(),
         };
         if prev.as_ref() != Some(&record) {
             self.json

@@ -308,7 +308,7 @@ impl PersonRecord {
 }
 
 /// An agent login of a [`PersonRecord`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRecord {
     /// Switch DBID.
