@@ -38,6 +38,8 @@ wait_port() { # host port what
 # --- toolchain pieces -------------------------------------------------------------------------
 command -v cargo >/dev/null 2>&1 || { say "ERROR: cargo not found; install Rust (rustup) first"; exit 1; }
 if ! command -v cc >/dev/null 2>&1; then apt_install build-essential; fi
+# TLS to PostgreSQL verifies against the system roots (a test builds such a reader).
+if [ ! -s /etc/ssl/certs/ca-certificates.crt ]; then apt_install ca-certificates; fi
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   if command -v rustup >/dev/null 2>&1; then say "adding rustfmt and clippy"; rustup component add rustfmt clippy; fi
 fi
