@@ -116,9 +116,24 @@ impl Hasher for Fnv {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+            // The remainder zero-padded to a little-endian word, loaded without a memcpy call.
+            let mut w = 0u64;
+            let mut shift = 0;
+            let mut r = rest;
+            if let Some((four, tail)) = r.split_first_chunk::<4>() {
+                w = u64::from(u32::from_le_bytes(*four));
+                shift = 32;
+                r = tail;
+            }
+            if let Some((two, tail)) = r.split_first_chunk::<2>() {
+                w |= u64::from(u16::from_le_bytes(*two)) << shift;
+                shift += 16;
+                r = tail;
+            }
+            if let [b] = r {
+                w |= u64::from(*b) << shift;
+            }
+            self.add(w ^ ((rest.len() as u64) << 59));
         }
     }
     fn write_u8(&mut self, i: u8) {
@@ -221,6 +236,25 @@ mod tests {
             h.finish(),
             Fnv::default().tap(|f| f.add(0x61 ^ (1 << 59))).finish()
         );
+        // Every remainder length gives the word the zero-padded little-endian load gives.
+        let bytes: Vec<u8> = (1..=23u8).map(|b| b.wrapping_mul(37)).collect();
+        for len in 0..bytes.len() {
+            let mut expected = Fnv::default();
+            let mut chunks = bytes[..len].chunks(8);
+            for c in &mut chunks {
+                let mut w = [0u8; 8];
+                w[..c.len()].copy_from_slice(c);
+                let word = u64::from_le_bytes(w);
+                expected.add(if c.len() == 8 {
+                    word
+                } else {
+                    word ^ ((c.len() as u64) << 59)
+                });
+            }
+            let mut h = Fnv::default();
+            h.write(&bytes[..len]);
+            assert_eq!(h.finish(), expected.finish(), "len {len}");
+        }
         assert_eq!(fingerprint("x"), fingerprint("x"));
         assert_ne!(fingerprint("x"), fingerprint("y"));
     }

@@ -45,7 +45,9 @@ const CONSULT: u8 = 1;
 pub struct CallModel {
     config: ModelConfig,
     next_key: u64,
-    conversations: BTreeMap<u64, Conversation>,
+    /// Hashed for the hot path; serialized in key order (as the `BTreeMap` it replaced).
+    #[serde(serialize_with = "serialize_sorted")]
+    conversations: HashMap<u64, Conversation, BuildHasherDefault<Fnv>>,
     /// CallUUID -> conversation key.
     calls: IdMap<u64>,
     /// ISLink id -> conversation key.
@@ -188,6 +190,17 @@ struct Env<'a, L: ?Sized> {
     ended: u32,
 }
 
+/// Serializes a map in key order, exactly as a `BTreeMap` with the same entries would.
+fn serialize_sorted<S, V, H>(map: &HashMap<u64, V, H>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    V: Serialize,
+{
+    let mut entries: Vec<(&u64, &V)> = map.iter().collect();
+    entries.sort_unstable_by_key(|(k, _)| **k);
+    serializer.collect_map(entries)
+}
+
 /// Look-ups that know nothing (used by timeouts, which need none).
 struct NoLookups;
 
@@ -209,7 +222,7 @@ impl CallModel {
         Self {
             config,
             next_key: 0,
-            conversations: BTreeMap::new(),
+            conversations: HashMap::default(),
             calls: IdMap::default(),
             links: IdMap::default(),
             extension_calls: IdMap::default(),
@@ -290,7 +303,9 @@ impl CallModel {
         };
         if let Some(call) = event.call_ref() {
             for link in &call.is_link_list {
-                self.links.entry(link.clone()).or_insert(key);
+                if !self.links.contains_key(link) {
+                    self.links.insert(link.clone(), key);
+                }
             }
         }
         let Some(conv) = self.conversations.get_mut(&key) else {
@@ -346,34 +361,35 @@ impl CallModel {
     }
 
     fn attach_or_create(&mut self, event: &EngageEvent) -> u64 {
-        let call = event.call_ref().cloned().unwrap_or_default();
+        let (call_uuid, links): (&str, &[String]) = match event.call_ref() {
+            Some(c) => (&c.call_uuid, &c.is_link_list),
+            None => ("", &[]),
+        };
         let mut found = None;
-        let mut root = call.call_uuid.clone();
+        let mut root = call_uuid;
         if let EngageEvent::EventCallCreated(c) = event {
             if let Some(m) = &c.main_call_uuid {
                 found = self.calls.get(m).copied();
             }
             if let Some(o) = &c.orig_call_uuid {
                 found = found.or_else(|| self.calls.get(o).copied());
-                root = o.clone();
+                root = o;
             }
         }
         if found.is_none() {
-            found = call
-                .is_link_list
-                .iter()
-                .find_map(|l| self.links.get(l).copied());
+            found = links.iter().find_map(|l| self.links.get(l).copied());
         }
         let key = match found {
             Some(k) => k,
             None => {
                 let key = self.next_key;
                 self.next_key += 1;
-                self.conversations.insert(key, Conversation::new(root));
+                self.conversations
+                    .insert(key, Conversation::new(root.to_owned()));
                 key
             }
         };
-        self.calls.insert(call.call_uuid, key);
+        self.calls.insert(call_uuid.to_owned(), key);
         key
     }
 
