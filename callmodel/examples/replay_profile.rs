@@ -6,6 +6,7 @@
 //! - `replay_profile dump FILE`: writes every output of one replay (JSON, one per line), the
 //!   serialized state after every 500th event, and the timeouts' outputs, so two builds can be
 //!   compared byte for byte.
+//! - `replay_profile state`: bytes of state per live call at the busiest point (as the bench).
 
 #![allow(missing_docs)]
 
@@ -65,6 +66,24 @@ fn main() {
                 writeln!(f, "{}", serde_json::to_string(&o).expect("json")).expect("write");
             }
             writeln!(f, "STATE {}", serde_json::to_string(&model).expect("state")).expect("write");
+        }
+        Some("state") => {
+            let mut model = CallModel::new(config.clone());
+            let mut peak = (0, 0, 0);
+            for e in &events {
+                model.handle_input(e, &lookups);
+                while model.poll_output().is_some() {}
+                if model.live_conversations() > peak.0 {
+                    let json = serde_json::to_vec(&model).expect("state").len();
+                    peak = (model.live_conversations(), model.approx_state_bytes(), json);
+                }
+            }
+            let live = peak.0.max(1);
+            println!(
+                "peak {live} live calls: ~{} B/call (estimate), {} B/call (JSON)",
+                peak.1 / live,
+                peak.2 / live
+            );
         }
         _ => {
             let rounds: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(1);

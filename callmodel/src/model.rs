@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::config::ModelConfig;
 use crate::ids::{Fnv, IdKind, child_id, conversation_id, fingerprint};
+use crate::small::SmallStr;
 
 /// A map keyed by Engage ids, with the fixed hasher (lookups only; never iterated for output).
 type IdMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
@@ -94,7 +95,7 @@ struct Conversation {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Leg {
     call_uuid: String,
-    conn_id: String,
+    conn_id: SmallStr,
     call_type: CallType,
     ctx: u8,
     created: bool,
@@ -106,8 +107,8 @@ struct Leg {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct LegParty {
-    id: String,
-    dn: String,
+    id: SmallStr,
+    dn: SmallStr,
     dn_type: DnType,
     last_time: u64,
     deleted: bool,
@@ -134,7 +135,7 @@ struct Comm {
     /// GC user id (user) or queue id (routing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gc_id: Option<String>,
-    dn: String,
+    dn: SmallStr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     origin_queue: Option<String>,
     answered_at: u64,
@@ -519,14 +520,14 @@ impl Conversation {
             n += o(&c.queue) + o(&c.pending_queue);
         }
         for l in &self.legs {
-            n += std::mem::size_of::<Leg>() + s(&l.call_uuid) + s(&l.conn_id);
+            n += std::mem::size_of::<Leg>() + s(&l.call_uuid) + l.conn_id.heap_bytes();
             n += l.links.iter().map(|x| 24 + x.capacity()).sum::<usize>();
             for p in &l.parties {
-                n += std::mem::size_of::<LegParty>() + s(&p.id) + s(&p.dn);
+                n += std::mem::size_of::<LegParty>() + p.id.heap_bytes() + p.dn.heap_bytes();
             }
         }
         for c in &self.comms {
-            n += std::mem::size_of::<Comm>() + o(&c.gc_id) + s(&c.dn) + o(&c.origin_queue);
+            n += std::mem::size_of::<Comm>() + o(&c.gc_id) + c.dn.heap_bytes() + o(&c.origin_queue);
             n += o(&c.language);
         }
         n
@@ -601,7 +602,7 @@ impl Conversation {
             ended: false,
             held: false,
             gc_id: None,
-            dn: dn.to_owned(),
+            dn: SmallStr::new(dn),
             origin_queue: None,
             answered_at: 0,
             answer_leg: leg,
@@ -849,9 +850,11 @@ impl Conversation {
             conversation_id: self.id,
             communication_id: comm.id,
             user_id: comm.gc_id.clone().unwrap_or_default(),
-            agent_dn: comm.dn.clone(),
+            agent_dn: comm.dn.as_str().to_owned(),
             call_uuid: leg.map(|l| l.call_uuid.clone()).unwrap_or_default(),
-            conn_id: leg.map(|l| l.conn_id.clone()).unwrap_or_default(),
+            conn_id: leg
+                .map(|l| l.conn_id.as_str().to_owned())
+                .unwrap_or_default(),
             origination_queue_id: comm.origin_queue.clone(),
             language: comm.language.clone(),
             start_time: comm.answered_at,
@@ -996,7 +999,7 @@ impl Conversation {
                 }
                 self.legs.push(Leg {
                     call_uuid: call.call_uuid.clone(),
-                    conn_id: call.conn_id.clone(),
+                    conn_id: SmallStr::new(&call.conn_id),
                     call_type: CallType::Unknown,
                     ctx,
                     created: false,
@@ -1014,7 +1017,7 @@ impl Conversation {
         let first = idx == 0;
         let leg = &mut self.legs[idx];
         if !call.conn_id.is_empty() && leg.conn_id != call.conn_id {
-            leg.conn_id.clone_from(&call.conn_id);
+            leg.conn_id = SmallStr::new(&call.conn_id);
         }
         for l in &call.is_link_list {
             if !leg.links.contains(l) {
@@ -1080,7 +1083,7 @@ impl Conversation {
         match target {
             Some(c) => {
                 let c = u16::try_from(c).unwrap_or(u16::MAX);
-                self.disposition_applied(env, c, &v.clone(), t);
+                self.disposition_applied(env, c, v, t);
             }
             None => self.disposition = Some(v.clone()),
         }
@@ -1137,8 +1140,8 @@ impl Conversation {
             return;
         }
         self.legs[li].parties.push(LegParty {
-            id: p.party_id.clone(),
-            dn: p.dn.clone(),
+            id: SmallStr::new(&p.party_id),
+            dn: SmallStr::new(&p.dn),
             dn_type: p.dn_type,
             last_time: t,
             deleted: false,
@@ -1553,8 +1556,8 @@ impl Conversation {
             register_extension(env.ext, &e.party.dn, &e.call.call_uuid);
         }
         self.legs[li].parties.push(LegParty {
-            id: e.party.party_id.clone(),
-            dn: e.party.dn.clone(),
+            id: SmallStr::new(&e.party.party_id),
+            dn: SmallStr::new(&e.party.dn),
             dn_type: e.party.dn_type,
             last_time: t,
             deleted: false,
@@ -1599,8 +1602,8 @@ impl Conversation {
         let Some(pi) = self.legs[li].parties.iter().position(|x| x.id == party_id) else {
             // Deleted before it was added (events out of order): remember it as gone.
             self.legs[li].parties.push(LegParty {
-                id: party_id.to_owned(),
-                dn: String::new(),
+                id: SmallStr::new(party_id),
+                dn: SmallStr::default(),
                 dn_type: DnType::Other,
                 last_time: t,
                 deleted: true,
@@ -1623,12 +1626,12 @@ impl Conversation {
     }
 
     fn remove_party<L: ?Sized>(&mut self, env: &mut Env<'_, L>, li: usize, pi: usize, t: u64) {
-        let call = self.legs[li].call_uuid.clone();
-        let p = &mut self.legs[li].parties[pi];
+        let leg = &mut self.legs[li];
+        let p = &mut leg.parties[pi];
         p.deleted = true;
         p.last_time = t;
         if p.dn_type == DnType::Extension {
-            unregister_extension(env.ext, &p.dn, &call);
+            unregister_extension(env.ext, &p.dn, &leg.call_uuid);
         }
     }
 
@@ -1649,7 +1652,7 @@ impl Conversation {
         if self.legs[li].deleted {
             return;
         }
-        let mut leaving: Vec<(String, u16)> = Vec::new();
+        let mut leaving: Vec<(SmallStr, u16)> = Vec::new();
         for pi in 0..self.legs[li].parties.len() {
             if self.legs[li].parties[pi].deleted {
                 continue;
