@@ -456,17 +456,16 @@ impl CallModel {
 }
 
 fn register_extension(ext: &mut IdMap<Vec<String>>, dn: &str, call: &str) -> usize {
-    if !ext.contains_key(dn) {
-        ext.insert(dn.to_owned(), Vec::new());
+    // One lookup when the DN is known, one insert when it is not.
+    if let Some(calls) = ext.get_mut(dn) {
+        let others = calls.iter().filter(|c| *c != call).count();
+        if others == calls.len() {
+            calls.push(call.to_owned());
+        }
+        return others;
     }
-    let Some(calls) = ext.get_mut(dn) else {
-        return 0;
-    };
-    let others = calls.iter().filter(|c| *c != call).count();
-    if !calls.iter().any(|c| c == call) {
-        calls.push(call.to_owned());
-    }
-    others
+    ext.insert(dn.to_owned(), vec![call.to_owned()]);
+    0
 }
 
 fn unregister_extension(ext: &mut IdMap<Vec<String>>, dn: &str, call: &str) {
@@ -938,11 +937,12 @@ impl Conversation {
             }
             EngageEvent::EventQueued(e) => {
                 let leg = self.leg_for(env, &e.call, None, t);
-                if let Some(q) = env.lookups.queue_id(&e.vq) {
-                    let q = q.to_owned();
-                    if !self.suspended {
-                        self.queue_to(env, leg, &q, t);
-                    }
+                // The look-ups outlive `env`'s borrow: no copy of the queue id needed.
+                let lookups = env.lookups;
+                if let Some(q) = lookups.queue_id(&e.vq)
+                    && !self.suspended
+                {
+                    self.queue_to(env, leg, q, t);
                 }
             }
             EngageEvent::EventDiverted(e) => {
@@ -1235,7 +1235,8 @@ impl Conversation {
         p: &Party,
         t: u64,
     ) -> Option<u16> {
-        let Some(user) = env.lookups.agent_user_id(&p.dn).map(str::to_owned) else {
+        let lookups = env.lookups;
+        let Some(user) = lookups.agent_user_id(&p.dn) else {
             // No logged-in agent, or an agent out of the EX scope.
             self.suspend(env, t);
             return None;
@@ -1260,7 +1261,7 @@ impl Conversation {
             && (p.role == PartyRole::Origination || !self.inbound)
         {
             // The agent originates the call (outbound).
-            let c = self.establish_user(env, t, (leg, ctx_i), &user, &p.dn, false, None);
+            let c = self.establish_user(env, t, (leg, ctx_i), user, &p.dn, false, None);
             self.ctx[ci].holder = Some(c);
             return Some(c);
         }
@@ -1271,7 +1272,7 @@ impl Conversation {
                     self.suspend(env, t);
                     return None;
                 };
-                Some(self.start_user_transfer(env, t, (leg, ctx_i), h, object, &user, &p.dn))
+                Some(self.start_user_transfer(env, t, (leg, ctx_i), h, object, user, &p.dn))
             }
             Some(h) => {
                 let (Some(object), None, MAIN) = (object, self.ctx[ci].transfer, ctx_i) else {
@@ -1279,7 +1280,7 @@ impl Conversation {
                     self.suspend(env, t);
                     return None;
                 };
-                let d = self.start_user_transfer(env, t, (leg, ctx_i), h, object, &user, &p.dn);
+                let d = self.start_user_transfer(env, t, (leg, ctx_i), h, object, user, &p.dn);
                 self.ctx[ci].awaiting = None;
                 if self.comm(h).departed_at.is_some() {
                     self.end_comm(env, h, DisconnectType::TransferUser, t);
@@ -1297,7 +1298,7 @@ impl Conversation {
                     env,
                     t,
                     (leg, ctx_i),
-                    &user,
+                    user,
                     &p.dn,
                     alerting,
                     Some(initiator),
@@ -1310,7 +1311,7 @@ impl Conversation {
             None => {
                 // Direct call to the extension, no queue: the best matching GC shape is a
                 // user leg invited by the caller.
-                let c = self.establish_user(env, t, (leg, ctx_i), &user, &p.dn, alerting, object);
+                let c = self.establish_user(env, t, (leg, ctx_i), user, &p.dn, alerting, object);
                 self.ctx[ci].holder = Some(c);
                 Some(c)
             }
