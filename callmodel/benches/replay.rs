@@ -1,6 +1,14 @@
 //! Replays a realistic mix of the catalogue's flows (every supported and unsupported scenario
 //! file, many calls interleaved in time) through one model. Reports input events per second
 //! and bytes of state per live call (estimate and serialized JSON size) at the busiest point.
+//! Prints input events per CPU second of the bench thread too (stable on a shared machine).
+//!
+//! For instruction counts (stable under load), profile the same mix with
+//! `examples/replay_profile.rs`:
+//! `valgrind --tool=callgrind --toggle-collect='*replay_rounds*' target/release/examples/replay_profile rounds 2`
+//! (Ir / (2 x input events) = instructions per event; valgrind hides the CPU's SHA extensions,
+//! so the v5 ids run the soft SHA-1 there). `replay_profile dump FILE` writes every output and
+//! periodic serialized states, to check that a change keeps every byte.
 
 #![allow(missing_docs)] // criterion's macros generate undocumented functions
 

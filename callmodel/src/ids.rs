@@ -78,12 +78,31 @@ pub(crate) enum IdKind {
 
 /// `v5(conversation, kind || position)`.
 pub(crate) fn child_id(conversation: &Uuid, kind: IdKind, position: u32) -> Uuid {
-    let tag: &[u8] = match kind {
-        IdKind::Communication => b"communication:",
-        IdKind::Event => b"event:",
-        IdKind::Command => b"command:",
-    };
-    v5(conversation, &[tag, &position.to_be_bytes()])
+    match kind {
+        IdKind::Communication => child_v5(conversation, b"communication:", position),
+        IdKind::Event => child_v5(conversation, b"event:", position),
+        IdKind::Command => child_v5(conversation, b"command:", position),
+    }
+}
+
+/// `v5(ns, tag || position)` for a name that fits one SHA-1 block (tag of at most 35 bytes):
+/// the block is laid out with constant offsets, no streaming.
+#[inline]
+fn child_v5<const N: usize>(ns: &Uuid, tag: &[u8; N], position: u32) -> Uuid {
+    const { assert!(16 + N + 4 < 56) };
+    let mut block = [0u8; 64];
+    block[..16].copy_from_slice(ns.as_bytes());
+    block[16..16 + N].copy_from_slice(tag);
+    block[16 + N..16 + N + 4].copy_from_slice(&position.to_be_bytes());
+    block[16 + N + 4] = 0x80;
+    block[56..].copy_from_slice(&(((16 + N + 4) as u64) * 8).to_be_bytes());
+    let mut state = SHA1_H0;
+    sha1::block_api::compress(&mut state, std::slice::from_ref(&block));
+    let mut bytes = [0u8; 16];
+    for (chunk, word) in bytes.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
 }
 
 /// A fixed, word-at-a-time hasher (FxHash-style rotate-xor-multiply, finished with a
