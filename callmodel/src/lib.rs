@@ -60,6 +60,7 @@ pub mod input;
 mod lookup;
 mod model;
 pub mod output;
+mod small;
 
 pub use config::ModelConfig;
 pub use ids::{NAMESPACE, conversation_id};

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::config::ModelConfig;
 use crate::ids::{Fnv, IdKind, child_id, conversation_id, fingerprint};
+use crate::small::SmallStr;
 
 /// A map keyed by Engage ids, with the fixed hasher (lookups only; never iterated for output).
 type IdMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
@@ -45,7 +46,9 @@ const CONSULT: u8 = 1;
 pub struct CallModel {
     config: ModelConfig,
     next_key: u64,
-    conversations: BTreeMap<u64, Conversation>,
+    /// Hashed for the hot path; serialized in key order (as the `BTreeMap` it replaced).
+    #[serde(serialize_with = "serialize_sorted")]
+    conversations: HashMap<u64, Conversation, BuildHasherDefault<Fnv>>,
     /// CallUUID -> conversation key.
     calls: IdMap<u64>,
     /// ISLink id -> conversation key.
@@ -92,7 +95,7 @@ struct Conversation {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Leg {
     call_uuid: String,
-    conn_id: String,
+    conn_id: SmallStr,
     call_type: CallType,
     ctx: u8,
     created: bool,
@@ -104,8 +107,8 @@ struct Leg {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct LegParty {
-    id: String,
-    dn: String,
+    id: SmallStr,
+    dn: SmallStr,
     dn_type: DnType,
     last_time: u64,
     deleted: bool,
@@ -132,7 +135,7 @@ struct Comm {
     /// GC user id (user) or queue id (routing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gc_id: Option<String>,
-    dn: String,
+    dn: SmallStr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     origin_queue: Option<String>,
     answered_at: u64,
@@ -188,6 +191,17 @@ struct Env<'a, L: ?Sized> {
     ended: u32,
 }
 
+/// Serializes a map in key order, exactly as a `BTreeMap` with the same entries would.
+fn serialize_sorted<S, V, H>(map: &HashMap<u64, V, H>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    V: Serialize,
+{
+    let mut entries: Vec<(&u64, &V)> = map.iter().collect();
+    entries.sort_unstable_by_key(|(k, _)| **k);
+    serializer.collect_map(entries)
+}
+
 /// Look-ups that know nothing (used by timeouts, which need none).
 struct NoLookups;
 
@@ -209,7 +223,7 @@ impl CallModel {
         Self {
             config,
             next_key: 0,
-            conversations: BTreeMap::new(),
+            conversations: HashMap::default(),
             calls: IdMap::default(),
             links: IdMap::default(),
             extension_calls: IdMap::default(),
@@ -290,7 +304,9 @@ impl CallModel {
         };
         if let Some(call) = event.call_ref() {
             for link in &call.is_link_list {
-                self.links.entry(link.clone()).or_insert(key);
+                if !self.links.contains_key(link) {
+                    self.links.insert(link.clone(), key);
+                }
             }
         }
         let Some(conv) = self.conversations.get_mut(&key) else {
@@ -346,34 +362,35 @@ impl CallModel {
     }
 
     fn attach_or_create(&mut self, event: &EngageEvent) -> u64 {
-        let call = event.call_ref().cloned().unwrap_or_default();
+        let (call_uuid, links): (&str, &[String]) = match event.call_ref() {
+            Some(c) => (&c.call_uuid, &c.is_link_list),
+            None => ("", &[]),
+        };
         let mut found = None;
-        let mut root = call.call_uuid.clone();
+        let mut root = call_uuid;
         if let EngageEvent::EventCallCreated(c) = event {
             if let Some(m) = &c.main_call_uuid {
                 found = self.calls.get(m).copied();
             }
             if let Some(o) = &c.orig_call_uuid {
                 found = found.or_else(|| self.calls.get(o).copied());
-                root = o.clone();
+                root = o;
             }
         }
         if found.is_none() {
-            found = call
-                .is_link_list
-                .iter()
-                .find_map(|l| self.links.get(l).copied());
+            found = links.iter().find_map(|l| self.links.get(l).copied());
         }
         let key = match found {
             Some(k) => k,
             None => {
                 let key = self.next_key;
                 self.next_key += 1;
-                self.conversations.insert(key, Conversation::new(root));
+                self.conversations
+                    .insert(key, Conversation::new(root.to_owned()));
                 key
             }
         };
-        self.calls.insert(call.call_uuid, key);
+        self.calls.insert(call_uuid.to_owned(), key);
         key
     }
 
@@ -439,17 +456,16 @@ impl CallModel {
 }
 
 fn register_extension(ext: &mut IdMap<Vec<String>>, dn: &str, call: &str) -> usize {
-    if !ext.contains_key(dn) {
-        ext.insert(dn.to_owned(), Vec::new());
+    // One lookup when the DN is known, one insert when it is not.
+    if let Some(calls) = ext.get_mut(dn) {
+        let others = calls.iter().filter(|c| *c != call).count();
+        if others == calls.len() {
+            calls.push(call.to_owned());
+        }
+        return others;
     }
-    let Some(calls) = ext.get_mut(dn) else {
-        return 0;
-    };
-    let others = calls.iter().filter(|c| *c != call).count();
-    if !calls.iter().any(|c| c == call) {
-        calls.push(call.to_owned());
-    }
-    others
+    ext.insert(dn.to_owned(), vec![call.to_owned()]);
+    0
 }
 
 fn unregister_extension(ext: &mut IdMap<Vec<String>>, dn: &str, call: &str) {
@@ -503,14 +519,14 @@ impl Conversation {
             n += o(&c.queue) + o(&c.pending_queue);
         }
         for l in &self.legs {
-            n += std::mem::size_of::<Leg>() + s(&l.call_uuid) + s(&l.conn_id);
+            n += std::mem::size_of::<Leg>() + s(&l.call_uuid) + l.conn_id.heap_bytes();
             n += l.links.iter().map(|x| 24 + x.capacity()).sum::<usize>();
             for p in &l.parties {
-                n += std::mem::size_of::<LegParty>() + s(&p.id) + s(&p.dn);
+                n += std::mem::size_of::<LegParty>() + p.id.heap_bytes() + p.dn.heap_bytes();
             }
         }
         for c in &self.comms {
-            n += std::mem::size_of::<Comm>() + o(&c.gc_id) + s(&c.dn) + o(&c.origin_queue);
+            n += std::mem::size_of::<Comm>() + o(&c.gc_id) + c.dn.heap_bytes() + o(&c.origin_queue);
             n += o(&c.language);
         }
         n
@@ -585,7 +601,7 @@ impl Conversation {
             ended: false,
             held: false,
             gc_id: None,
-            dn: dn.to_owned(),
+            dn: SmallStr::new(dn),
             origin_queue: None,
             answered_at: 0,
             answer_leg: leg,
@@ -833,9 +849,11 @@ impl Conversation {
             conversation_id: self.id,
             communication_id: comm.id,
             user_id: comm.gc_id.clone().unwrap_or_default(),
-            agent_dn: comm.dn.clone(),
+            agent_dn: comm.dn.as_str().to_owned(),
             call_uuid: leg.map(|l| l.call_uuid.clone()).unwrap_or_default(),
-            conn_id: leg.map(|l| l.conn_id.clone()).unwrap_or_default(),
+            conn_id: leg
+                .map(|l| l.conn_id.as_str().to_owned())
+                .unwrap_or_default(),
             origination_queue_id: comm.origin_queue.clone(),
             language: comm.language.clone(),
             start_time: comm.answered_at,
@@ -919,11 +937,12 @@ impl Conversation {
             }
             EngageEvent::EventQueued(e) => {
                 let leg = self.leg_for(env, &e.call, None, t);
-                if let Some(q) = env.lookups.queue_id(&e.vq) {
-                    let q = q.to_owned();
-                    if !self.suspended {
-                        self.queue_to(env, leg, &q, t);
-                    }
+                // The look-ups outlive `env`'s borrow: no copy of the queue id needed.
+                let lookups = env.lookups;
+                if let Some(q) = lookups.queue_id(&e.vq)
+                    && !self.suspended
+                {
+                    self.queue_to(env, leg, q, t);
                 }
             }
             EngageEvent::EventDiverted(e) => {
@@ -980,7 +999,7 @@ impl Conversation {
                 }
                 self.legs.push(Leg {
                     call_uuid: call.call_uuid.clone(),
-                    conn_id: call.conn_id.clone(),
+                    conn_id: SmallStr::new(&call.conn_id),
                     call_type: CallType::Unknown,
                     ctx,
                     created: false,
@@ -998,7 +1017,7 @@ impl Conversation {
         let first = idx == 0;
         let leg = &mut self.legs[idx];
         if !call.conn_id.is_empty() && leg.conn_id != call.conn_id {
-            leg.conn_id.clone_from(&call.conn_id);
+            leg.conn_id = SmallStr::new(&call.conn_id);
         }
         for l in &call.is_link_list {
             if !leg.links.contains(l) {
@@ -1064,7 +1083,7 @@ impl Conversation {
         match target {
             Some(c) => {
                 let c = u16::try_from(c).unwrap_or(u16::MAX);
-                self.disposition_applied(env, c, &v.clone(), t);
+                self.disposition_applied(env, c, v, t);
             }
             None => self.disposition = Some(v.clone()),
         }
@@ -1121,8 +1140,8 @@ impl Conversation {
             return;
         }
         self.legs[li].parties.push(LegParty {
-            id: p.party_id.clone(),
-            dn: p.dn.clone(),
+            id: SmallStr::new(&p.party_id),
+            dn: SmallStr::new(&p.dn),
             dn_type: p.dn_type,
             last_time: t,
             deleted: false,
@@ -1216,7 +1235,8 @@ impl Conversation {
         p: &Party,
         t: u64,
     ) -> Option<u16> {
-        let Some(user) = env.lookups.agent_user_id(&p.dn).map(str::to_owned) else {
+        let lookups = env.lookups;
+        let Some(user) = lookups.agent_user_id(&p.dn) else {
             // No logged-in agent, or an agent out of the EX scope.
             self.suspend(env, t);
             return None;
@@ -1241,7 +1261,7 @@ impl Conversation {
             && (p.role == PartyRole::Origination || !self.inbound)
         {
             // The agent originates the call (outbound).
-            let c = self.establish_user(env, t, (leg, ctx_i), &user, &p.dn, false, None);
+            let c = self.establish_user(env, t, (leg, ctx_i), user, &p.dn, false, None);
             self.ctx[ci].holder = Some(c);
             return Some(c);
         }
@@ -1252,7 +1272,7 @@ impl Conversation {
                     self.suspend(env, t);
                     return None;
                 };
-                Some(self.start_user_transfer(env, t, (leg, ctx_i), h, object, &user, &p.dn))
+                Some(self.start_user_transfer(env, t, (leg, ctx_i), h, object, user, &p.dn))
             }
             Some(h) => {
                 let (Some(object), None, MAIN) = (object, self.ctx[ci].transfer, ctx_i) else {
@@ -1260,7 +1280,7 @@ impl Conversation {
                     self.suspend(env, t);
                     return None;
                 };
-                let d = self.start_user_transfer(env, t, (leg, ctx_i), h, object, &user, &p.dn);
+                let d = self.start_user_transfer(env, t, (leg, ctx_i), h, object, user, &p.dn);
                 self.ctx[ci].awaiting = None;
                 if self.comm(h).departed_at.is_some() {
                     self.end_comm(env, h, DisconnectType::TransferUser, t);
@@ -1278,7 +1298,7 @@ impl Conversation {
                     env,
                     t,
                     (leg, ctx_i),
-                    &user,
+                    user,
                     &p.dn,
                     alerting,
                     Some(initiator),
@@ -1291,7 +1311,7 @@ impl Conversation {
             None => {
                 // Direct call to the extension, no queue: the best matching GC shape is a
                 // user leg invited by the caller.
-                let c = self.establish_user(env, t, (leg, ctx_i), &user, &p.dn, alerting, object);
+                let c = self.establish_user(env, t, (leg, ctx_i), user, &p.dn, alerting, object);
                 self.ctx[ci].holder = Some(c);
                 Some(c)
             }
@@ -1537,8 +1557,8 @@ impl Conversation {
             register_extension(env.ext, &e.party.dn, &e.call.call_uuid);
         }
         self.legs[li].parties.push(LegParty {
-            id: e.party.party_id.clone(),
-            dn: e.party.dn.clone(),
+            id: SmallStr::new(&e.party.party_id),
+            dn: SmallStr::new(&e.party.dn),
             dn_type: e.party.dn_type,
             last_time: t,
             deleted: false,
@@ -1583,8 +1603,8 @@ impl Conversation {
         let Some(pi) = self.legs[li].parties.iter().position(|x| x.id == party_id) else {
             // Deleted before it was added (events out of order): remember it as gone.
             self.legs[li].parties.push(LegParty {
-                id: party_id.to_owned(),
-                dn: String::new(),
+                id: SmallStr::new(party_id),
+                dn: SmallStr::default(),
                 dn_type: DnType::Other,
                 last_time: t,
                 deleted: true,
@@ -1607,12 +1627,12 @@ impl Conversation {
     }
 
     fn remove_party<L: ?Sized>(&mut self, env: &mut Env<'_, L>, li: usize, pi: usize, t: u64) {
-        let call = self.legs[li].call_uuid.clone();
-        let p = &mut self.legs[li].parties[pi];
+        let leg = &mut self.legs[li];
+        let p = &mut leg.parties[pi];
         p.deleted = true;
         p.last_time = t;
         if p.dn_type == DnType::Extension {
-            unregister_extension(env.ext, &p.dn, &call);
+            unregister_extension(env.ext, &p.dn, &leg.call_uuid);
         }
     }
 
@@ -1633,7 +1653,7 @@ impl Conversation {
         if self.legs[li].deleted {
             return;
         }
-        let mut leaving: Vec<(String, u16)> = Vec::new();
+        let mut leaving: Vec<(SmallStr, u16)> = Vec::new();
         for pi in 0..self.legs[li].parties.len() {
             if self.legs[li].parties[pi].deleted {
                 continue;
