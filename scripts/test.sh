@@ -84,6 +84,8 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+say "cargo check of the fuzz targets (cargo-fuzz layout, outside the workspace)"
+(cd fuzz && cargo check --bins --locked --quiet)
 say "cargo test (doc tests, then every unit, integration and end-to-end test)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
