@@ -666,7 +666,11 @@ impl Reconciler {
         if let Some(v) = view {
             return Ok(v.users_by_email.get(&email.to_lowercase()).cloned());
         }
-        for state in [UserState::Active, UserState::Inactive] {
+        if let Some(u) = self.gc.find_user_by_email(email).await? {
+            return Ok(Some(u));
+        }
+        // The search may not return inactive users: list them.
+        for state in [UserState::Inactive, UserState::Active] {
             let found = collect_all(self.gc.users(Some(state)))
                 .await?
                 .into_iter()
@@ -718,8 +722,10 @@ impl Reconciler {
                 }
                 (id, false)
             }
-            None => match self.find_user_by_email(&user.user_name, view).await? {
-                Some(existing) => (existing.id, false),
+            // Without a listing (incremental cycles), create first: a new person costs one
+            // request; a re-created one answers "exists" and is then looked up.
+            None => match view.and_then(|v| v.users_by_email.get(&user.user_name.to_lowercase())) {
+                Some(existing) => (existing.id.clone(), false),
                 None => {
                     let body = CreateUser {
                         name: user.display_name.clone(),
