@@ -151,7 +151,11 @@ async fn initial_sync_then_every_kind_of_change() {
     assert!(excs.progress().get().initial_sync_done);
     assert_eq!(excs.progress().get().status, "Success");
 
-    // Users: names, roles by class, external ids, skills within 0..5.
+    assert!(
+        desired.users.values().any(|u| u.email.is_some()),
+        "the seed gives persons an E-Mail"
+    );
+    // Users: names, roles by class, external ids, e-mail contacts, skills within 0..5.
     let ids = w.ids();
     for (dbid, du) in &desired.users {
         let gc_id = ids
@@ -173,6 +177,17 @@ async fn initial_sync_then_every_kind_of_change() {
                 .iter()
                 .any(|e| e.external_key == du.external_id)
         );
+        if let Some(email) = &du.email {
+            assert!(
+                u.user
+                    .addresses
+                    .iter()
+                    .any(|c| c.address.as_deref() == Some(email.as_str())
+                        && c.media_type.as_deref() == Some("EMAIL")),
+                "the Person's E-Mail is a GC e-mail contact: {:?}",
+                u.user.addresses
+            );
+        }
         let role_names: BTreeSet<String> = u
             .roles
             .iter()
@@ -285,22 +300,36 @@ async fn initial_sync_then_every_kind_of_change() {
 
     // GC-side drift: rename the user in GC; the next (full) poll restores Engage's value.
     let client = gcex::GcClient::new(w.gc.client_config()).unwrap();
+    let phone = gcex::users::Contact {
+        address: Some("+15550100".into()),
+        media_type: Some("PHONE".into()),
+        kind: Some("WORK".into()),
+    };
+    let phone2 = phone.clone();
     client
-        .update_user(&gc_id, 3, |_| gcex::users::UpdateUser {
+        .update_user(&gc_id, 3, move |_| gcex::users::UpdateUser {
             name: Some("Drifted".into()),
+            addresses: Some(vec![phone2.clone()]),
             ..Default::default()
         })
         .await
         .unwrap();
     excs.poll_once().await.unwrap();
+    let restored = w.gc.user(&gc_id).unwrap().user;
+    assert!(restored.name.clone().unwrap().starts_with("Renamed"));
     assert!(
-        w.gc.user(&gc_id)
-            .unwrap()
-            .user
-            .name
-            .unwrap()
-            .starts_with("Renamed")
+        restored.addresses.contains(&phone),
+        "a contact EXCS does not manage is kept"
     );
+    if let Some(email) = &agent.email {
+        assert!(
+            restored
+                .addresses
+                .iter()
+                .any(|c| c.address.as_deref() == Some(email.as_str())),
+            "the managed e-mail contact is restored"
+        );
+    }
 
     // Delete: a queue member's person is deleted -> inactive and removed from every queue.
     let member_dbid = desired

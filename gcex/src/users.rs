@@ -36,6 +36,33 @@ impl UserState {
     }
 }
 
+/// A contact address of a user (`Contact` model: `address`, `mediaType` PHONE/EMAIL/SMS,
+/// `type` PRIMARY/WORK/WORK2/WORK3/WORK4/HOME/MOBILE/MAIN/OTHER).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    /// E-mail address or phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// `EMAIL`, `PHONE` or `SMS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// `WORK`, `HOME`, `PRIMARY`, …
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+impl Contact {
+    /// A work e-mail address.
+    pub fn work_email(address: impl Into<String>) -> Contact {
+        Contact {
+            address: Some(address.into()),
+            media_type: Some("EMAIL".into()),
+            kind: Some("WORK".into()),
+        }
+    }
+}
+
 /// A user (`User` model; the fields the connector uses).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -69,6 +96,9 @@ pub struct User {
     /// URI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_uri: Option<String>,
+    /// Contact addresses (`addresses`: e-mail, phone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<Contact>,
 }
 
 /// Body of `POST /api/v2/users` (`CreateUser`).
@@ -94,6 +124,9 @@ pub struct CreateUser {
     /// Initial state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<UserState>,
+    /// Contact addresses (`addresses`: e-mail, phone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<Contact>,
 }
 
 /// Body of `PATCH /api/v2/users/{userId}` (`UpdateUser`). `version` must equal the current
@@ -118,6 +151,9 @@ pub struct UpdateUser {
     /// State (then the only field changed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<UserState>,
+    /// Contact addresses; `None` leaves them unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<Vec<Contact>>,
 }
 
 /// `UserExternalIdentifier`: an external key mapped to a user (case-sensitive, ≤100 per user).

@@ -23,7 +23,7 @@ use crate::store::{
     IdKind, IdMap, JsonView, Namespace, PRESENCE_SOURCE_KEY, PersonRecord, Store, StoreError,
 };
 use gcex::routing::{QueueRequest, WrapupCodeRequest};
-use gcex::users::{CreateUser, SkillAssignment, UpdateUser, User, UserState};
+use gcex::users::{Contact, CreateUser, SkillAssignment, UpdateUser, User, UserState};
 use gcex::{EntityRef, GcClient, GcError, collect_all};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -120,6 +120,10 @@ impl SharedProgress {
     }
 }
 
+fn is_work_email(c: &Contact) -> bool {
+    c.media_type.as_deref() == Some("EMAIL") && c.kind.as_deref() == Some("WORK")
+}
+
 fn hash_of(v: &impl Hash) -> String {
     let mut h = DefaultHasher::new();
     v.hash(&mut h);
@@ -130,6 +134,7 @@ fn user_hash(u: &DesiredUser) -> String {
     let skills: Vec<(&String, u64)> = u.skills.iter().map(|(k, v)| (k, v.to_bits())).collect();
     hash_of(&(
         &u.user_name,
+        &u.email,
         &u.display_name,
         &u.external_id,
         u.active,
@@ -730,6 +735,7 @@ impl Reconciler {
                     let body = CreateUser {
                         name: user.display_name.clone(),
                         email: user.user_name.clone(),
+                        addresses: user.email.iter().map(Contact::work_email).collect(),
                         division_id: self.division.as_ref().map(|d| d.id.clone()),
                         state: Some(state),
                         ..CreateUser::default()
@@ -769,12 +775,31 @@ impl Reconciler {
                 self.gc.set_user_state(&gc_id, state).await?;
                 changed = true;
             }
-            if !name_ok || !email_ok {
+            // The Person's E-Mail is the user's WORK e-mail contact; other contacts are the
+            // org's own and are kept.
+            let addresses = user.email.as_ref().and_then(|e| {
+                let has = current
+                    .addresses
+                    .iter()
+                    .any(|c| is_work_email(c) && c.address.as_deref() == Some(e.as_str()));
+                (!has).then(|| {
+                    let mut list: Vec<Contact> = current
+                        .addresses
+                        .iter()
+                        .filter(|c| !is_work_email(c))
+                        .cloned()
+                        .collect();
+                    list.push(Contact::work_email(e.clone()));
+                    list
+                })
+            });
+            if !name_ok || !email_ok || addresses.is_some() {
                 let (name, email) = (user.display_name.clone(), user.user_name.clone());
                 self.gc
                     .update_user(&gc_id, 5, |_| UpdateUser {
                         name: Some(name.clone()),
                         email: Some(email.clone()),
+                        addresses: addresses.clone(),
                         ..UpdateUser::default()
                     })
                     .await?;

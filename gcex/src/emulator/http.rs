@@ -667,6 +667,7 @@ async fn create_user(State(app): State<App>, body: Bytes) -> ApiResult<Response>
         state: Some(req.state.unwrap_or(UserState::Active)),
         version: 1,
         self_uri: None,
+        addresses: req.addresses,
     };
     user_uri(&mut user);
     let employee = org
@@ -763,6 +764,9 @@ async fn patch_user(
         }
         if let Some(t) = req.title {
             u.user.title = Some(t);
+        }
+        if let Some(a) = req.addresses {
+            u.user.addresses = a;
         }
     }
     u.user.version += 1;
