@@ -468,12 +468,14 @@ async fn rest_api_status_and_look_ups() {
         "{msg}"
     );
     assert!(body["status"]["corrId"].as_str().unwrap().len() >= 32);
+    // The guide's shape: 2023-07-11T10:23:08.062Z (UTC, milliseconds).
+    let ts = body["data"]["syncStatus"]["timeStamp"].as_str().unwrap();
+    assert_eq!(ts.len(), 24, "{ts}");
     assert!(
-        body["data"]["syncStatus"]["timeStamp"]
-            .as_str()
-            .unwrap()
-            .contains('T')
+        ts.ends_with('Z') && ts.as_bytes()[10] == b'T' && ts.as_bytes()[19] == b'.',
+        "{ts}"
     );
+    assert!(msg.ends_with(ts));
 
     let snap = w.snapshot().await;
     let desired = desired_org(&snap, &DesiredSettings::default());

@@ -304,7 +304,9 @@ impl Reconciler {
         );
         let result = self.cycle(desired, full).await;
         let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+            ))
             .ok();
         match &result {
             Ok(report) => {
