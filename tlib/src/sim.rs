@@ -14,11 +14,12 @@
 //! A request sent before the client is registered is answered with `EventError`. The test
 //! pushes events with [`SimServer::send_to_dn`], [`SimServer::send_to_call_monitors`] and
 //! [`SimServer::broadcast`]; each goes out in the order pushed. [`SimServer::stop`] drops every
-//! connection at once (a crash); [`SimServer::restart`] listens again on the same port.
+//! connection at once (a crash); [`SimServer::restart`] listens again on the same port;
+//! [`SimServer::set_frozen`] keeps connections open but answers nothing (a hung server).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::{SinkExt, StreamExt};
@@ -51,6 +52,8 @@ struct Shared {
     state: Mutex<State>,
     next_id: AtomicUsize,
     requests: AtomicUsize,
+    addp_polls: AtomicUsize,
+    frozen: AtomicBool,
 }
 
 impl Shared {
@@ -157,6 +160,17 @@ impl SimServer {
             .iter()
             .filter(|c| c.monitoring)
             .count()
+    }
+
+    /// Freezes the server (`true`): connections stay open but every request and pushed event
+    /// is swallowed, as by a hung process; clients notice only through ADDP.
+    pub fn set_frozen(&self, frozen: bool) {
+        self.shared.frozen.store(frozen, Ordering::SeqCst);
+    }
+
+    /// `RequestQueryServer` messages (the client's ADDP polls) received since start.
+    pub fn addp_polls(&self) -> usize {
+        self.shared.addp_polls.load(Ordering::SeqCst)
     }
 
     /// Requests received since start (over restarts).
@@ -285,6 +299,12 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
             item = framed.next() => match item {
                 Some(Ok(req)) => {
                     shared.requests.fetch_add(1, Ordering::SeqCst);
+                    if req.msg_type() == MessageType::RequestQueryServer {
+                        shared.addp_polls.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if shared.frozen.load(Ordering::SeqCst) {
+                        continue;
+                    }
                     let reply = answer(&shared, id, &req);
                     if framed.send(reply).await.is_err() {
                         break;
@@ -293,6 +313,9 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
                 _ => break,
             },
             Some(ev) = rx.recv() => {
+                if shared.frozen.load(Ordering::SeqCst) {
+                    continue;
+                }
                 if framed.send(ev).await.is_err() {
                     break;
                 }

@@ -372,3 +372,52 @@ async fn a_refused_password_drops_the_link_with_a_reason_that_hides_the_password
         "no DN registered without a client registration"
     );
 }
+
+#[tokio::test]
+async fn addp_keeps_an_idle_link_and_detects_a_hung_server() {
+    let primary = SimServer::start(any_port()).await.expect("primary starts");
+    let backup = SimServer::start(any_port()).await.expect("backup starts");
+    let mut cfg = config(endpoint(&primary), Some(endpoint(&backup)));
+    // The smallest ADDP timeout allowed (1 s): the test takes a few seconds of real time.
+    cfg.addp_timeout = Some(Duration::from_secs(1));
+    let (client, mut events) = TlibClient::start(cfg).expect("config");
+    wait_for(
+        &mut events,
+        "Registered on primary",
+        is_registered(ServerRole::Primary),
+    )
+    .await;
+    // An idle but healthy link is polled and stays up.
+    tokio::time::timeout(GUARD, async {
+        while primary.addp_polls() < 2 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("ADDP polls an idle link");
+    assert_eq!(client.link(), Some(ServerRole::Primary));
+    assert!(
+        events.try_recv().is_err(),
+        "poll answers are not forwarded and the link did not drop"
+    );
+
+    // A hung server (socket open, no answers) is detected by ADDP: switch to the backup.
+    primary.set_frozen(true);
+    let (down, _) = wait_for(&mut events, "LinkDown", |e| {
+        matches!(e, ClientEvent::LinkDown { .. })
+    })
+    .await;
+    let ClientEvent::LinkDown { which, reason } = down else {
+        unreachable!("matched above")
+    };
+    assert_eq!(which, ServerRole::Primary);
+    assert!(reason.contains("ADDP"), "{reason}");
+    wait_for(
+        &mut events,
+        "Registered on backup",
+        is_registered(ServerRole::Backup),
+    )
+    .await;
+    assert_eq!(sim_dns(&backup), 3);
+    assert_eq!(backup.call_monitors(), 1);
+}
