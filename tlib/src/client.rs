@@ -3,8 +3,8 @@
 //! It connects to the primary SIP Server / T-Server first and registers there (the client,
 //! then every DN, then call monitoring if asked). When the active link drops it switches to the
 //! other server at once (a switchover) and registers everything again on a fresh
-//! [`Connection`]; when neither server answers it retries both with exponential backoff and
-//! jitter. Every unsolicited event the server sends comes out as [`ClientEvent::Message`], in
+//! [`Connection`]; when neither server answers (or a link drops before its registration
+//! completes, e.g. a refused password) it retries both with exponential backoff and jitter. Every unsolicited event the server sends comes out as [`ClientEvent::Message`], in
 //! the order received, on one bounded channel together with the link events (a slow reader
 //! slows the socket reads down rather than growing memory).
 //!
@@ -273,6 +273,7 @@ impl TlibClient {
             ev_tx,
             link_tx,
             jitter: RandomState::new(),
+            link_ready: false,
         };
         tokio::spawn(driver.run());
         Ok((
@@ -306,6 +307,8 @@ struct Driver {
     ev_tx: mpsc::Sender<ClientEvent>,
     link_tx: watch::Sender<Option<ServerRole>>,
     jitter: RandomState,
+    /// Whether the current link completed registration.
+    link_ready: bool,
 }
 
 fn now() -> Instant {
@@ -339,6 +342,20 @@ impl Driver {
             (ServerRole::Primary, true) => ServerRole::Backup,
             _ => ServerRole::Primary,
         }
+    }
+
+    /// The backoff after the `failures`-th failure in a row: none between the two servers of
+    /// a round, a growing jittered delay after each full round.
+    fn retry_delay(&self, failures: u32) -> Option<Duration> {
+        let round_done = self.config.backup.is_none() || failures.is_multiple_of(2);
+        round_done.then(|| {
+            let round = if self.config.backup.is_some() {
+                failures / 2
+            } else {
+                failures
+            };
+            self.config.backoff(round, self.jitter.hash_one(failures))
+        })
     }
 
     async fn emit(&mut self, ev: ClientEvent) -> bool {
@@ -375,7 +392,6 @@ impl Driver {
             };
             match result {
                 Ok(stream) => {
-                    failures = 0;
                     if let Some(from) = previous
                         && from != target
                         && !self
@@ -396,6 +412,7 @@ impl Driver {
                         return;
                     }
                     self.link_tx.send_replace(Some(target));
+                    self.link_ready = false;
                     let end = self.run_link(stream, target).await;
                     self.link_tx.send_replace(None);
                     match end {
@@ -413,18 +430,23 @@ impl Driver {
                         }
                     }
                     target = self.other(target);
+                    if self.link_ready {
+                        failures = 0;
+                    } else {
+                        // Lost before registration completed (e.g. a refused password): a
+                        // failure like a refused connection, so a server that keeps refusing
+                        // is not hammered.
+                        failures = failures.saturating_add(1);
+                        if let Some(d) = self.retry_delay(failures)
+                            && self.unless_shutdown(tokio::time::sleep(d)).await.is_none()
+                        {
+                            return;
+                        }
+                    }
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
-                    let round_done = self.config.backup.is_none() || failures.is_multiple_of(2);
-                    let retry_in = round_done.then(|| {
-                        let round = if self.config.backup.is_some() {
-                            failures / 2
-                        } else {
-                            failures
-                        };
-                        self.config.backoff(round, self.jitter.hash_one(failures))
-                    });
+                    let retry_in = self.retry_delay(failures);
                     if !self
                         .emit(ClientEvent::ConnectFailed {
                             which: target,
@@ -477,7 +499,10 @@ impl Driver {
                         continue;
                     }
                     Output::LinkLost(why) => return LinkEnd::Lost(lost_reason(&why)),
-                    Output::Ready => ClientEvent::Registered { which },
+                    Output::Ready => {
+                        self.link_ready = true;
+                        ClientEvent::Registered { which }
+                    }
                     Output::DnRejected { dn, error_code } => {
                         ClientEvent::DnRejected { dn, error_code }
                     }

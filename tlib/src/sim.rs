@@ -5,7 +5,8 @@
 //! - `RequestRegisterClient` → `EventServerConnected` (or `EventError` when a password is
 //!   required by [`SimServer::set_password`] and the client sent another one);
 //! - `RequestRegisterAddress` → `EventRegistered` with `ThisDN` (the DN is then registered
-//!   on that connection); `RequestUnregisterAddress` → `EventUnregistered`;
+//!   on that connection), or `EventError` for a DN given to [`SimServer::reject_dn`];
+//!   `RequestUnregisterAddress` → `EventUnregistered`;
 //! - `RequestStartCallMonitoring` → `EventAck` (the connection then receives call events);
 //!   `RequestStopCallMonitoring` → `EventAck`;
 //! - `RequestQueryServer` (our ADDP poll) → `EventServerInfo`;
@@ -45,6 +46,7 @@ struct Client {
 struct State {
     clients: Vec<Client>,
     password: Option<String>,
+    rejected_dns: HashSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -162,6 +164,12 @@ impl SimServer {
             .count()
     }
 
+    /// Answers `RequestRegisterAddress` for `dn` with `EventError` (code 71) from now on, as
+    /// for a DN missing from the configuration.
+    pub fn reject_dn(&self, dn: &str) {
+        self.shared.lock().rejected_dns.insert(dn.to_owned());
+    }
+
     /// Freezes the server (`true`): connections stay open but every request and pushed event
     /// is swallowed, as by a hung process; clients notice only through ADDP.
     pub fn set_frozen(&self, frozen: bool) {
@@ -243,6 +251,7 @@ fn answer(shared: &Shared, id: usize, req: &Message) -> Message {
     };
     let mut st = shared.lock();
     let password = st.password.clone();
+    let rejected = req.this_dn().is_some_and(|d| st.rejected_dns.contains(d));
     let Some(client) = st.clients.iter_mut().find(|c| c.id == id) else {
         return error(1, "connection closed");
     };
@@ -257,6 +266,7 @@ fn answer(shared: &Shared, id: usize, req: &Message) -> Message {
         }
         MessageType::RequestQueryServer => reply(MessageType::EventServerInfo).build(),
         _ if !registered => error(2, "client not registered"),
+        MessageType::RequestRegisterAddress if rejected => error(71, "DN not configured"),
         MessageType::RequestRegisterAddress => match req.this_dn() {
             Some(dn) => {
                 client.dns.insert(dn.to_owned());

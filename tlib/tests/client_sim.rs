@@ -356,6 +356,8 @@ async fn a_refused_password_drops_the_link_with_a_reason_that_hides_the_password
     sim.set_password(Some("right"));
     let mut cfg = config(endpoint(&sim), None);
     cfg.app_password = "wrong-secret".into();
+    cfg.backoff_initial = Duration::from_millis(200);
+    cfg.backoff_max = Duration::from_secs(10);
     let (_client, mut events) = TlibClient::start(cfg).expect("config");
     let (down, _) = wait_for(&mut events, "LinkDown", |e| {
         matches!(e, ClientEvent::LinkDown { .. })
@@ -420,4 +422,63 @@ async fn addp_keeps_an_idle_link_and_detects_a_hung_server() {
     .await;
     assert_eq!(sim_dns(&backup), 3);
     assert_eq!(backup.call_monitors(), 1);
+}
+
+#[tokio::test]
+async fn a_rejected_dn_is_reported_and_the_others_still_work() {
+    let sim = SimServer::start(any_port()).await.expect("sim starts");
+    sim.reject_dn("5002");
+    let (_client, mut events) = TlibClient::start(config(endpoint(&sim), None)).expect("config");
+    let (_, skipped) = wait_for(
+        &mut events,
+        "Registered",
+        is_registered(ServerRole::Primary),
+    )
+    .await;
+    assert!(
+        skipped.contains(&ClientEvent::DnRejected {
+            dn: "5002".into(),
+            error_code: Some(71)
+        }),
+        "{skipped:?}"
+    );
+    assert_eq!(sim.registrations("5002"), 0);
+    assert_eq!(sim.registrations("5001"), 1);
+    assert_eq!(sim.send_to_dn("5001", ringing("5001", 7)), 1);
+    let (ev, _) = wait_for(&mut events, "event", |e| {
+        matches!(e, ClientEvent::Message(_))
+    })
+    .await;
+    assert_eq!(ev, ClientEvent::Message(ringing("5001", 7)));
+}
+
+#[tokio::test]
+async fn a_slow_reader_with_a_tiny_channel_gets_every_event_in_order() {
+    let sim = SimServer::start(any_port()).await.expect("sim starts");
+    let mut cfg = config(endpoint(&sim), None);
+    cfg.event_capacity = 2;
+    let (_client, mut events) = TlibClient::start(cfg).expect("config");
+    wait_for(
+        &mut events,
+        "Registered",
+        is_registered(ServerRole::Primary),
+    )
+    .await;
+    const N: u64 = 500;
+    for n in 0..N {
+        assert_eq!(sim.send_to_dn("5001", ringing("5001", n)), 1);
+    }
+    for n in 0..N {
+        if n % 100 == 0 {
+            // Let the driver block on the full channel.
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let (ev, skipped) = wait_for(&mut events, "event", |e| {
+            matches!(e, ClientEvent::Message(_))
+        })
+        .await;
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(ev, ClientEvent::Message(ringing("5001", n)));
+    }
 }
