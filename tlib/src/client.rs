@@ -34,6 +34,8 @@
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -211,7 +213,8 @@ pub enum ClientEvent {
         /// `AttributeErrorCode`, if sent.
         error_code: Option<i32>,
     },
-    /// A registration request got no answer in time.
+    /// A registration request got no answer in time; the link is dropped next
+    /// ([`ClientEvent::LinkDown`]) and everything is registered on the other server.
     RequestTimedOut {
         /// The request's type.
         request: MessageType,
@@ -243,6 +246,31 @@ pub enum ClientEvent {
     Message(Message),
 }
 
+/// Counters for metrics (since the client started).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// Links established (the first one included).
+    pub links_established: u64,
+    /// Links lost.
+    pub links_lost: u64,
+    /// Switchovers to the other server.
+    pub switchovers: u64,
+    /// Failed connection attempts.
+    pub connect_failures: u64,
+    /// Event messages forwarded.
+    pub messages: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    links_established: AtomicU64,
+    links_lost: AtomicU64,
+    switchovers: AtomicU64,
+    connect_failures: AtomicU64,
+    messages: AtomicU64,
+}
+
 #[derive(Debug)]
 enum Command {
     Shutdown,
@@ -254,6 +282,7 @@ enum Command {
 pub struct TlibClient {
     cmd: mpsc::UnboundedSender<Command>,
     link: watch::Receiver<Option<ServerRole>>,
+    counters: Arc<Counters>,
 }
 
 impl TlibClient {
@@ -267,7 +296,9 @@ impl TlibClient {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::channel(config.event_capacity.max(1));
         let (link_tx, link_rx) = watch::channel(None);
+        let counters = Arc::new(Counters::default());
         let driver = Driver {
+            counters: counters.clone(),
             config,
             cmd_rx,
             ev_tx,
@@ -280,6 +311,7 @@ impl TlibClient {
             TlibClient {
                 cmd: cmd_tx,
                 link: link_rx,
+                counters,
             },
             ev_rx,
         ))
@@ -288,6 +320,18 @@ impl TlibClient {
     /// The server the client is linked to now, if any (for health checks).
     pub fn link(&self) -> Option<ServerRole> {
         *self.link.borrow()
+    }
+
+    /// Counters for metrics (reconnects, switchovers, failures, messages).
+    pub fn stats(&self) -> ClientStats {
+        let c = &self.counters;
+        ClientStats {
+            links_established: c.links_established.load(Ordering::Relaxed),
+            links_lost: c.links_lost.load(Ordering::Relaxed),
+            switchovers: c.switchovers.load(Ordering::Relaxed),
+            connect_failures: c.connect_failures.load(Ordering::Relaxed),
+            messages: c.messages.load(Ordering::Relaxed),
+        }
     }
 
     /// Stops the client (the link is closed; the event stream ends).
@@ -302,6 +346,7 @@ enum LinkEnd {
 }
 
 struct Driver {
+    counters: Arc<Counters>,
     config: ClientConfig,
     cmd_rx: mpsc::UnboundedReceiver<Command>,
     ev_tx: mpsc::Sender<ClientEvent>,
@@ -392,6 +437,14 @@ impl Driver {
             };
             match result {
                 Ok(stream) => {
+                    self.counters
+                        .links_established
+                        .fetch_add(1, Ordering::Relaxed);
+                    if let Some(from) = previous
+                        && from != target
+                    {
+                        self.counters.switchovers.fetch_add(1, Ordering::Relaxed);
+                    }
                     if let Some(from) = previous
                         && from != target
                         && !self
@@ -418,6 +471,7 @@ impl Driver {
                     match end {
                         LinkEnd::Shutdown => return,
                         LinkEnd::Lost(reason) => {
+                            self.counters.links_lost.fetch_add(1, Ordering::Relaxed);
                             if !self
                                 .emit(ClientEvent::LinkDown {
                                     which: target,
@@ -445,6 +499,9 @@ impl Driver {
                     }
                 }
                 Err(error) => {
+                    self.counters
+                        .connect_failures
+                        .fetch_add(1, Ordering::Relaxed);
                     failures = failures.saturating_add(1);
                     let retry_in = self.retry_delay(failures);
                     if !self
@@ -516,13 +573,23 @@ impl Driver {
                         }
                     }
                     Output::RequestTimedOut { request, .. } => {
-                        ClientEvent::RequestTimedOut { request }
+                        // Only registration requests are sent: an unanswered one means the
+                        // server is stuck (poisoned link); drop it and register elsewhere.
+                        if !self.emit(ClientEvent::RequestTimedOut { request }).await {
+                            return LinkEnd::Shutdown;
+                        }
+                        return LinkEnd::Lost(format!(
+                            "no answer to {} within {:?}; the server is stuck",
+                            request.name(),
+                            self.config.request_timeout
+                        ));
                     }
                     Output::Event(m) => {
                         if poll_outstanding && m.msg_type() == MessageType::EventServerInfo {
                             poll_outstanding = false;
                             continue;
                         }
+                        self.counters.messages.fetch_add(1, Ordering::Relaxed);
                         ClientEvent::Message(m)
                     }
                     _ => continue,

@@ -482,3 +482,41 @@ async fn a_slow_reader_with_a_tiny_channel_gets_every_event_in_order() {
         assert_eq!(ev, ClientEvent::Message(ringing("5001", n)));
     }
 }
+
+#[tokio::test]
+async fn an_unanswered_registration_drops_the_stuck_server_and_uses_the_other() {
+    let primary = SimServer::start(any_port()).await.expect("primary starts");
+    primary.set_frozen(true);
+    let backup = SimServer::start(any_port()).await.expect("backup starts");
+    let mut cfg = config(endpoint(&primary), Some(endpoint(&backup)));
+    cfg.addp_timeout = None;
+    cfg.request_timeout = Duration::from_millis(200);
+    let (client, mut events) = TlibClient::start(cfg).expect("config");
+    let (ev, _) = wait_for(&mut events, "RequestTimedOut", |e| {
+        matches!(e, ClientEvent::RequestTimedOut { .. })
+    })
+    .await;
+    assert_eq!(
+        ev,
+        ClientEvent::RequestTimedOut {
+            request: MessageType::RequestRegisterClient
+        }
+    );
+    let next = events.recv().await;
+    assert!(
+        matches!(
+            &next,
+            Some(ClientEvent::LinkDown { which: ServerRole::Primary, reason })
+                if reason.contains("RequestRegisterClient")
+        ),
+        "{next:?}"
+    );
+    wait_for(
+        &mut events,
+        "Registered on backup",
+        is_registered(ServerRole::Backup),
+    )
+    .await;
+    assert_eq!(sim_dns(&backup), 3);
+    assert_eq!(client.stats().switchovers, 1);
+}
