@@ -403,8 +403,13 @@ impl Driver {
         })
     }
 
+    /// Sends an event, waiting while the channel is full; `false` means stop (the receiver is
+    /// gone, or a shutdown arrived while waiting).
     async fn emit(&mut self, ev: ClientEvent) -> bool {
-        self.ev_tx.send(ev).await.is_ok()
+        tokio::select! {
+            sent = self.ev_tx.send(ev) => sent.is_ok(),
+            _ = self.cmd_rx.recv() => false,
+        }
     }
 
     /// Runs `fut` unless a shutdown arrives first (`None`).

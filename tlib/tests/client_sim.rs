@@ -520,3 +520,50 @@ async fn an_unanswered_registration_drops_the_stuck_server_and_uses_the_other() 
     assert_eq!(sim_dns(&backup), 3);
     assert_eq!(client.stats().switchovers, 1);
 }
+
+#[tokio::test]
+async fn shutdown_stops_a_client_blocked_on_a_full_channel() {
+    let sim = SimServer::start(any_port()).await.expect("sim starts");
+    let mut cfg = config(endpoint(&sim), None);
+    cfg.event_capacity = 1;
+    let (client, mut events) = TlibClient::start(cfg).expect("config");
+    wait_for(
+        &mut events,
+        "Registered",
+        is_registered(ServerRole::Primary),
+    )
+    .await;
+    // Many, so the random pick of a ready `select!` branch cannot deliver them all.
+    for n in 0..200 {
+        sim.send_to_dn("5001", ringing("5001", n));
+    }
+    // Wait until the driver has filled the channel and is blocked on it.
+    tokio::time::timeout(GUARD, async {
+        while client.stats().messages < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("events are read from the socket");
+    client.shutdown();
+    let drained = tokio::time::timeout(GUARD, async {
+        let mut n = 0;
+        while events.recv().await.is_some() {
+            n += 1;
+        }
+        n
+    })
+    .await
+    .expect("the event stream ends after shutdown");
+    assert!(
+        drained < 10,
+        "the client stopped instead of delivering everything"
+    );
+    tokio::time::timeout(GUARD, async {
+        while sim.connections() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the link is closed after shutdown");
+}
