@@ -33,6 +33,10 @@
 //! - [`connection`]: the sans-IO client state (RegisterClient / RegisterAddress with
 //!   ReferenceID correlation, request time-outs, ADDP timer with time as an input); our design
 //!   where the public material is silent.
+//! - [`client`]: the tokio driver around [`connection`] ([`client::TlibClient`]): primary /
+//!   backup switchover, re-registration of every DN and call monitoring on the new link,
+//!   backoff with jitter, ADDP, one bounded channel of [`client::ClientEvent`]s.
+//! - `sim` (feature `sim`): a SIP Server simulator over TCP for tests.
 //! - [`fuzzing`]: entry points shared by the fuzz targets and the corpus replay test.
 //!
 //! ## Example
@@ -58,12 +62,15 @@
 #![forbid(unsafe_code)]
 
 mod attribute;
+pub mod client;
 mod codec;
 pub mod connection;
 pub mod fuzzing;
 mod kvlist;
 mod message;
 mod message_type;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod values;
 pub mod wire;
 
