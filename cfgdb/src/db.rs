@@ -338,6 +338,8 @@ pub fn open(config: &DbConfig) -> Result<Box<dyn ConfigDb>, Error> {
         Dialect::Postgres => Ok(Box::new(crate::pg::PgConfigDb::connect(config)?)),
         #[cfg(feature = "sqlite")]
         Dialect::Sqlite => Ok(Box::new(crate::sqlite::SqliteConfigDb::open(&config.name)?)),
+        #[cfg(feature = "mssql")]
+        Dialect::Mssql => Ok(Box::new(crate::mssql::MssqlConfigDb::connect(config)?)),
         d => Err(Error::NoDriver(d.name())),
     }
 }

@@ -180,7 +180,8 @@ impl Dialect {
         match self {
             Dialect::Postgres => cfg!(feature = "postgres"),
             Dialect::Sqlite => cfg!(feature = "sqlite"),
-            Dialect::Mssql | Dialect::Oracle => false,
+            Dialect::Mssql => cfg!(feature = "mssql"),
+            Dialect::Oracle => false,
         }
     }
 }
@@ -258,7 +259,8 @@ mod tests {
                 .catalog_query(None)
                 .contains("pragma_table_info")
         );
-        assert!(!Dialect::Mssql.has_driver() && !Dialect::Oracle.has_driver());
+        assert_eq!(Dialect::Mssql.has_driver(), cfg!(feature = "mssql"));
+        assert!(!Dialect::Oracle.has_driver());
     }
 
     #[test]

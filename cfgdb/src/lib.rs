@@ -35,6 +35,8 @@ pub mod doctor;
 pub mod filter;
 pub mod mapping;
 pub mod model;
+#[cfg(feature = "mssql")]
+pub mod mssql;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod reader;
