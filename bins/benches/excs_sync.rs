@@ -73,11 +73,23 @@ fn main() {
                     took / floor * 100.0
                 );
             }
+            let gc_requests = || -> u64 {
+                sb.gc
+                    .stats()
+                    .requests
+                    .iter()
+                    .filter(|(k, _)| !k.contains("/oauth/"))
+                    .map(|(_, v)| *v)
+                    .sum()
+            };
+            let before = gc_requests();
             let t = Instant::now();
-            excs.poll_once().await.expect("idle poll");
+            let idle = excs.poll_once().await.expect("idle poll");
             println!(
-                "  idle poll (no change): {:.3} s",
-                t.elapsed().as_secs_f64()
+                "  idle poll (no change; full snapshot read + fingerprint diff): {:.3} s, {} GC requests, unchanged: {}",
+                t.elapsed().as_secs_f64(),
+                gc_requests() - before,
+                idle.unchanged
             );
             // Change propagation: rename one agent in the Config DB; the next poll carries it.
             let conn = rusqlite::Connection::open(&sb.db_path).expect("open config db");

@@ -680,3 +680,135 @@ async fn a_recreated_person_reactivates_its_user() {
         u.external_ids
     );
 }
+
+fn gc_requests(gc: &EmulatorHandle) -> u64 {
+    gc.stats()
+        .requests
+        .iter()
+        .filter(|(k, _)| !k.contains("/oauth/") && !k.contains("/emulator/"))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+#[tokio::test]
+async fn idle_polls_leave_gc_alone_and_history_alone_finds_changes() {
+    let w = world(10).await;
+    // History-driven: a full snapshot only every 1,000 polls unless the history log moves;
+    // no drift check after the first poll.
+    let mut settings = w.settings();
+    settings.drift_check_every = 1_000;
+    settings.full_scan_every = 1_000;
+    let mut excs = Excs::start(
+        settings,
+        Box::new(PgConfigDb::from_conn_str(w.db.config()).unwrap()),
+        w.store.clone(),
+        w.ns.clone(),
+        Health::new(),
+        Metrics::new(),
+    )
+    .await
+    .unwrap();
+    let first = excs.poll_once().await.unwrap();
+    assert!(!first.unchanged && first.users_created > 0, "{first:?}");
+
+    // Nothing changed in Engage: no GC request at all.
+    let before = gc_requests(&w.gc);
+    for _ in 0..3 {
+        let r = excs.poll_once().await.unwrap();
+        assert!(r.unchanged, "{r:?}");
+        assert_eq!(r.config_changes, 0);
+    }
+    assert_eq!(gc_requests(&w.gc), before, "idle polls sent GC requests");
+
+    // A change without a history record is not seen in history-only mode (a full scan would
+    // find it; see the next test)...
+    let snap = w.snapshot().await;
+    let desired = desired_org(&snap, &DesiredSettings::default());
+    let (&dbid, _) = desired.users.iter().next().unwrap();
+    let sql = w.db.connect().await;
+    sql.execute(
+        "UPDATE cfg_person SET first_name = 'Hist' WHERE dbid = $1",
+        &[&(dbid as i32)],
+    )
+    .await
+    .unwrap();
+    assert!(excs.poll_once().await.unwrap().unchanged);
+    // ...and is picked up as soon as Configuration Server logs it.
+    sql.execute(
+        "INSERT INTO cfg_hist_log (id, object_type, object_dbid, operation, change_time) \
+         SELECT MAX(id) + 1, 3, $1, 2, 1900000000 FROM cfg_hist_log",
+        &[&(dbid as i32)],
+    )
+    .await
+    .unwrap();
+    let r = excs.poll_once().await.unwrap();
+    assert!(!r.unchanged);
+    assert_eq!(r.config_changes, 1, "{r:?}");
+    assert_eq!(r.users_updated, 1, "{r:?}");
+    let gc_id = w
+        .ids()
+        .gc_id(IdKind::Person, &dbid.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let name = w.gc.user(&gc_id).unwrap().user.name.unwrap_or_default();
+    assert!(name.starts_with("Hist "), "{name}");
+    assert!(excs.poll_once().await.unwrap().unchanged);
+}
+
+#[tokio::test]
+async fn full_scans_find_changes_without_history_and_failed_cycles_are_retried() {
+    let w = world(10).await;
+    let mut settings = w.settings();
+    settings.drift_check_every = 1_000;
+    settings.full_scan_every = 1; // the default: a snapshot every poll
+    let mut excs = Excs::start(
+        settings,
+        Box::new(PgConfigDb::from_conn_str(w.db.config()).unwrap()),
+        w.store.clone(),
+        w.ns.clone(),
+        Health::new(),
+        Metrics::new(),
+    )
+    .await
+    .unwrap();
+    excs.poll_once().await.unwrap();
+    assert!(excs.poll_once().await.unwrap().unchanged);
+
+    // No history record (as if purged): the fingerprint diff still sees the change.
+    let snap = w.snapshot().await;
+    let desired = desired_org(&snap, &DesiredSettings::default());
+    let (&dbid, _) = desired.users.iter().next().unwrap();
+    let sql = w.db.connect().await;
+    sql.execute(
+        "UPDATE cfg_person SET last_name = 'Scanned' WHERE dbid = $1",
+        &[&(dbid as i32)],
+    )
+    .await
+    .unwrap();
+    // GC refuses the first users request: the poll reports it, and the next poll retries
+    // without any new Config DB change.
+    w.gc.inject_fault(gcex::emulator::Fault {
+        path_prefix: "/api/v2/users".into(),
+        remaining: 1,
+        kind: gcex::emulator::FaultKind::Status { status: 400 },
+    });
+    if let Ok(r) = excs.poll_once().await {
+        assert!(
+            !r.errors.is_empty(),
+            "the refused request is reported: {r:?}"
+        );
+    }
+    let r = excs.poll_once().await.unwrap();
+    assert!(!r.unchanged, "the failed work is retried");
+    assert_eq!(r.config_changes, 0);
+    let gc_id = w
+        .ids()
+        .gc_id(IdKind::Person, &dbid.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let name = w.gc.user(&gc_id).unwrap().user.name.unwrap_or_default();
+    assert!(name.ends_with(" Scanned"), "{name}");
+    assert!(excs.poll_once().await.unwrap().unchanged);
+}

@@ -14,6 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use engage_cfgdb::changes::{ChangeKind, ChangeTracker, Delta, Poller, PollerConfig};
 use engage_cfgdb::model::HybridIntegration;
 use engage_cfgdb::{ConfigDb, DbConfig, FolderFilter, SchemaMap, Snapshot, read_snapshot};
 use gcex::{GcClient, GcConfig, RateLimit};
@@ -39,6 +40,10 @@ pub struct ExcsSettings {
     pub poll_interval: Duration,
     /// Full drift check every this many polls (`EXCS_DRIFT_CHECK_EVERY`, default 60; ours).
     pub drift_check_every: u32,
+    /// Read a full Config DB snapshot every this many polls even when the history log shows
+    /// no change (`EXCS_FULL_SCAN_EVERY`, default 1 = every poll, which never depends on the
+    /// history log; raise it on very large Config DBs whose history is reliable; ours).
+    pub full_scan_every: u32,
     /// GC requests per minute (`EXCS_GC_RATE_LIMIT_PER_MIN`, default 300; 0 disables; ours).
     pub gc_rate_limit_per_min: u32,
     /// The window of that limit (`EXCS_GC_RATE_WINDOW_SECS`, default 60; benchmarks shrink it).
@@ -82,6 +87,7 @@ impl ExcsSettings {
         };
         let poll = env.parsed_or::<u64>("EXCS_POLL_INTERVAL_SECS", 5);
         let drift_check_every = env.parsed_or::<u32>("EXCS_DRIFT_CHECK_EVERY", 60);
+        let full_scan_every = env.parsed_or::<u32>("EXCS_FULL_SCAN_EVERY", 1);
         let gc_rate_limit_per_min = env.parsed_or::<u32>("EXCS_GC_RATE_LIMIT_PER_MIN", 300);
         let gc_rate_window = env.parsed_or::<u64>("EXCS_GC_RATE_WINDOW_SECS", 60);
         let store = crate::store::StoreSettings::read(&mut env);
@@ -104,6 +110,7 @@ impl ExcsSettings {
             filter,
             poll_interval: Duration::from_secs(poll.max(1)),
             drift_check_every: drift_check_every.max(1),
+            full_scan_every: full_scan_every.max(1),
             gc_rate_limit_per_min,
             gc_rate_window: Duration::from_secs(gc_rate_window.max(1)),
         })
@@ -188,15 +195,21 @@ pub fn desired_settings(settings: &ExcsSettings, h: Option<&HybridIntegration>) 
     }
 }
 
-/// The running EXCS engine: owns the DB reader and the reconciler.
+/// The running EXCS engine: owns the change poller (Config DB reader) and the reconciler.
+///
+/// Each poll asks the [`Poller`] for typed deltas (history log + per-object fingerprints).
+/// GC is only written when something changed in the Config DB, a drift check is due, or the
+/// previous cycle left work to retry; an idle poll costs one history query (plus a snapshot
+/// read every `full_scan_every` polls) and no GC request.
 pub struct Excs {
-    db: Box<dyn ConfigDb>,
-    map: SchemaMap,
+    poller: Poller,
+    snapshot: Snapshot,
     settings: ExcsSettings,
     reconciler: Reconciler,
     health: Health,
     metrics: Metrics,
     polls: u64,
+    retry_pending: bool,
 }
 
 impl std::fmt::Debug for Excs {
@@ -227,6 +240,7 @@ impl Excs {
         metrics: Metrics,
     ) -> Result<Excs, StartError> {
         let map = SchemaMap::default();
+        let db: Arc<dyn ConfigDb> = Arc::from(db);
         let snap = read_snapshot(db.as_ref(), &map).await?;
         health.up("configDb", "snapshot read");
         let hybrid = hybrid_for_tenant(&snap, &settings.common.tenant_id).ok_or_else(|| {
@@ -250,14 +264,21 @@ impl Excs {
             metrics.clone(),
             SharedProgress::default(),
         );
-        Ok(Excs {
+        let poller = Poller::new(
             db,
             map,
+            PollerConfig::new(settings.poll_interval, settings.full_scan_every),
+            ChangeTracker::baseline(&snap),
+        );
+        Ok(Excs {
+            poller,
+            snapshot: snap,
             settings,
             reconciler,
             health,
             metrics,
             polls: 0,
+            retry_pending: true,
         })
     }
 
@@ -266,35 +287,52 @@ impl Excs {
         self.reconciler.progress()
     }
 
-    /// One poll: read the snapshot, compute the desired org, reconcile (full on the first poll
-    /// and every `drift_check_every` polls).
+    /// One poll: ask the change poller for deltas; when there are any (or on the first poll,
+    /// when a drift check is due, or when the previous cycle left work to retry) compute the
+    /// desired org from the latest snapshot and reconcile (full on the first poll and every
+    /// `drift_check_every` polls). Otherwise GC is not touched and the report says
+    /// `unchanged`.
     pub async fn poll_once(&mut self) -> Result<SyncReport, String> {
         let full = self
             .polls
             .is_multiple_of(u64::from(self.settings.drift_check_every));
         self.polls += 1;
-        let snap = match read_snapshot(self.db.as_ref(), &self.map).await {
-            Ok(s) => {
-                self.health.up("configDb", "snapshot read");
-                s
+        let outcome = match self.poller.poll_once().await {
+            Ok(o) => {
+                self.health.up("configDb", "change poll succeeded");
+                o
             }
             Err(e) => {
                 self.health.down("configDb", e.to_string());
                 return Err(format!("Config DB: {e}"));
             }
         };
-        let hybrid = hybrid_for_tenant(&snap, &self.settings.common.tenant_id);
-        let desired = desired_org(&snap, &desired_settings(&self.settings, hybrid));
+        if let Some(snap) = outcome.snapshot {
+            self.snapshot = snap;
+        }
+        self.record_changes(&outcome.deltas);
+        if !(full || self.retry_pending || !outcome.deltas.is_empty()) {
+            self.reconciler.progress().checked_unchanged();
+            return Ok(SyncReport {
+                unchanged: true,
+                ..SyncReport::default()
+            });
+        }
+        let hybrid = hybrid_for_tenant(&self.snapshot, &self.settings.common.tenant_id);
+        let desired = desired_org(&self.snapshot, &desired_settings(&self.settings, hybrid));
         for s in &desired.skipped {
             tracing::error!(dbid = s.dbid, user_name = %s.user_name, reason = %s.reason, "person not synchronized");
         }
         match self.reconciler.run_cycle(&desired, full).await {
-            Ok(r) => {
+            Ok(mut r) => {
+                self.retry_pending = !r.errors.is_empty();
+                r.config_changes = outcome.deltas.len();
                 self.health.up("gc", "last sync cycle succeeded");
                 self.health.up("store", "last sync cycle succeeded");
                 Ok(r)
             }
             Err(e) => {
+                self.retry_pending = true;
                 let which = match &e {
                     super::sync::SyncError::Store(_) => "store",
                     _ => "gc",
@@ -305,6 +343,32 @@ impl Excs {
                 Err(e.to_string())
             }
         }
+    }
+
+    /// Counts and logs the Config DB changes a poll found.
+    fn record_changes(&self, deltas: &[Delta]) {
+        if deltas.is_empty() {
+            return;
+        }
+        for d in deltas {
+            let change = match d.change {
+                ChangeKind::Created => "created",
+                ChangeKind::Deleted => "deleted",
+                _ => "changed",
+            };
+            let kind = format!("{:?}", d.kind);
+            self.metrics.inc(
+                "excs_config_changes_total",
+                "Config DB object changes detected, by object kind and change.",
+                &[("kind", kind.as_str()), ("change", change)],
+            );
+        }
+        let sample: Vec<String> = deltas
+            .iter()
+            .take(10)
+            .map(|d| format!("{:?} {} {:?}", d.kind, d.dbid, d.change))
+            .collect();
+        tracing::info!(count = deltas.len(), first = ?sample, "Config DB changes detected");
     }
 
     /// Polls forever at the configured interval.

@@ -78,6 +78,11 @@ pub struct SyncReport {
     pub skipped_deleted_in_gc: usize,
     /// Per-object failures (the cycle goes on; they are retried next cycle).
     pub errors: Vec<String>,
+    /// Config DB changes (created / changed / deleted objects) the poll found.
+    pub config_changes: usize,
+    /// True when the poll found no Config DB change, no drift check was due and nothing was
+    /// left to retry, so GC was not touched.
+    pub unchanged: bool,
 }
 
 /// Live status for `/status`: progress of the initial sync, last result, conflicts.
@@ -118,6 +123,26 @@ impl SharedProgress {
     fn update(&self, f: impl FnOnce(&mut SyncProgress)) {
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
     }
+
+    /// Records a poll that found nothing to do: a successful state stays successful with a
+    /// fresh time stamp (so `/status` shows the org was checked recently).
+    pub(crate) fn checked_unchanged(&self) {
+        let now = now_stamp();
+        self.update(|p| {
+            if p.status == "Success" {
+                p.time_stamp = now;
+            }
+        });
+    }
+}
+
+/// Now, as `/status` prints it (UTC, milliseconds).
+fn now_stamp() -> Option<String> {
+    time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+        .ok()
 }
 
 fn is_work_email(c: &Contact) -> bool {
@@ -303,11 +328,7 @@ impl Reconciler {
             desired.conflicts.len() as f64,
         );
         let result = self.cycle(desired, full).await;
-        let now = time::OffsetDateTime::now_utc()
-            .format(time::macros::format_description!(
-                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-            ))
-            .ok();
+        let now = now_stamp();
         match &result {
             Ok(report) => {
                 self.progress.update(|p| {
