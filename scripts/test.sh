@@ -87,6 +87,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 say "cargo clippy + unit tests of the MS SQL Server driver (feature mssql; no server in CI)"
 cargo clippy -p engage-cfgdb --features mssql --all-targets --locked --quiet -- -D warnings
 cargo test -p engage-cfgdb --features mssql --lib --locked --quiet mssql
+say "cargo clippy + unit tests of the Oracle driver (feature oracle; no server in CI)"
+cargo clippy -p engage-cfgdb --features oracle --all-targets --locked --quiet -- -D warnings
+cargo test -p engage-cfgdb --features oracle --lib --locked --quiet oracle
 say "cargo check of the fuzz targets (cargo-fuzz layout, outside the workspace)"
 (cd fuzz && cargo check --bins --quiet)  # fuzz/Cargo.lock follows the libraries; not enforced
 say "cargo test (doc tests, then every unit, integration and end-to-end test)"

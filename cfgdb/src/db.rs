@@ -193,7 +193,8 @@ impl DbConfig {
     }
 
     /// The Oracle connect descriptor (`PROTOCOL=TCPS` when `ssl` is set; the name is the
-    /// service name). User and password are passed separately. No Oracle driver is built yet.
+    /// service name). User and password are passed separately. The Oracle driver (feature
+    /// `oracle`) connects with it.
     pub fn oracle_connect_descriptor(&self) -> String {
         format!(
             "(DESCRIPTION=(ADDRESS=(PROTOCOL={})(HOST={})(PORT={}))(CONNECT_DATA=(SERVICE_NAME={})))",
@@ -294,7 +295,7 @@ pub enum Error {
     },
     /// This build has no driver for the dialect.
     #[error(
-        "no {0} Config DB driver in this build: only the SQL text is implemented for it (see cfgdb/README.md); use postgresql or sqlite"
+        "no {0} Config DB driver in this build: rebuild with its cargo feature (`--features mssql` / `--features oracle`, see cfgdb/README.md) or use postgresql or sqlite"
     )]
     NoDriver(&'static str),
     /// TLS requested without a TLS connector.
@@ -331,7 +332,8 @@ pub trait ConfigDb: Send + Sync {
 }
 
 /// Opens a read-only Config DB for a config without TLS connector needs: PostgreSQL (plain),
-/// SQLite. MSSQL and Oracle return [`Error::NoDriver`].
+/// SQLite, MS SQL Server (feature `mssql`), Oracle (feature `oracle`). A dialect whose feature
+/// is not built returns [`Error::NoDriver`].
 pub fn open(config: &DbConfig) -> Result<Box<dyn ConfigDb>, Error> {
     match config.db_type {
         #[cfg(feature = "postgres")]
@@ -340,6 +342,10 @@ pub fn open(config: &DbConfig) -> Result<Box<dyn ConfigDb>, Error> {
         Dialect::Sqlite => Ok(Box::new(crate::sqlite::SqliteConfigDb::open(&config.name)?)),
         #[cfg(feature = "mssql")]
         Dialect::Mssql => Ok(Box::new(crate::mssql::MssqlConfigDb::connect(config)?)),
+        #[cfg(feature = "oracle")]
+        Dialect::Oracle => Ok(Box::new(crate::oracle::OracleConfigDb::connect(config)?)),
+        // Unreachable only when every driver feature is on.
+        #[allow(unreachable_patterns)]
         d => Err(Error::NoDriver(d.name())),
     }
 }
@@ -496,11 +502,23 @@ mod tests {
         );
     }
 
+    #[cfg(not(feature = "oracle"))]
     #[test]
-    fn no_driver_for_mssql_oracle() {
+    fn no_driver_for_oracle_without_the_feature() {
         let mut c = DbConfig::sqlite("x");
         c.db_type = Dialect::Oracle;
         let e = open(&c).err().unwrap();
         assert!(matches!(e, Error::NoDriver("oracle")));
+    }
+
+    #[cfg(feature = "oracle")]
+    #[test]
+    fn oracle_opens_with_the_feature() {
+        let mut c = DbConfig::sqlite("CFGDB");
+        c.db_type = Dialect::Oracle;
+        c.host = "ora.example".into();
+        c.port = 1521;
+        let db = open(&c).unwrap();
+        assert_eq!(db.dialect(), Dialect::Oracle);
     }
 }

@@ -13,9 +13,11 @@ pub enum Dialect {
     Postgres,
     /// SQLite (the demo's embedded Config DB; tested).
     Sqlite,
-    /// Microsoft SQL Server (SQL text contract-tested only; no live server).
+    /// Microsoft SQL Server (driver behind feature `mssql`; SQL text contract-tested, never run
+    /// against a live server).
     Mssql,
-    /// Oracle (SQL text contract-tested only; no live server).
+    /// Oracle (driver behind feature `oracle`; SQL text contract-tested, never run against a live
+    /// server).
     Oracle,
 }
 
@@ -181,7 +183,7 @@ impl Dialect {
             Dialect::Postgres => cfg!(feature = "postgres"),
             Dialect::Sqlite => cfg!(feature = "sqlite"),
             Dialect::Mssql => cfg!(feature = "mssql"),
-            Dialect::Oracle => false,
+            Dialect::Oracle => cfg!(feature = "oracle"),
         }
     }
 }
@@ -260,7 +262,7 @@ mod tests {
                 .contains("pragma_table_info")
         );
         assert_eq!(Dialect::Mssql.has_driver(), cfg!(feature = "mssql"));
-        assert!(!Dialect::Oracle.has_driver());
+        assert_eq!(Dialect::Oracle.has_driver(), cfg!(feature = "oracle"));
     }
 
     #[test]

@@ -25,7 +25,8 @@
 //! - [`changes`]: deltas from fingerprints + history ([`ChangeTracker`], [`Poller`]).
 //! - [`mod@doctor`]: schema check ([`doctor()`]).
 //! - [`seed`]: the fixture generator: the only code that writes, kept apart from the reader.
-//! - `pg` / `sqlite`: the drivers (features `postgres`, `sqlite`).
+//! - `pg` / `sqlite` / `mssql` / `oracle`: the drivers (features `postgres`, `sqlite`,
+//!   `mssql`, `oracle`).
 #![forbid(unsafe_code)]
 
 pub mod changes;
@@ -37,6 +38,8 @@ pub mod mapping;
 pub mod model;
 #[cfg(feature = "mssql")]
 pub mod mssql;
+#[cfg(feature = "oracle")]
+pub mod oracle;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod reader;
@@ -52,6 +55,8 @@ pub use doctor::{DoctorReport, doctor};
 pub use filter::FolderFilter;
 pub use mapping::SchemaMap;
 pub use model::Snapshot;
+#[cfg(feature = "oracle")]
+pub use oracle::OracleConfigDb;
 #[cfg(feature = "postgres")]
 pub use pg::PgConfigDb;
 pub use reader::read_snapshot;

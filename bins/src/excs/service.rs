@@ -519,8 +519,9 @@ pub fn router(api: ApiState, ops: OpsState) -> Router {
 }
 
 /// Opens the Config DB read-only: PostgreSQL (with TLS when `EXCS_CONFIG_DB_SSL` is true,
-/// verified against the system's root certificates) or SQLite. MSSQL and Oracle have no driver
-/// wired in yet and fail with a clear error.
+/// verified against the system's root certificates), SQLite, and MS SQL Server / Oracle when the
+/// binary is built with `--features mssql` / `--features oracle` (their drivers handle TLS
+/// themselves); a dialect not built in fails with a clear error.
 pub fn open_config_db(cfg: &DbConfig) -> Result<Box<dyn ConfigDb>, engage_cfgdb::Error> {
     if cfg.ssl && cfg.db_type == engage_cfgdb::Dialect::Postgres {
         let (tls, _) =
