@@ -60,6 +60,20 @@ else
   if ! $SUDO grep -q 'engage-connector tests' "$conf/pg_hba.conf"; then
     $SUDO sed -i '1i # engage-connector tests: trust on loopback\nhost all all 127.0.0.1/32 trust\nlocal all all trust' "$conf/pg_hba.conf"
   fi
+  # TLS with a certificate for `localhost` (a test reads the Config DB over verified TLS).
+  if ! $SUDO test -s "$conf/engage-localhost.crt"; then
+    command -v openssl >/dev/null 2>&1 || apt_install openssl
+    say "creating a self-signed TLS certificate for localhost"
+    $SUDO openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost -extensions v3_req \
+      -addext subjectAltName=DNS:localhost \
+      -keyout "$conf/engage-localhost.key" -out "$conf/engage-localhost.crt" 2>/dev/null
+    $SUDO chown postgres:postgres "$conf/engage-localhost.key" "$conf/engage-localhost.crt"
+    $SUDO chmod 600 "$conf/engage-localhost.key"
+    $SUDO chmod 644 "$conf/engage-localhost.crt"
+  fi
+  $SUDO mkdir -p "$conf/conf.d"
+  printf "ssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\n" \
+    "$conf/engage-localhost.crt" "$conf/engage-localhost.key" | $SUDO tee "$conf/conf.d/engage-tls.conf" >/dev/null
   say "starting PostgreSQL $ver on $PG_HOST:$PG_PORT"
   $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start || $SUDO pg_ctlcluster "$ver" main start
   wait_port $PG_HOST $PG_PORT PostgreSQL

@@ -155,8 +155,7 @@ async fn folder_filtering_limits_users_queues_and_skills_but_not_wrap_up_codes()
 #[tokio::test]
 async fn ssl_setting_opens_a_tls_reader() {
     // EXCS_CONFIG_DB_SSL=true builds a TLS-verifying reader (connections are opened lazily);
-    // without it the plain reader is used. (No TLS-enabled PostgreSQL runs in CI, so the
-    // handshake itself is not exercised here.)
+    // without it the plain reader is used. The handshake itself: the next test.
     let lookup = |ssl: &'static str| {
         move |k: &str| match k {
             "EXCS_CONFIG_DB_HOST" => Some("127.0.0.1".to_string()),
@@ -175,6 +174,88 @@ async fn ssl_setting_opens_a_tls_reader() {
     assert!(engage_connector::excs::service::open_config_db(&tls).is_ok());
     let plain = engage_cfgdb::DbConfig::from_lookup(lookup("false")).unwrap();
     assert!(engage_connector::excs::service::open_config_db(&plain).is_ok());
+}
+
+/// The test server's own TLS certificate file (absolute), or why there is none.
+async fn server_certificate(db: &TestDb) -> Result<String, String> {
+    let sql = db.connect().await;
+    let show = |q: &'static str| {
+        let sql = &sql;
+        async move {
+            sql.query_one(q, &[])
+                .await
+                .map(|r| r.get::<_, String>(0))
+                .map_err(|e| format!("{q}: {e}"))
+        }
+    };
+    if show("SHOW ssl").await? != "on" {
+        return Err("the test PostgreSQL has ssl = off".into());
+    }
+    let file = show("SHOW ssl_cert_file").await?;
+    Ok(if file.starts_with('/') {
+        file
+    } else {
+        format!("{}/{file}", show("SHOW data_directory").await?)
+    })
+}
+
+#[tokio::test]
+async fn tls_to_postgresql_verifies_the_certificate_against_the_configured_ca() {
+    // scripts/test.sh gives a PostgreSQL it starts a certificate for `localhost`; Debian's own
+    // cluster uses its snakeoil certificate (for `localhost` on these machines).
+    let (db, snap) = seeded(5).await;
+    let ca = server_certificate(&db).await.unwrap_or_else(|why| {
+        panic!("{why}: start PostgreSQL with ssl = on and a certificate for localhost (scripts/test.sh does)")
+    });
+    let conf = db.config().to_string();
+    let get = |k: &str| {
+        conf.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+            .unwrap_or("")
+            .to_string()
+    };
+    let settings = |ca: Option<&str>| {
+        let mut m: std::collections::HashMap<&str, String> = [
+            ("EXCS_CONFIG_DB_HOST", "localhost".to_string()),
+            ("EXCS_CONFIG_DB_PORT", get("port")),
+            ("EXCS_CONFIG_DB_USER", get("user")),
+            ("EXCS_CONFIG_DB_NAME", db.name().to_string()),
+            ("EXCS_CONFIG_DB_SSL", "true".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        if let Some(ca) = ca {
+            m.insert("EXCS_CONFIG_DB_SSL_CA", ca.to_string());
+        }
+        engage_cfgdb::DbConfig::from_lookup(move |k| m.get(k).cloned()).unwrap()
+    };
+    // Trusting the server's certificate: the snapshot is read over TLS.
+    let reader = engage_connector::excs::service::open_config_db(&settings(Some(&ca))).unwrap();
+    let over_tls = read_snapshot(reader.as_ref(), &SchemaMap::default())
+        .await
+        .unwrap_or_else(|e| panic!("TLS read with CA {ca}: {e}"));
+    assert_eq!(over_tls.persons.len(), snap.persons.len());
+    // Another CA (the first public root of the system bundle): the certificate is refused.
+    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt")
+        .expect("the system CA bundle (ca-certificates; scripts/test.sh installs it)");
+    let end = "-----END CERTIFICATE-----";
+    let other = &bundle[..bundle.find(end).expect("a PEM certificate") + end.len()];
+    let dir = tempfile::tempdir().unwrap();
+    let other_ca = dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca, other).unwrap();
+    let reader =
+        engage_connector::excs::service::open_config_db(&settings(other_ca.to_str())).unwrap();
+    let err = read_snapshot(reader.as_ref(), &SchemaMap::default())
+        .await
+        .map(|s| s.persons.len())
+        .expect_err("a certificate from another CA must be refused");
+    assert!(err.is_retryable(), "{err}");
+    // A CA file that is not there: a clear error naming the variable.
+    let err =
+        engage_connector::excs::service::open_config_db(&settings(Some("/nonexistent/ca.pem")))
+            .err()
+            .expect("missing CA file");
+    assert!(err.to_string().contains("EXCS_CONFIG_DB_SSL_CA"), "{err}");
 }
 
 #[tokio::test]

@@ -63,6 +63,11 @@ pub struct DbConfig {
     pub password: Secret,
     /// `EXCS_CONFIG_DB_SSL`.
     pub ssl: bool,
+    /// `EXCS_CONFIG_DB_SSL_CA` (our addition): a PEM file of the CA certificates to trust for
+    /// the Config DB's TLS certificate (a site whose database certificate comes from a private
+    /// CA, or is self-signed, names it here). PostgreSQL then trusts only this file (like
+    /// libpq's `sslrootcert`); SQL Server adds it to the system roots (tiberius).
+    pub ssl_ca: Option<String>,
 }
 
 /// Invalid or missing connection settings.
@@ -160,6 +165,7 @@ impl DbConfig {
             user,
             password: Secret::new(lookup("EXCS_CONFIG_DB_PASSWORD").unwrap_or_default()),
             ssl,
+            ssl_ca: get("EXCS_CONFIG_DB_SSL_CA").map(|v| v.trim().to_string()),
         })
     }
 
@@ -173,6 +179,7 @@ impl DbConfig {
             user: String::new(),
             password: Secret::default(),
             ssl: false,
+            ssl_ca: None,
         }
     }
 

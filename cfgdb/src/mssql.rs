@@ -59,7 +59,8 @@ impl MssqlConfigDb {
     }
 
     /// The tiberius connection settings: SQL Server authentication, TLS required when
-    /// `EXCS_CONFIG_DB_SSL` is true (server certificate verified against the system roots),
+    /// `EXCS_CONFIG_DB_SSL` is true (server certificate verified against the system roots and
+    /// the PEM file `EXCS_CONFIG_DB_SSL_CA`, if set),
     /// no TLS otherwise.
     pub fn tiberius_config(&self) -> Config {
         let c = &self.config;
@@ -74,6 +75,10 @@ impl MssqlConfigDb {
         } else {
             EncryptionLevel::NotSupported
         });
+        if let (true, Some(ca)) = (c.ssl, c.ssl_ca.as_deref()) {
+            // In addition to the system roots (EXCS_CONFIG_DB_SSL_CA).
+            cfg.trust_cert_ca(ca);
+        }
         cfg
     }
 }

@@ -518,26 +518,70 @@ pub fn router(api: ApiState, ops: OpsState) -> Router {
         .merge(base_router(ops))
 }
 
-/// Opens the Config DB read-only: PostgreSQL (with TLS when `EXCS_CONFIG_DB_SSL` is true,
-/// verified against the system's root certificates), SQLite, and MS SQL Server / Oracle when the
-/// binary is built with `--features mssql` / `--features oracle` (their drivers handle TLS
-/// themselves); a dialect not built in fails with a clear error.
+/// Opens the Config DB reader for `cfg`; PostgreSQL with `EXCS_CONFIG_DB_SSL` gets a rustls
+/// connector (see [`pg_tls_connector`]); every other dialect and TLS case goes through
+/// [`engage_cfgdb::open`].
 pub fn open_config_db(cfg: &DbConfig) -> Result<Box<dyn ConfigDb>, engage_cfgdb::Error> {
     if cfg.ssl && cfg.db_type == engage_cfgdb::Dialect::Postgres {
-        let (tls, _) =
-            tokio_postgres_rustls::MakeRustlsConnect::with_native_certs().map_err(|errors| {
-                engage_cfgdb::Error::Connect {
-                    dialect: "postgresql",
-                    message: format!(
-                        "EXCS_CONFIG_DB_SSL=true but no system root certificate could be loaded \
-                     ({} errors); install ca-certificates",
-                        errors.len()
-                    ),
-                }
-            })?;
+        let tls = pg_tls_connector(cfg.ssl_ca.as_deref())?;
         return Ok(Box::new(engage_cfgdb::PgConfigDb::connect_with_tls(
             cfg, tls,
         )?));
     }
     engage_cfgdb::open(cfg)
+}
+
+/// The rustls connector for a PostgreSQL Config DB. With `ca_file` (`EXCS_CONFIG_DB_SSL_CA`)
+/// only the certificates of that PEM file are trusted (like libpq's `sslrootcert`: a private
+/// CA is pinned); without it, the system roots. The server name is always verified.
+pub fn pg_tls_connector(
+    ca_file: Option<&str>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, engage_cfgdb::Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let err = |message: String| engage_cfgdb::Error::Connect {
+        dialect: "postgresql",
+        message,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    if ca_file.is_none() {
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    }
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            err(format!(
+                "EXCS_CONFIG_DB_SSL_CA={path} cannot be read: {e}; point it at a PEM file of CA certificates"
+            ))
+        })?;
+        let mut added = 0usize;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| {
+                err(format!(
+                    "EXCS_CONFIG_DB_SSL_CA={path} is not valid PEM: {e}"
+                ))
+            })?;
+            roots.add(cert).map_err(|e| {
+                err(format!(
+                    "EXCS_CONFIG_DB_SSL_CA={path} holds a certificate rustls rejects: {e}"
+                ))
+            })?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(err(format!(
+                "EXCS_CONFIG_DB_SSL_CA={path} holds no CERTIFICATE block"
+            )));
+        }
+    }
+    if roots.is_empty() {
+        return Err(err(
+            "EXCS_CONFIG_DB_SSL=true but no root certificate could be loaded: install \
+             ca-certificates or set EXCS_CONFIG_DB_SSL_CA to the database's CA (PEM)"
+                .into(),
+        ));
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
