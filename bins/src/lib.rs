@@ -20,6 +20,7 @@
 
 pub mod demo;
 pub mod exas;
+pub mod excp;
 pub mod excs;
 pub mod ops;
 pub mod store;
