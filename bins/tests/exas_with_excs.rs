@@ -2,90 +2,25 @@
 //! emulator and publishes its person records and presence source in real Redis; EXAS picks
 //! the agents up from there and syncs their Stat Server states.
 
-use engage_cfgdb::seed::{SeedSpec, install_schema_postgres, seed_postgres};
-use engage_cfgdb::{PgConfigDb, SchemaMap};
 use engage_connector::exas::engine::{Engine, EngineConfig, EngineDeps};
-use engage_connector::excs::service::{Excs, ExcsSettings};
 use engage_connector::ops::health::Health;
 use engage_connector::ops::metrics::Metrics;
-use engage_connector::store::{JsonView, Namespace, PersonRecord, RedisConfig, RedisStore, Store};
+use engage_connector::store::{JsonView, PersonRecord};
 use engage_statserver::client::{ClientConfig, Endpoint};
 use engage_statserver::sim::{SimServer, SimWorld};
 use engage_statserver::{AgentState, CallKind, Login, Readiness, ServerMode};
-use engage_test_support::{TestDb, TestRedis};
-use gcex::emulator::{Emulator, EmulatorConfig};
 use gcex::{GcClient, RetryPolicy};
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-const CLIENT_ID: &str = "exas-excs";
-const CLIENT_SECRET: &str = "exas-excs-secret";
+mod common;
+use common::world;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exas_syncs_the_agents_excs_published() {
-    let emu = Emulator::start(
-        EmulatorConfig::new(CLIENT_ID, CLIENT_SECRET).with_rate_limit(0, Duration::from_secs(60)),
-    )
-    .await
-    .unwrap();
-    let db = TestDb::create().await;
-    let client = db.connect().await;
-    install_schema_postgres(&client).await.unwrap();
-    let mut spec = SeedSpec::agents(12);
-    let url = emu.base_url().to_string();
-    for (s, k, v) in [
-        ("general", "base_service_url", url.as_str()),
-        ("general", "base_auth_url", url.as_str()),
-        ("config_sync", "client_id", CLIENT_ID),
-        ("config_sync", "client_secret", CLIENT_SECRET),
-    ] {
-        spec.hybrid.push((s.into(), k.into(), v.into()));
-    }
-    seed_postgres(&client, &SchemaMap::default(), &spec)
-        .await
-        .unwrap();
-    let redis = TestRedis::create().await;
-    let store: Arc<dyn Store> = Arc::new(
-        RedisStore::connect(&RedisConfig::from_url(redis.url()).unwrap())
-            .await
-            .unwrap(),
-    );
-    let ns = Namespace::with_prefix(redis.prefix());
-
+    let w = world(12).await;
+    let (emu, store, ns) = (&w.gc, w.store.clone(), w.ns.clone());
     // EXCS: one sync cycle.
-    let cfg = db.config().to_string();
-    let get = |k: &str| {
-        cfg.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
-            .unwrap_or("")
-            .to_string()
-    };
-    let env: BTreeMap<String, String> = [
-        ("EXEC_ORG_ID", "org-exas".to_string()),
-        ("EXEC_TENANT_ID", "1".to_string()),
-        ("TENANT_NAME", "tenant001".to_string()),
-        ("EXCS_GC_QUEUE_NAME_SUFFIX", "-Engage-external".to_string()),
-        ("EXCS_CONFIG_DB_HOST", get("host")),
-        ("EXCS_CONFIG_DB_PORT", get("port")),
-        ("EXCS_CONFIG_DB_USER", get("user")),
-        ("EXCS_CONFIG_DB_NAME", db.name().to_string()),
-        ("EXCS_GC_RATE_LIMIT_PER_MIN", "0".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let settings = ExcsSettings::from_env(&env).unwrap();
-    let mut excs = Excs::start(
-        settings,
-        Box::new(PgConfigDb::from_conn_str(db.config()).unwrap()),
-        store.clone(),
-        ns.clone(),
-        Health::new(),
-        Metrics::new(),
-    )
-    .await
-    .unwrap();
+    let mut excs = w.excs().await;
     let report = excs.poll_once().await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
 

@@ -1,122 +1,18 @@
 //! EXCS end to end: a generated contact center in real PostgreSQL, the shared store in real
 //! Redis, and the GC EX emulator over HTTP.
 
-use engage_cfgdb::seed::{SeedSpec, install_schema_postgres, seed_postgres};
-use engage_cfgdb::{PgConfigDb, SchemaMap, read_snapshot};
+use engage_cfgdb::PgConfigDb;
 use engage_connector::excs::desired::{DesiredSettings, desired_org};
-use engage_connector::excs::service::{Excs, ExcsSettings};
+use engage_connector::excs::service::Excs;
 use engage_connector::ops::health::Health;
 use engage_connector::ops::metrics::Metrics;
-use engage_connector::store::{
-    IdKind, IdMap, JsonView, Namespace, PRESENCE_SOURCE_KEY, PersonRecord, RedisConfig, RedisStore,
-    Store,
-};
-use engage_test_support::{TestDb, TestRedis};
-use gcex::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use engage_connector::store::{IdKind, JsonView, PRESENCE_SOURCE_KEY, PersonRecord};
+use gcex::emulator::EmulatorHandle;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-const CLIENT_ID: &str = "excs-e2e";
-const CLIENT_SECRET: &str = "excs-e2e-secret";
-
-struct World {
-    db: TestDb,
-    redis: TestRedis,
-    gc: EmulatorHandle,
-    store: Arc<dyn Store>,
-    ns: Namespace,
-}
-
-async fn world(agents: usize) -> World {
-    let gc = Emulator::start(
-        EmulatorConfig::new(CLIENT_ID, CLIENT_SECRET).with_rate_limit(0, Duration::from_secs(60)),
-    )
-    .await
-    .unwrap();
-    let db = TestDb::create().await;
-    let client = db.connect().await;
-    install_schema_postgres(&client).await.unwrap();
-    let mut spec = SeedSpec::agents(agents);
-    let url = gc.base_url().to_string();
-    for (s, k, v) in [
-        ("general", "base_service_url", url.as_str()),
-        ("general", "base_auth_url", url.as_str()),
-        ("config_sync", "client_id", CLIENT_ID),
-        ("config_sync", "client_secret", CLIENT_SECRET),
-    ] {
-        spec.hybrid.push((s.into(), k.into(), v.into()));
-    }
-    seed_postgres(&client, &SchemaMap::default(), &spec)
-        .await
-        .unwrap();
-    let redis = TestRedis::create().await;
-    let store: Arc<dyn Store> = Arc::new(
-        RedisStore::connect(&RedisConfig::from_url(redis.url()).unwrap())
-            .await
-            .unwrap(),
-    );
-    let ns = Namespace::with_prefix(redis.prefix());
-    World {
-        db,
-        redis,
-        gc,
-        store,
-        ns,
-    }
-}
-
-impl World {
-    fn settings(&self) -> ExcsSettings {
-        let cfg = self.db.config().to_string();
-        let get = |k: &str| {
-            cfg.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
-                .unwrap_or("")
-                .to_string()
-        };
-        let env: BTreeMap<String, String> = [
-            ("EXEC_ORG_ID", "org-e2e".to_string()),
-            ("EXEC_TENANT_ID", "1".to_string()),
-            ("TENANT_NAME", "tenant001".to_string()),
-            ("EXCS_GC_QUEUE_NAME_SUFFIX", "-Engage-external".to_string()),
-            ("EXCS_CONFIG_DB_HOST", get("host")),
-            ("EXCS_CONFIG_DB_PORT", get("port")),
-            ("EXCS_CONFIG_DB_USER", get("user")),
-            ("EXCS_CONFIG_DB_NAME", self.db.name().to_string()),
-            ("EXCS_DRIFT_CHECK_EVERY", "1".to_string()),
-            ("EXCS_GC_RATE_LIMIT_PER_MIN", "0".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        ExcsSettings::from_env(&env).unwrap()
-    }
-
-    async fn excs(&self) -> Excs {
-        let settings = self.settings();
-        let db = PgConfigDb::from_conn_str(self.db.config()).unwrap();
-        Excs::start(
-            settings,
-            Box::new(db),
-            self.store.clone(),
-            self.ns.clone(),
-            Health::new(),
-            Metrics::new(),
-        )
-        .await
-        .unwrap()
-    }
-
-    async fn snapshot(&self) -> engage_cfgdb::Snapshot {
-        let db = PgConfigDb::from_conn_str(self.db.config()).unwrap();
-        read_snapshot(&db, &SchemaMap::default()).await.unwrap()
-    }
-
-    fn ids(&self) -> IdMap {
-        IdMap::new(self.store.clone(), self.ns.clone())
-    }
-}
+mod common;
+use common::world;
 
 fn lower_unique<'a>(names: impl Iterator<Item = &'a str>) -> bool {
     let v: Vec<String> = names.map(str::to_lowercase).collect();
@@ -625,16 +521,7 @@ async fn a_recreated_person_reactivates_its_user() {
     // Only the first poll lists GC; the re-creation is handled by incremental polls.
     let mut settings = w.settings();
     settings.drift_check_every = 1_000;
-    let mut excs = Excs::start(
-        settings,
-        Box::new(PgConfigDb::from_conn_str(w.db.config()).unwrap()),
-        w.store.clone(),
-        w.ns.clone(),
-        Health::new(),
-        Metrics::new(),
-    )
-    .await
-    .unwrap();
+    let mut excs = w.excs_with(settings).await;
     excs.poll_once().await.unwrap();
     let snap = w.snapshot().await;
     let desired = desired_org(&snap, &DesiredSettings::default());
@@ -698,16 +585,7 @@ async fn idle_polls_leave_gc_alone_and_history_alone_finds_changes() {
     let mut settings = w.settings();
     settings.drift_check_every = 1_000;
     settings.full_scan_every = 1_000;
-    let mut excs = Excs::start(
-        settings,
-        Box::new(PgConfigDb::from_conn_str(w.db.config()).unwrap()),
-        w.store.clone(),
-        w.ns.clone(),
-        Health::new(),
-        Metrics::new(),
-    )
-    .await
-    .unwrap();
+    let mut excs = w.excs_with(settings).await;
     let first = excs.poll_once().await.unwrap();
     assert!(!first.unchanged && first.users_created > 0, "{first:?}");
 
@@ -762,16 +640,7 @@ async fn full_scans_find_changes_without_history_and_failed_cycles_are_retried()
     let mut settings = w.settings();
     settings.drift_check_every = 1_000;
     settings.full_scan_every = 1; // the default: a snapshot every poll
-    let mut excs = Excs::start(
-        settings,
-        Box::new(PgConfigDb::from_conn_str(w.db.config()).unwrap()),
-        w.store.clone(),
-        w.ns.clone(),
-        Health::new(),
-        Metrics::new(),
-    )
-    .await
-    .unwrap();
+    let mut excs = w.excs_with(settings).await;
     excs.poll_once().await.unwrap();
     assert!(excs.poll_once().await.unwrap().unchanged);
 

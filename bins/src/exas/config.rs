@@ -81,17 +81,6 @@ fn port(env: &mut EnvReader<'_>, name: &str, what: &str) -> u16 {
     }
 }
 
-/// The login base for an API base: `https://api.X` → `https://login.X`; any other host (an
-/// emulator, a proxy) serves both.
-fn derive_auth_url(base: &str) -> String {
-    match base.split_once("://") {
-        Some((scheme, rest)) if rest.starts_with("api.") => {
-            format!("{scheme}://login.{}", &rest["api.".len()..])
-        }
-        _ => base.to_string(),
-    }
-}
-
 impl ExasConfig {
     /// Reads the settings; every missing or invalid variable is named in the one error.
     pub fn read(lookup: &dyn Lookup) -> Result<ExasConfig, ConfigError> {
@@ -153,37 +142,7 @@ impl ExasConfig {
             }
         };
 
-        let (gc_base_url, derived_auth) = match (
-            env.optional("EXAS_GC_BASE_URL"),
-            env.optional("EXAS_GC_REGION"),
-        ) {
-            (Some(base), _) => {
-                let base = base.trim_end_matches('/').to_string();
-                let auth = derive_auth_url(&base);
-                (base, Some(auth))
-            }
-            (None, Some(region)) => match gcex::region_urls(&region) {
-                Ok((api, login)) => (api, Some(login)),
-                Err(e) => {
-                    env.invalid("EXAS_GC_REGION", &e.to_string());
-                    (String::new(), None)
-                }
-            },
-            (None, None) => {
-                env.required(
-                    "EXAS_GC_BASE_URL",
-                    "Genesys Cloud API base URL such as https://api.mypurecloud.ie, or EXAS_GC_REGION",
-                );
-                (String::new(), None)
-            }
-        };
-        let gc_auth_url = env
-            .optional("EXAS_GC_AUTH_URL")
-            .or(derived_auth)
-            .unwrap_or_default();
-        let gc_client_id = env.required("EXAS_GC_CLIENT_ID", "Genesys Cloud OAuth client id");
-        let gc_client_secret =
-            Secret::new(env.required("EXAS_GC_CLIENT_SECRET", "Genesys Cloud OAuth client secret"));
+        let gc = crate::ops::config::GcEnv::read(&mut env, "EXAS");
         let log = LogConfig {
             level: env
                 .optional("EXAS_LOG_LEVEL")
@@ -202,10 +161,10 @@ impl ExasConfig {
             stat_tenant,
             scope_every: Duration::from_secs(scope_secs),
             store,
-            gc_base_url,
-            gc_auth_url,
-            gc_client_id,
-            gc_client_secret,
+            gc_base_url: gc.base_url,
+            gc_auth_url: gc.auth_url,
+            gc_client_id: gc.client_id,
+            gc_client_secret: gc.client_secret,
             log,
         })
     }
@@ -241,7 +200,7 @@ mod tests {
         assert_eq!(c.gc_auth_url, "https://login.mypurecloud.ie");
         assert_eq!(c.scope_every, Duration::from_secs(10));
         assert_eq!(
-            derive_auth_url("https://api.usw2.pure.cloud"),
+            crate::ops::config::derive_auth_url("https://api.usw2.pure.cloud"),
             "https://login.usw2.pure.cloud"
         );
         assert!(matches!(&c.store, StoreLocation::Redis(r) if r.host == "redis" && r.port == 6379));

@@ -3,4 +3,10 @@
 //!
 //! - [`scenario`]: the scenario files (`tests/scenarios/*.yaml`) the SIP Server simulator plays
 //!   and the tests check against.
+//! - [`config`]: the service settings (the guide's variables and ours).
+//! - [`lookups`]: VQ / extension / disposition look-ups from what EXCS publishes in the store.
+//! - [`injector`]: ordered, de-duplicated delivery of conversation events to GC.
+pub mod config;
+pub mod injector;
+pub mod lookups;
 pub mod scenario;

@@ -75,6 +75,10 @@ pub struct DesiredQueue {
     pub description: String,
     /// Persons that must be members (empty when the DN is deleted).
     pub members: BTreeSet<Dbid>,
+    /// The VQ DN's number (what SIP Server reports in `ThisDN`).
+    pub number: String,
+    /// The switch name.
+    pub switch: String,
 }
 
 /// A case-insensitive name conflict: several Engage objects would map to one GC object.
@@ -316,6 +320,8 @@ pub fn desired_org(snapshot: &Snapshot, settings: &DesiredSettings) -> DesiredOr
                     dn.last_modified,
                 ),
                 members,
+                number: dn.number.clone(),
+                switch: switch.clone(),
             },
         );
     }

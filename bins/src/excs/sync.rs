@@ -564,6 +564,28 @@ impl Reconciler {
             }
             self.progress.update(|p| p.done += 1);
         }
+        // VQ records for EXCP (SIP Server names a VQ by switch and number).
+        for (dbid, queue) in &desired.queues {
+            let Some(queue_id) = self.ids.gc_id(IdKind::Queue, &dbid.to_string()).await? else {
+                continue;
+            };
+            let rec = crate::store::VqRecord {
+                number: queue.number.clone(),
+                dn_dbid: *dbid,
+                switch: queue.switch.clone(),
+                queue_id,
+            };
+            let rel = crate::store::VqRecord::key(&rec.switch, &rec.number);
+            if self
+                .json
+                .get::<crate::store::VqRecord>(&rel)
+                .await?
+                .as_ref()
+                != Some(&rec)
+            {
+                self.json.put(&rel, &rec).await?;
+            }
+        }
         // Mapped queues whose DN left the scope keep the queue but lose their members.
         for (key, gc_id) in self.ids.all(IdKind::Queue).await? {
             let Ok(dbid) = key.parse::<i64>() else {

@@ -270,3 +270,77 @@ mod tests {
         assert_eq!(r.list("L"), vec!["a", "b", "c"]);
     }
 }
+
+/// A service's Genesys Cloud connection from `{PREFIX}_GC_*` variables (our addition for EXAS
+/// and EXCP, which have no Config DB access in the guide): `{PREFIX}_GC_BASE_URL` or
+/// `{PREFIX}_GC_REGION`, optional `{PREFIX}_GC_AUTH_URL`, `{PREFIX}_GC_CLIENT_ID`,
+/// `{PREFIX}_GC_CLIENT_SECRET`. `Debug` never shows the secret.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GcEnv {
+    /// GC API base URL.
+    pub base_url: String,
+    /// GC login base URL.
+    pub auth_url: String,
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret.
+    pub client_secret: gcex::Secret,
+}
+
+/// The login base for an API base: `https://api.X` → `https://login.X`; any other host (an
+/// emulator, a proxy) serves both.
+pub fn derive_auth_url(base: &str) -> String {
+    match base.split_once("://") {
+        Some((scheme, rest)) if rest.starts_with("api.") => {
+            format!("{scheme}://login.{}", &rest["api.".len()..])
+        }
+        _ => base.to_string(),
+    }
+}
+
+impl GcEnv {
+    /// Reads the `{prefix}_GC_*` variables; problems are recorded in `env`.
+    pub fn read(env: &mut EnvReader<'_>, prefix: &str) -> GcEnv {
+        let v = |n: &str| format!("{prefix}_GC_{n}");
+        let (base_url, derived_auth) =
+            match (env.optional(&v("BASE_URL")), env.optional(&v("REGION"))) {
+                (Some(base), _) => {
+                    let base = base.trim_end_matches('/').to_string();
+                    let auth = derive_auth_url(&base);
+                    (base, Some(auth))
+                }
+                (None, Some(region)) => match gcex::region_urls(&region) {
+                    Ok((api, login)) => (api, Some(login)),
+                    Err(e) => {
+                        env.invalid(&v("REGION"), &e.to_string());
+                        (String::new(), None)
+                    }
+                },
+                (None, None) => {
+                    env.required(
+                        &v("BASE_URL"),
+                        &format!(
+                            "Genesys Cloud API base URL such as https://api.mypurecloud.ie, or {}",
+                            v("REGION")
+                        ),
+                    );
+                    (String::new(), None)
+                }
+            };
+        let auth_url = env
+            .optional(&v("AUTH_URL"))
+            .or(derived_auth)
+            .unwrap_or_default();
+        let client_id = env.required(&v("CLIENT_ID"), "Genesys Cloud OAuth client id");
+        let client_secret = gcex::Secret::new(
+            env.required(&v("CLIENT_SECRET"), "Genesys Cloud OAuth client secret"),
+        );
+        GcEnv {
+            base_url,
+            auth_url,
+            client_id,
+            client_secret,
+        }
+    }
+}

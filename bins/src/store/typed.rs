@@ -145,6 +145,28 @@ impl DnRecord {
     }
 }
 
+/// A virtual queue DN and the GC queue it maps to, published by EXCS under
+/// `vq:{switch}:{number}` for EXCP (SIP Server names a VQ by its number).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VqRecord {
+    /// The VQ DN number.
+    pub number: String,
+    /// The VQ DN's DBID.
+    pub dn_dbid: i64,
+    /// The switch name.
+    pub switch: String,
+    /// The GC queue id.
+    pub queue_id: String,
+}
+
+impl VqRecord {
+    /// The relative store key of a VQ record.
+    pub fn key(switch: &str, number: &str) -> String {
+        format!("vq:{switch}:{number}")
+    }
+}
+
 /// Stores and reads JSON values under namespaced keys.
 #[derive(Debug, Clone)]
 pub struct JsonView {

@@ -1,0 +1,100 @@
+//! The call model's look-ups (VQ → GC queue, extension → GC user, disposition → wrap-up code),
+//! loaded from what EXCS publishes in the store: `vq:{switch}:{number}` records, extension
+//! `dn:{switch}:{number}` records with their person, `person:{dbid}` records with the GC user,
+//! and the wrap-up code id map.
+//!
+//! The call model asks synchronously, so the maps are loaded into memory and refreshed by the
+//! service every few seconds (a new snapshot replaces the old one whole).
+
+use crate::store::{DnRecord, IdKind, IdMap, JsonView, PersonRecord, StoreResult, VqRecord};
+use engage_callmodel::Lookups;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
+/// One snapshot of the look-ups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExcpLookups {
+    /// VQ DN number → GC queue id.
+    pub queues: BTreeMap<String, String>,
+    /// Extension DN number → GC user id of the (active, agent) person it belongs to.
+    pub agents: BTreeMap<String, String>,
+    /// Disposition (business attribute value) name → GC wrap-up code id.
+    pub wrap_up_codes: BTreeMap<String, String>,
+    /// Numbers that exist on several switches while no switch was chosen (the lowest DN DBID
+    /// wins); set `EXCP_SWITCH_NAME` to pick one.
+    pub ambiguous: Vec<String>,
+}
+
+impl Lookups for ExcpLookups {
+    fn queue_id(&self, vq_dn: &str) -> Option<&str> {
+        self.queues.get(vq_dn).map(String::as_str)
+    }
+    fn agent_user_id(&self, extension_dn: &str) -> Option<&str> {
+        self.agents.get(extension_dn).map(String::as_str)
+    }
+    fn wrap_up_code_id(&self, disposition: &str) -> Option<&str> {
+        self.wrap_up_codes.get(disposition).map(String::as_str)
+    }
+}
+
+impl ExcpLookups {
+    /// Loads the look-ups for the DNs of `switch` (every switch when `None`; a number found on
+    /// several switches then maps to the entry with the lowest DN DBID and is listed in
+    /// [`ExcpLookups::ambiguous`]).
+    pub async fn load(json: &JsonView, ids: &IdMap, switch: Option<&str>) -> StoreResult<Self> {
+        let on_switch = |s: &str| switch.is_none_or(|want| want == s);
+        let mut out = ExcpLookups::default();
+        let mut vq_seen: BTreeMap<String, i64> = BTreeMap::new();
+        for (_, vq) in json.scan::<VqRecord>("vq:").await? {
+            if !on_switch(&vq.switch) {
+                continue;
+            }
+            match vq_seen.get(&vq.number) {
+                Some(&dbid) if dbid <= vq.dn_dbid => {
+                    out.ambiguous.push(vq.number.clone());
+                    continue;
+                }
+                Some(_) => out.ambiguous.push(vq.number.clone()),
+                None => {}
+            }
+            vq_seen.insert(vq.number.clone(), vq.dn_dbid);
+            out.queues.insert(vq.number, vq.queue_id);
+        }
+        let mut persons: BTreeMap<i64, Option<PersonRecord>> = BTreeMap::new();
+        let mut dn_seen: BTreeMap<String, i64> = BTreeMap::new();
+        for (_, dn) in json.scan::<DnRecord>("dn:").await? {
+            if !on_switch(&dn.switch) {
+                continue;
+            }
+            let Some(person_dbid) = dn.person_dbid else {
+                continue;
+            };
+            if let Some(&dbid) = dn_seen.get(&dn.number) {
+                out.ambiguous.push(dn.number.clone());
+                if dbid <= dn.dbid {
+                    continue;
+                }
+            }
+            let person = match persons.entry(person_dbid) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => {
+                    let rec = json
+                        .get::<PersonRecord>(&PersonRecord::key(person_dbid))
+                        .await?;
+                    v.insert(rec)
+                }
+            };
+            let Some(person) = person else {
+                continue;
+            };
+            if person.active && person.is_agent {
+                dn_seen.insert(dn.number.clone(), dn.dbid);
+                out.agents.insert(dn.number, person.gc_user_id.clone());
+            }
+        }
+        out.wrap_up_codes = ids.all(IdKind::WrapUpCode).await?.into_iter().collect();
+        out.ambiguous.sort();
+        out.ambiguous.dedup();
+        Ok(out)
+    }
+}
