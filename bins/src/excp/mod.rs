@@ -3,4 +3,6 @@
 //!
 //! - [`scenario`]: the scenario files (`tests/scenarios/*.yaml`) the SIP Server simulator plays
 //!   and the tests check against.
+//! - [`gc_map`]: call-model conversation events → gcex's event-injection models.
+pub mod gc_map;
 pub mod scenario;
