@@ -6,7 +6,9 @@
 //! - [`config`]: the service settings (the guide's variables and ours).
 //! - [`lookups`]: VQ / extension / disposition look-ups from what EXCS publishes in the store.
 //! - [`injector`]: ordered, de-duplicated delivery of conversation events to GC.
+//! - [`gc_map`]: call-model conversation events → gcex's event-injection models.
 pub mod config;
+pub mod gc_map;
 pub mod injector;
 pub mod lookups;
 pub mod scenario;
