@@ -3,4 +3,6 @@
 //!
 //! - [`scenario`]: the scenario files (`tests/scenarios/*.yaml`) the SIP Server simulator plays
 //!   and the tests check against.
+//! - [`tlib_map`]: the exact, documented translation between TLib messages and normalized events.
 pub mod scenario;
+pub mod tlib_map;
