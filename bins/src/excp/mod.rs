@@ -3,12 +3,14 @@
 //!
 //! - [`scenario`]: the scenario files (`tests/scenarios/*.yaml`) the SIP Server simulator plays
 //!   and the tests check against.
-//! - [`config`]: the service settings (the guide's variables and ours).
+//! - [`tlib_map`]: the exact, documented translation between TLib messages and normalized events.
+//! - [`gc_map`]: call-model conversation events → gcex's event-injection models.
 //! - [`lookups`]: VQ / extension / disposition look-ups from what EXCS publishes in the store.
 //! - [`injector`]: ordered, de-duplicated delivery of conversation events to GC.
-//! - [`gc_map`]: call-model conversation events → gcex's event-injection models.
+//! - [`config`]: the service settings (the guide's variables and ours).
 pub mod config;
 pub mod gc_map;
 pub mod injector;
 pub mod lookups;
 pub mod scenario;
+pub mod tlib_map;
