@@ -212,11 +212,29 @@ pub async fn run_in(dir: &std::path::Path) -> Result<(), String> {
     for line in &exas.examples {
         println!("  {line}");
     }
+
+    // 5. EXCP: the SIP Server simulator plays the scenario calls as TLib events.
+    let excp = excp_calls(&sb, store.clone()).await?;
+    println!(
+        "- EXCP: {} scenario calls played on the SIP Server simulator ({} TLib events) became {} GC conversations: \
+         {} closed ({} in monitoring-suspension mode), {} conversation events delivered, {} refused",
+        excp.played,
+        excp.tlib_events,
+        excp.conversations,
+        excp.closed,
+        excp.suspended,
+        excp.delivered,
+        excp.refused
+    );
+    for line in &excp.examples {
+        println!("  {line}");
+    }
     println!(
         "demo summary: EXCS synchronized the generated contact center into the GC EX org; \
-         EXAS mirrored Stat Server agent states into GC presence and routing status."
+         EXAS mirrored Stat Server agent states into GC presence and routing status; \
+         EXCP turned SIP Server calls into GC conversations."
     );
-    println!("(EXCP and EXRP join the demo as they land.)");
+    println!("(EXRP joins the demo when it lands.)");
     sb.gc.shutdown().await;
     Ok(())
 }
@@ -368,6 +386,198 @@ async fn exas_shift(sb: &Sandbox, store: Arc<dyn Store>) -> Result<ExasOutcome, 
         changes,
         presence_events,
         routing_events,
+        examples,
+    })
+}
+
+struct ExcpOutcome {
+    played: usize,
+    tlib_events: usize,
+    conversations: usize,
+    closed: u64,
+    suspended: u64,
+    delivered: u64,
+    refused: u64,
+    examples: Vec<String>,
+}
+
+/// Runs EXCP against the SIP Server simulator: every project scenario, re-targeted onto the
+/// seeded switch's agent extensions and VQs, played as TLib events.
+async fn excp_calls(sb: &Sandbox, store: Arc<dyn Store>) -> Result<ExcpOutcome, String> {
+    use crate::excp::config::ServerPair;
+    use crate::excp::player::{play, retarget};
+    use crate::excp::scenario::Scenario;
+    use crate::excp::service::{Deps, RunSettings, Service};
+    use crate::store::{DnRecord, VqRecord};
+    use engage_tlib::client::Endpoint;
+    use engage_tlib::sim::SimServer;
+
+    const SWITCH: &str = "SIP_Switch_1";
+    let ns = Namespace::new("1", &sb.gc.config().organization_id);
+    let json = crate::store::JsonView::new(store.clone(), ns.clone());
+    let err = |e: crate::store::StoreError| format!("store: {e}");
+    println!("- EXCP: starting the SIP Server simulator and EXCP on {SWITCH}");
+    // Agents with a login on the switch, each logged in at one of the switch's extensions.
+    let mut logins: Vec<String> = json
+        .scan::<PersonRecord>(PersonRecord::PREFIX)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|p| p.is_agent && p.active)
+        .filter_map(|p| {
+            p.logins
+                .iter()
+                .find(|l| l.switch == SWITCH)
+                .map(|l| l.login_code.clone())
+        })
+        .collect();
+    let mut extensions: Vec<String> = json
+        .scan::<DnRecord>("dn:")
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|(_, d)| d)
+        .filter(|d| d.switch == SWITCH)
+        .map(|d| d.number)
+        .collect();
+    let n = logins.len().min(extensions.len());
+    logins.truncate(n);
+    extensions.truncate(n);
+    let vqs: Vec<String> = json
+        .scan::<VqRecord>("vq:")
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .filter(|v| v.switch == SWITCH)
+        .map(|v| v.number)
+        .collect();
+    let mut scenarios = Vec::new();
+    for (path, _) in Scenario::load_dir(&Scenario::project_dir()).map_err(|e| e.to_string())? {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        scenarios.push(retarget(&path, &text, &extensions, &vqs)?);
+    }
+
+    let sim = SimServer::start("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
+        .await
+        .map_err(|e| format!("SIP Server simulator: {e}"))?;
+    let pair = ServerPair {
+        primary: Endpoint::new("127.0.0.1", sim.local_addr().port()),
+        backup: None,
+    };
+    let mut settings = RunSettings::new(vec![pair], "demo-excp");
+    settings.switch = Some(SWITCH.into());
+    settings.tick = Duration::from_millis(20);
+    settings.lookup_every = Duration::from_millis(200);
+    let gc = gcex::GcClient::new(sb.gc.client_config()).map_err(|e| format!("GC client: {e}"))?;
+    let excp = Service::start_with(
+        settings,
+        Deps {
+            store,
+            ns,
+            gc,
+            health: Health::new(),
+            metrics: Metrics::new(),
+        },
+        "127.0.0.1",
+        0,
+    )
+    .await
+    .map_err(|e| format!("EXCP start: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.call_monitors() == 0 || extensions.iter().any(|d| sim.registrations(d) == 0) {
+        if Instant::now() > deadline {
+            return Err("EXCP never registered on the SIP Server simulator".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (ext, code) in extensions.iter().zip(&logins) {
+        crate::excp::player::login(&sim, ext, code);
+    }
+    while excp
+        .status
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .agents_logged_in
+        < n
+    {
+        if Instant::now() > deadline {
+            return Err("EXCP never saw the agents log in".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut tlib_events = 0;
+    for (i, s) in scenarios.iter().enumerate() {
+        // Ten minutes of event time apart, so the calls do not overlap on the agents.
+        let played =
+            play(&sim, s, now + 600_000 * i as u64).map_err(|e| format!("{}: {e}", s.name))?;
+        tlib_events += played.events;
+    }
+    // Wait until everything handed to GC is delivered and nothing new closes for a moment.
+    let mut last = (u64::MAX, u64::MAX);
+    let mut quiet_since = Instant::now();
+    loop {
+        let st = excp
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let now_state = (st.engine.conversations_closed, st.delivered);
+        if now_state != last || st.pending_events > 0 {
+            last = now_state;
+            quiet_since = Instant::now();
+        }
+        if quiet_since.elapsed() > Duration::from_millis(500)
+            && st.engine.engage_events as usize >= tlib_events
+        {
+            break;
+        }
+        if Instant::now() > deadline + Duration::from_secs(30) {
+            return Err(format!("EXCP did not finish delivering: {st:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let st = excp
+        .status
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let mut examples = Vec::new();
+    if let Some(first) = scenarios.first() {
+        let root = first
+            .events()
+            .find_map(|e| e.call_uuid())
+            .unwrap_or_default();
+        let id = engage_callmodel::conversation_id(root).to_string();
+        if let Some(view) = sb.gc.conversation(&id) {
+            let legs: Vec<String> = view.communications.iter().map(|c| c.kind.clone()).collect();
+            examples.push(format!(
+                "e.g. \"{}\": conversation {} with legs {:?}, {} events, ended: {}",
+                first.name,
+                id,
+                legs,
+                view.timeline.len(),
+                view.ended
+            ));
+        }
+    }
+    excp.shutdown().await;
+    if st.delivered == 0 {
+        return Err(format!("EXCP delivered nothing: {st:?}"));
+    }
+    Ok(ExcpOutcome {
+        played: scenarios.len(),
+        tlib_events,
+        conversations: sb.gc.conversation_ids().len(),
+        closed: st.engine.conversations_closed,
+        suspended: st.engine.conversations_suspended,
+        delivered: st.delivered,
+        refused: st.refused,
         examples,
     })
 }

@@ -5,6 +5,10 @@
 //!   point it at a production Config DB).
 //! - `engage-sim stat --listen 127.0.0.1:2060` serves the Stat Server simulator (agents start
 //!   logged out; tests drive them through the library's control API).
+//! - `engage-sim sip --listen 127.0.0.1:8000 --scenario FILE… [--every SECS]` serves the SIP
+//!   Server simulator (TLib) and, once a call-monitoring client is registered, plays the
+//!   scenario files (`tests/scenarios/*.yaml`) as TLib events, shifted to the current time;
+//!   again every `SECS` seconds when `--every` is given.
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -33,6 +37,18 @@ enum Command {
         /// Create the schema first.
         #[arg(long)]
         schema: bool,
+    },
+    /// Serve the SIP Server simulator and play scenario files on it.
+    Sip {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        listen: std::net::SocketAddr,
+        /// Scenario files to play (in order).
+        #[arg(long)]
+        scenario: Vec<std::path::PathBuf>,
+        /// Play them again every this many seconds.
+        #[arg(long)]
+        every: Option<u64>,
     },
     /// Serve the Stat Server simulator.
     Stat {
@@ -70,6 +86,11 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Sip {
+            listen,
+            scenario,
+            every,
+        } => sip(listen, &scenario, every).await,
         Command::Stat { listen } => {
             let world = engage_statserver::sim::SimWorld::new();
             match engage_statserver::sim::SimServer::start(
@@ -91,4 +112,62 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+async fn sip(
+    listen: std::net::SocketAddr,
+    files: &[std::path::PathBuf],
+    every: Option<u64>,
+) -> ExitCode {
+    use engage_connector::excp::scenario::Scenario;
+    let mut scenarios = Vec::new();
+    for f in files {
+        match Scenario::load(f) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => {
+                eprintln!("engage-sim sip: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let sim = match engage_tlib::sim::SimServer::start(listen).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("engage-sim sip: cannot listen on {listen}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("SIP Server simulator listening on {}", sim.local_addr());
+    if scenarios.is_empty() {
+        let _ = tokio::signal::ctrl_c().await;
+        return ExitCode::SUCCESS;
+    }
+    let play_all = async {
+        loop {
+            while sim.call_monitors() == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            for s in &scenarios {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                match engage_connector::excp::player::play(&sim, s, now) {
+                    Ok(p) => println!(
+                        "played {:?}: {} events, {} deliveries, {} with no registered client",
+                        s.name, p.events, p.deliveries, p.undelivered
+                    ),
+                    Err(e) => eprintln!("engage-sim sip: {:?}: {e}", s.name),
+                }
+            }
+            match every {
+                Some(secs) => tokio::time::sleep(std::time::Duration::from_secs(secs.max(1))).await,
+                None => std::future::pending::<()>().await,
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = play_all => {}
+    }
+    ExitCode::SUCCESS
 }

@@ -133,3 +133,12 @@ impl Service {
         let _ = self.http.await;
     }
 }
+
+impl crate::ops::main::RunningService for Service {
+    fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+    fn stop(self) -> impl std::future::Future<Output = ()> + Send {
+        self.shutdown()
+    }
+}

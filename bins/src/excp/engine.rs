@@ -5,14 +5,22 @@
 //! Time: the model runs on event time (SIP Server's `TimeStamp`); the service passes the wall
 //! clock in through [`Engine::on_time`] so stale calls and wrap-up windows close even when no
 //! event arrives.
+//!
+//! Re-ordering (our design): VQ, extension and call-monitoring events arrive on separate
+//! connections (possibly from separate SIP Servers), so their relative order on arrival is not
+//! the order they happened in. Each call event waits in a small buffer for `reorder_ms` of wall
+//! time after it arrived and is released in event-time order (arrival order among equal
+//! times), so an `EventQueued` that overtook the `EventCallCreated` of its call still reaches
+//! the model second.
 
 use super::gc_map::gc_event;
 use super::injector::Pending;
+use super::lookups::{AgentAt, ExcpLookups};
 use super::tlib_map::engage_event;
 use engage_callmodel::output::{ConversationClosed, RecordingSegment};
-use engage_callmodel::{CallModel, EngageEvent, Lookups, ModelConfig, Output};
-use engage_tlib::Message;
-use std::collections::VecDeque;
+use engage_callmodel::{CallModel, EngageEvent, ModelConfig, Output};
+use engage_tlib::{Message, MessageType};
+use std::collections::{BTreeMap, VecDeque};
 
 /// How many recording segments and closed conversations are kept for `/status` and the
 /// recording hand-off.
@@ -48,26 +56,64 @@ pub struct Engine {
     stats: EngineStats,
     segments: VecDeque<RecordingSegment>,
     closed: VecDeque<ConversationClosed>,
+    logged_in: BTreeMap<String, String>,
+    reorder_ms: u64,
+    seq: u64,
+    held: BTreeMap<(u64, u64), (EngageEvent, u64)>,
 }
 
 impl Engine {
-    /// An engine with the call model's settings.
+    /// An engine with the call model's settings and a 150 ms re-ordering window.
     pub fn new(config: ModelConfig) -> Engine {
+        Engine::with_reorder(config, 150)
+    }
+
+    /// An engine whose call events wait `reorder_ms` of wall time to be put in event-time
+    /// order (0: handled on arrival).
+    pub fn with_reorder(config: ModelConfig, reorder_ms: u64) -> Engine {
         Engine {
             model: CallModel::new(config),
             pending: Pending::default(),
             stats: EngineStats::default(),
             segments: VecDeque::new(),
             closed: VecDeque::new(),
+            logged_in: BTreeMap::new(),
+            reorder_ms,
+            seq: 0,
+            held: BTreeMap::new(),
         }
     }
 
-    /// Handles one TLib message: a call event goes through the model; other messages are
-    /// ignored; an unreadable call event is counted, logged and skipped (never fatal).
-    pub fn on_tlib<L: Lookups + ?Sized>(&mut self, msg: &Message, lookups: &L) {
+    /// Handles one TLib message that arrived at `arrival_ms` (wall clock, epoch ms): agent
+    /// log-ins and log-outs on extensions update who sits where; a call event is held for
+    /// re-ordering (released by [`Engine::on_time`], or at once when the window is 0); other
+    /// messages are ignored; an unreadable call event is counted, logged and skipped (never
+    /// fatal).
+    pub fn on_tlib(&mut self, msg: &Message, lookups: &ExcpLookups, arrival_ms: u64) {
         self.stats.tlib_messages += 1;
+        match msg.msg_type() {
+            MessageType::EventAgentLogin
+            | MessageType::EventAgentReady
+            | MessageType::EventAgentNotReady => {
+                if let (Some(dn), Some(agent)) = (msg.this_dn(), msg.agent_id()) {
+                    self.logged_in.insert(dn.to_string(), agent.to_string());
+                }
+                return;
+            }
+            MessageType::EventAgentLogout => {
+                if let Some(dn) = msg.this_dn() {
+                    self.logged_in.remove(dn);
+                }
+                return;
+            }
+            _ => {}
+        }
         match engage_event(msg) {
-            Ok(Some(ev)) => self.on_event(&ev, lookups),
+            Ok(Some(ev)) if self.reorder_ms == 0 => self.on_event(&ev, lookups),
+            Ok(Some(ev)) => {
+                self.seq += 1;
+                self.held.insert((ev.time(), self.seq), (ev, arrival_ms));
+            }
             Ok(None) => {}
             Err(e) => {
                 self.stats.bad_messages += 1;
@@ -76,15 +122,43 @@ impl Engine {
         }
     }
 
-    /// Handles one normalized event.
-    pub fn on_event<L: Lookups + ?Sized>(&mut self, ev: &EngageEvent, lookups: &L) {
+    /// Handles one normalized event at once (no re-ordering).
+    pub fn on_event(&mut self, ev: &EngageEvent, lookups: &ExcpLookups) {
         self.stats.engage_events += 1;
-        self.model.handle_input(ev, lookups);
+        let at = AgentAt {
+            base: lookups,
+            logged_in: &self.logged_in,
+        };
+        self.model.handle_input(ev, &at);
         self.drain();
     }
 
-    /// Passes time (epoch ms) in: closes what timed out.
-    pub fn on_time(&mut self, now_ms: u64) {
+    /// Releases, in event-time order, the held events that have waited their window by
+    /// `now_ms` (wall clock); the earliest event not yet due holds back the later ones.
+    pub fn release(&mut self, now_ms: u64, lookups: &ExcpLookups) {
+        while let Some(entry) = self.held.first_entry() {
+            if entry.get().1.saturating_add(self.reorder_ms) > now_ms {
+                break;
+            }
+            let (ev, _) = entry.remove();
+            self.on_event(&ev, lookups);
+        }
+    }
+
+    /// Call events waiting in the re-ordering window.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Agents logged in, by extension (login codes).
+    pub fn logged_in(&self) -> &BTreeMap<String, String> {
+        &self.logged_in
+    }
+
+    /// Passes the wall clock (epoch ms) in: releases held events that are due, then closes
+    /// what timed out.
+    pub fn on_time(&mut self, now_ms: u64, lookups: &ExcpLookups) {
+        self.release(now_ms, lookups);
         if self.model.poll_timeout().is_some_and(|t| t <= now_ms) {
             self.model.handle_timeout(now_ms);
             self.drain();
@@ -149,5 +223,137 @@ impl Engine {
     /// The most recently closed conversations (oldest first).
     pub fn recent_closed(&self) -> impl Iterator<Item = &ConversationClosed> {
         self.closed.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::excp::scenario::Scenario;
+    use crate::excp::tlib_map::tlib_message;
+
+    fn setup() -> (Scenario, ExcpLookups, Vec<Message>) {
+        let path = Scenario::project_dir().join("10-consult-complete-transfer-to-agent.yaml");
+        let s = Scenario::load(&path).unwrap();
+        let lookups = ExcpLookups {
+            queues: s.lookups.queues.clone(),
+            agents: s.lookups.agents.clone(),
+            wrap_up_codes: s.lookups.wrap_up_codes.clone(),
+            ..ExcpLookups::default()
+        };
+        let msgs = s.events().map(|e| tlib_message(e).unwrap()).collect();
+        (s, lookups, msgs)
+    }
+
+    fn ids(e: &mut Engine) -> Vec<String> {
+        e.pending()
+            .iter()
+            .map(|g| g.event_id().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn events_overtaken_on_other_connections_are_put_back_in_order() {
+        let (s, lookups, msgs) = setup();
+        let mut in_order = Engine::with_reorder(s.model_config(), 0);
+        for m in &msgs {
+            in_order.on_tlib(m, &lookups, 0);
+        }
+        let want = ids(&mut in_order);
+        assert!(!want.is_empty());
+
+        let mut shuffled = Engine::with_reorder(s.model_config(), 100);
+        for m in msgs.iter().rev() {
+            shuffled.on_tlib(m, &lookups, 1_000);
+        }
+        shuffled.on_time(1_099, &lookups);
+        assert_eq!(
+            shuffled.held(),
+            msgs.len(),
+            "nothing is due before the window"
+        );
+        assert!(shuffled.pending().is_empty());
+        shuffled.on_time(1_100, &lookups);
+        assert_eq!(shuffled.held(), 0);
+        assert_eq!(ids(&mut shuffled), want);
+        assert_eq!(shuffled.stats().engage_events, msgs.len() as u64);
+    }
+
+    #[test]
+    fn without_reordering_arrival_order_is_kept_and_bad_input_is_counted() {
+        let (s, lookups, msgs) = setup();
+        let mut e = Engine::with_reorder(s.model_config(), 0);
+        // An unreadable call event (no CallUUID) and an unrelated message.
+        e.on_tlib(
+            &Message::builder(MessageType::EventCallCreated).build(),
+            &lookups,
+            0,
+        );
+        e.on_tlib(
+            &Message::builder(MessageType::EventRinging)
+                .this_dn("7001")
+                .build(),
+            &lookups,
+            0,
+        );
+        assert_eq!(e.stats().bad_messages, 1);
+        assert_eq!(e.stats().engage_events, 0);
+        for m in &msgs {
+            e.on_tlib(m, &lookups, 0);
+        }
+        assert!(e.stats().gc_events > 0);
+        assert_eq!(e.stats().conversations_closed, 1);
+    }
+
+    #[test]
+    fn agent_logins_decide_who_answers() {
+        let (s, static_lookups, msgs) = setup();
+        let users_of = |e: &mut Engine| -> Vec<String> {
+            e.pending()
+                .iter()
+                .filter_map(|g| {
+                    g.to_json()
+                        .get("userId")
+                        .and_then(|u| u.as_str())
+                        .map(String::from)
+                })
+                .collect()
+        };
+        let mut by_owner = Engine::with_reorder(s.model_config(), 0);
+        for m in &msgs {
+            by_owner.on_tlib(m, &static_lookups, 0);
+        }
+        let want = users_of(&mut by_owner);
+        assert!(!want.is_empty());
+        // No static owners: only log-ins map extensions to users.
+        let mut lookups = static_lookups.clone();
+        lookups.agents.clear();
+        let mut e = Engine::with_reorder(s.model_config(), 0);
+        for (i, (dn, user)) in s.lookups.agents.iter().enumerate() {
+            let code = format!("login{i}");
+            lookups.logins.insert(code.clone(), user.clone());
+            let login = Message::builder(MessageType::EventAgentLogin)
+                .this_dn(dn)
+                .agent_id(&code)
+                .build();
+            e.on_tlib(&login, &lookups, 0);
+        }
+        assert_eq!(e.logged_in().len(), s.lookups.agents.len());
+        for m in &msgs {
+            e.on_tlib(m, &lookups, 0);
+        }
+        assert_eq!(users_of(&mut e), want);
+        let logout = Message::builder(MessageType::EventAgentLogout)
+            .this_dn(s.lookups.agents.keys().next().unwrap())
+            .build();
+        e.on_tlib(&logout, &lookups, 0);
+        assert_eq!(e.logged_in().len(), s.lookups.agents.len() - 1);
+        // Nobody logged in and no owner: the agent is unknown, so the call is not injected as
+        // that user.
+        let mut nobody = Engine::with_reorder(s.model_config(), 0);
+        for m in &msgs {
+            nobody.on_tlib(m, &lookups, 0);
+        }
+        assert!(users_of(&mut nobody).is_empty());
     }
 }

@@ -64,6 +64,11 @@ impl Pending {
         self.len == 0
     }
 
+    /// Every undelivered event, conversation by conversation, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &ConversationEvent> {
+        self.queues.values().flatten()
+    }
+
     /// Conversations with undelivered events.
     pub fn conversations(&self) -> usize {
         self.queues.len()

@@ -7,10 +7,15 @@
 //! - [`gc_map`]: call-model conversation events → gcex's event-injection models.
 //! - [`lookups`]: VQ / extension / disposition look-ups from what EXCS publishes in the store.
 //! - [`injector`]: ordered, de-duplicated delivery of conversation events to GC.
-//! - [`config`]: the service settings (the guide's variables and ours).
+//! - [`engine`]: TLib messages → call model → queued GC events (no IO).
+//! - [`config`], [`service`]: the `excp` service (settings, SIP Server clients, REST on 3650).
+//! - [`player`]: plays scenario files on the SIP Server simulator.
 pub mod config;
+pub mod engine;
 pub mod gc_map;
 pub mod injector;
 pub mod lookups;
+pub mod player;
 pub mod scenario;
+pub mod service;
 pub mod tlib_map;

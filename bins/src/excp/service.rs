@@ -94,6 +94,24 @@ pub struct RunSettings {
 }
 
 impl RunSettings {
+    /// Settings with every role on the same SIP Servers, default model settings, look-ups
+    /// refreshed every 10 s (tests, the demo).
+    pub fn new(servers: Vec<ServerPair>, instance_id: impl Into<String>) -> RunSettings {
+        RunSettings {
+            vq_servers: servers.clone(),
+            agent_servers: servers.clone(),
+            call_servers: servers,
+            switch: None,
+            instance_id: instance_id.into(),
+            app_name: "EXCP".into(),
+            app_password: String::new(),
+            model: ModelConfig::default(),
+            lookup_every: Duration::from_secs(10),
+            tick: Duration::from_millis(200),
+            tlib_tweak: |_| {},
+        }
+    }
+
     /// The settings of a configured service.
     pub fn from_config(c: &ExcpConfig) -> RunSettings {
         RunSettings {
@@ -130,6 +148,8 @@ pub struct ExcpStatus {
     pub refused: u64,
     /// VQ DNs, extensions and wrap-up codes known.
     pub lookups: (usize, usize, usize),
+    /// Agents logged in on the registered extensions.
+    pub agents_logged_in: usize,
     /// Last delivery error, if the last round failed.
     pub last_error: Option<String>,
 }
@@ -168,7 +188,7 @@ pub struct Service {
     http: tokio::task::JoinHandle<()>,
 }
 
-async fn status(State(s): State<SharedStatus>) -> Json<ExcpStatus> {
+async fn status_handler(State(s): State<SharedStatus>) -> Json<ExcpStatus> {
     Json(s.lock().unwrap_or_else(PoisonError::into_inner).clone())
 }
 
@@ -224,7 +244,7 @@ impl Service {
         })
         .merge(
             axum::Router::new()
-                .route("/status", get(status))
+                .route("/status", get(status_handler))
                 .with_state(status.clone()),
         );
         let (http_addr, http) = serve(addr, router).await.map_err(listen_err)?;
@@ -294,7 +314,9 @@ fn start_role(
                 });
                 out.push((role, client));
             }
-            Err(e) => tracing::error!(role = role.name(), error = %e, "SIP Server client not started"),
+            Err(e) => {
+                tracing::error!(role = role.name(), error = %e, "SIP Server client not started")
+            }
         }
     }
     out
@@ -361,7 +383,7 @@ async fn run(
     }
     let (tx, mut rx) = mpsc::channel::<(Role, ClientEvent)>(16_384);
     let vq_dns: BTreeSet<String> = lookups.queues.keys().cloned().collect();
-    let agent_dns: BTreeSet<String> = lookups.agents.keys().cloned().collect();
+    let agent_dns: BTreeSet<String> = lookups.extensions.clone();
     let mut links = Links {
         clients: Vec::new(),
         dns: [vq_dns, agent_dns],
@@ -399,12 +421,12 @@ async fn run(
                     handle(&mut engine, &lookups, &deps, role, ev);
                 }
             }
-            _ = tick.tick() => engine.on_time(now_ms()),
+            _ = tick.tick() => engine.on_time(now_ms(), &lookups),
             _ = refresh.tick() => {
                 if let Some(l) = load_lookups(&deps, &settings, &json, &ids).await {
                     lookups = l;
                     let vq: BTreeSet<String> = lookups.queues.keys().cloned().collect();
-                    let agent: BTreeSet<String> = lookups.agents.keys().cloned().collect();
+                    let agent: BTreeSet<String> = lookups.extensions.clone();
                     for (i, (role, new)) in [(Role::Vq, vq), (Role::Agent, agent)].into_iter().enumerate() {
                         if new != links.dns[i] {
                             tracing::info!(role = role.name(), dns = new.len(), "DN set changed; re-registering");
@@ -432,9 +454,24 @@ async fn run(
                     for f in &r.refused {
                         tracing::error!(event_id = ?f.event_id, message = ?f.message, "GC refused a conversation event");
                     }
-                    deps.metrics.inc_by("excp_events_delivered_total", "Conversation events accepted by GC.", &[], r.accepted as u64);
-                    deps.metrics.inc_by("excp_events_skipped_total", "Conversation events delivered by the other instance of the pair.", &[], r.skipped_claimed as u64);
-                    deps.metrics.inc_by("excp_events_refused_total", "Conversation events GC refused for good.", &[], r.refused.len() as u64);
+                    deps.metrics.inc_by(
+                        "excp_events_delivered_total",
+                        "Conversation events accepted by GC.",
+                        &[],
+                        r.accepted as u64,
+                    );
+                    deps.metrics.inc_by(
+                        "excp_events_skipped_total",
+                        "Conversation events delivered by the other instance of the pair.",
+                        &[],
+                        r.skipped_claimed as u64,
+                    );
+                    deps.metrics.inc_by(
+                        "excp_events_refused_total",
+                        "Conversation events GC refused for good.",
+                        &[],
+                        r.refused.len() as u64,
+                    );
                     if r.kept > 0 && r.accepted + r.skipped_claimed + r.refused.len() == 0 {
                         // Only retryable failures: wait a little before the next round.
                         retry_at = tokio::time::Instant::now() + Duration::from_millis(200);
@@ -451,8 +488,18 @@ async fn run(
             }
         }
         let stats = engine.stats();
-        deps.metrics.set("excp_pending_events", "Conversation events waiting for GC.", &[], engine.pending().len() as f64);
-        deps.metrics.set("excp_live_conversations", "Conversations in progress.", &[], engine.live_conversations() as f64);
+        deps.metrics.set(
+            "excp_pending_events",
+            "Conversation events waiting for GC.",
+            &[],
+            engine.pending().len() as f64,
+        );
+        deps.metrics.set(
+            "excp_live_conversations",
+            "Conversations in progress.",
+            &[],
+            engine.live_conversations() as f64,
+        );
         *status.lock().unwrap_or_else(PoisonError::into_inner) = ExcpStatus {
             engine: stats,
             live_conversations: engine.live_conversations(),
@@ -462,33 +509,37 @@ async fn run(
             refused,
             lookups: (
                 lookups.queues.len(),
-                lookups.agents.len(),
+                lookups.extensions.len(),
                 lookups.wrap_up_codes.len(),
             ),
+            agents_logged_in: engine.logged_in().len(),
             last_error: last_error.clone(),
         };
     }
     for (_, c) in &links.clients {
         c.shutdown();
     }
-    // One last round for what is still queued.
-    if !engine.pending().is_empty() {
-        if let Err(e) = injector.round(engine.pending()).await {
-            tracing::warn!(error = %e, pending = engine.pending().len(), "stopping with undelivered events");
-        }
+    // What is still held or queued gets one last round.
+    engine.release(u64::MAX, &lookups);
+    if !engine.pending().is_empty()
+        && let Err(e) = injector.round(engine.pending()).await
+    {
+        tracing::warn!(error = %e, pending = engine.pending().len(), "stopping with undelivered events");
     }
 }
 
 fn handle(engine: &mut Engine, lookups: &ExcpLookups, deps: &Deps, role: Role, ev: ClientEvent) {
     let key = format!("sipServer.{}", role.name());
     match ev {
-        ClientEvent::Message(m) => engine.on_tlib(&m, lookups),
+        ClientEvent::Message(m) => engine.on_tlib(&m, lookups, now_ms()),
         ClientEvent::Registered { which } => {
-            deps.health.up(&key, format!("registered on the {which:?} server"));
+            deps.health
+                .up(&key, format!("registered on the {which:?} server"));
         }
         ClientEvent::LinkDown { which, reason } => {
             tracing::warn!(role = role.name(), server = ?which, %reason, "SIP Server link down");
-            deps.health.down(&key, format!("{which:?} link down: {reason}"));
+            deps.health
+                .down(&key, format!("{which:?} link down: {reason}"));
         }
         ClientEvent::DnRejected { dn, error_code } => {
             tracing::warn!(role = role.name(), %dn, ?error_code, "SIP Server refused a DN registration");
@@ -501,5 +552,14 @@ fn handle(engine: &mut Engine, lookups: &ExcpLookups, deps: &Deps, role: Role, e
             deps.health.down(&key, format!("{which:?}: {error}"));
         }
         other => tracing::debug!(role = role.name(), event = ?other, "SIP Server link"),
+    }
+}
+
+impl crate::ops::main::RunningService for Service {
+    fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+    fn stop(self) -> impl std::future::Future<Output = ()> + Send {
+        self.shutdown()
     }
 }

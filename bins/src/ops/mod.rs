@@ -5,4 +5,5 @@ pub mod config;
 pub mod health;
 pub mod http;
 pub mod logging;
+pub mod main;
 pub mod metrics;

@@ -1,0 +1,67 @@
+//! The shared `main` of the long-running services: read settings (one line naming every
+//! missing variable, exit 2), set up logging, start on a multi-threaded runtime, serve until
+//! Ctrl-C / SIGINT, stop cleanly.
+
+use super::config::ConfigError;
+use super::logging::LogConfig;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+/// A started service the shared `main` can report and stop.
+pub trait RunningService {
+    /// Where its REST endpoint listens.
+    fn http_addr(&self) -> SocketAddr;
+    /// Stops it.
+    fn stop(self) -> impl Future<Output = ()> + Send;
+}
+
+/// Runs service `name` (`excs`, `exas`, `excp`, …): `config` is its settings as read,
+/// `log` picks the log settings, `start` starts it.
+pub fn service_main<C, S, Fut>(
+    name: &'static str,
+    config: Result<C, ConfigError>,
+    log: impl FnOnce(&C) -> &LogConfig,
+    start: impl FnOnce(C) -> Fut,
+) -> ExitCode
+where
+    Fut: Future<Output = Result<S, String>>,
+    S: RunningService,
+{
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = super::logging::init(name, log(&config)) {
+        eprintln!("{name}: cannot set up logging: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{name}: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let service = match start(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "{name} cannot start");
+                eprintln!("{name}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(addr = %service.http_addr(), "{name} started");
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("{name} stopping");
+        service.stop().await;
+        ExitCode::SUCCESS
+    })
+}

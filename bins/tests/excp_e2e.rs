@@ -1,0 +1,274 @@
+//! EXCP end to end: EXCS syncs a generated contact center (real PostgreSQL) into the GC
+//! emulator and publishes its maps in real Redis; the SIP Server simulator plays a scenario
+//! file as TLib events over TCP; EXCP (one instance, then an HA pair) turns them into GC
+//! conversation events.
+
+mod common;
+
+use common::{World, world};
+use engage_connector::excp::config::ServerPair;
+use engage_connector::excp::player::{login, play};
+use engage_connector::excp::scenario::Scenario;
+use engage_connector::excp::service::{Deps, RunSettings, Service};
+use engage_connector::ops::health::Health;
+use engage_connector::ops::metrics::Metrics;
+use engage_connector::store::{DnRecord, IdKind, PersonRecord};
+use engage_tlib::client::Endpoint;
+use engage_tlib::sim::SimServer;
+use gcex::emulator::ConversationView;
+use gcex::{GcClient, RetryPolicy};
+use std::time::Duration;
+
+/// The agent extension and VQ of the seeded contact center a scenario is played on.
+struct Target {
+    extension: String,
+    login_code: String,
+    user_id: String,
+    vq: String,
+    queue_id: String,
+}
+
+async fn synced_world() -> (World, Target) {
+    let w = world(8).await;
+    let mut excs = w.excs().await;
+    let r = excs.poll_once().await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let json = w.json();
+    // An agent with a login on SIP_Switch_1, and an extension of that switch to log in at.
+    let agent = json
+        .scan::<PersonRecord>(PersonRecord::PREFIX)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, p)| p)
+        .find(|p| p.is_agent && p.active && p.logins.iter().any(|l| l.switch == "SIP_Switch_1"))
+        .expect("an agent with a login on SIP_Switch_1");
+    let login_code = agent
+        .logins
+        .iter()
+        .find(|l| l.switch == "SIP_Switch_1")
+        .unwrap()
+        .login_code
+        .clone();
+    let extension = json
+        .scan::<DnRecord>("dn:")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, d)| d)
+        .find(|d| d.switch == "SIP_Switch_1")
+        .expect("an extension on SIP_Switch_1")
+        .number;
+    let user_id = agent.gc_user_id.clone();
+    let snap = w.snapshot().await;
+    let vq = snap
+        .dns
+        .values()
+        .find(|d| d.number == "VQ_Sales_1" && d.switch_dbid == 101)
+        .expect("VQ_Sales_1 on switch 101");
+    let queue_id = w
+        .ids()
+        .gc_id(IdKind::Queue, &vq.dbid.to_string())
+        .await
+        .unwrap()
+        .expect("VQ_Sales_1 is mapped");
+    (
+        w,
+        Target {
+            extension,
+            login_code,
+            user_id,
+            vq: "VQ_Sales_1".into(),
+            queue_id,
+        },
+    )
+}
+
+/// Scenario 01 (IVR → queue → agent) on the seeded extension and VQ.
+fn scenario_on(t: &Target) -> Scenario {
+    let path = Scenario::project_dir().join("01-inbound-ivr-queue-agent-customer-hangs-up.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"7001\"", &format!("\"{}\"", t.extension))
+        .replace("VQ_Sales", &t.vq);
+    Scenario::parse(&path, &text).unwrap()
+}
+
+fn gc_event_count(s: &Scenario) -> usize {
+    s.expect
+        .iter()
+        .filter(|e| {
+            let ty = e.get("type").and_then(|t| t.as_str()).unwrap_or_default();
+            ty != "recordingSegment" && ty != "conversationClosed"
+        })
+        .count()
+}
+
+async fn start_excp(w: &World, sim: &SimServer, instance: &str) -> Service {
+    let pair = ServerPair {
+        primary: Endpoint::new("127.0.0.1", sim.local_addr().port()),
+        backup: None,
+    };
+    let mut settings = RunSettings::new(vec![pair], instance);
+    settings.switch = Some("SIP_Switch_1".into());
+    settings.tick = Duration::from_millis(20);
+    settings.lookup_every = Duration::from_millis(200);
+    settings.tlib_tweak = |c| {
+        c.backoff_initial = Duration::from_millis(20);
+        c.backoff_max = Duration::from_millis(200);
+    };
+    let deps = Deps {
+        store: w.store.clone(),
+        ns: w.ns.clone(),
+        gc: GcClient::new(w.gc.client_config().with_retry(RetryPolicy::fast())).unwrap(),
+        health: Health::new(),
+        metrics: Metrics::new(),
+    };
+    Service::start_with(settings, deps, "127.0.0.1", 0)
+        .await
+        .unwrap()
+}
+
+async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+async fn ended_conversation(
+    w: &World,
+    s: &Scenario,
+    events: usize,
+    excp: &Service,
+) -> ConversationView {
+    let root = s.events().next().unwrap().call_uuid().unwrap().to_string();
+    let id = engage_callmodel::conversation_id(&root).to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !w
+        .gc
+        .conversation(&id)
+        .is_some_and(|c| c.ended && c.timeline.len() >= events)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the conversation never ended in GC: {:?}\nEXCP: {:?}\nhealth: {:?}",
+            w.gc.conversation(&id),
+            excp.status.lock().unwrap(),
+            excp.health.report()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    w.gc.conversation(&id).unwrap()
+}
+
+fn check_conversation(view: &ConversationView, t: &Target, events: usize) {
+    assert_eq!(view.timeline.len(), events, "every event exactly once");
+    let kinds: Vec<&str> = view
+        .communications
+        .iter()
+        .map(|c| c.kind.as_str())
+        .collect();
+    for k in ["external", "ivr", "routing", "user"] {
+        assert!(kinds.contains(&k), "{k} leg missing: {kinds:?}");
+    }
+    let user = view
+        .communications
+        .iter()
+        .find(|c| c.kind == "user")
+        .unwrap();
+    assert_eq!(user.user_id.as_deref(), Some(t.user_id.as_str()));
+    let queue = view
+        .communications
+        .iter()
+        .find(|c| c.kind == "routing")
+        .unwrap();
+    assert_eq!(queue.queue_id.as_deref(), Some(t.queue_id.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_on_the_sip_server_becomes_a_gc_conversation() {
+    let (w, t) = synced_world().await;
+    let sim = SimServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let excp = start_excp(&w, &sim, "excp-a").await;
+    wait_for("EXCP registers its DNs and call monitoring", || {
+        sim.call_monitors() >= 1
+            && sim.registrations(&t.extension) >= 1
+            && sim.registrations(&t.vq) >= 1
+    })
+    .await;
+    assert_eq!(login(&sim, &t.extension, &t.login_code), 1);
+    wait_for("EXCP sees the agent log in", || {
+        excp.status.lock().unwrap().agents_logged_in == 1
+    })
+    .await;
+    let s = scenario_on(&t);
+    let played = play(&sim, &s, now_ms()).unwrap();
+    assert_eq!(played.undelivered, 0, "{played:?}");
+    let events = gc_event_count(&s);
+    let view = ended_conversation(&w, &s, events, &excp).await;
+    check_conversation(&view, &t, events);
+    wait_for("status counts the delivery", || {
+        excp.status.lock().unwrap().delivered == events as u64
+    })
+    .await;
+    let status = excp.status.lock().unwrap().clone();
+    assert_eq!(status.engine.conversations_closed, 1);
+    assert_eq!(status.engine.recording_segments, 1);
+    assert_eq!(status.pending_events, 0);
+    assert!(
+        excp.metrics
+            .render()
+            .contains("excp_events_delivered_total")
+    );
+    excp.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ha_pair_injects_every_event_once() {
+    let (w, t) = synced_world().await;
+    let sim = SimServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let a = start_excp(&w, &sim, "excp-a").await;
+    let b = start_excp(&w, &sim, "excp-b").await;
+    wait_for("both instances register", || {
+        sim.call_monitors() >= 2
+            && sim.registrations(&t.extension) >= 2
+            && sim.registrations(&t.vq) >= 2
+    })
+    .await;
+    assert_eq!(login(&sim, &t.extension, &t.login_code), 2);
+    wait_for("both see the agent log in", || {
+        a.status.lock().unwrap().agents_logged_in == 1
+            && b.status.lock().unwrap().agents_logged_in == 1
+    })
+    .await;
+    let s = scenario_on(&t);
+    play(&sim, &s, now_ms()).unwrap();
+    let events = gc_event_count(&s);
+    let view = ended_conversation(&w, &s, events, &a).await;
+    check_conversation(&view, &t, events);
+    let total = |f: fn(&engage_connector::excp::service::ExcpStatus) -> u64| {
+        f(&a.status.lock().unwrap()) + f(&b.status.lock().unwrap())
+    };
+    wait_for("the pair accounts for every event", || {
+        total(|s| s.delivered) == events as u64 && total(|s| s.skipped_claimed) == events as u64
+    })
+    .await;
+    // Both ran the whole call: the survivor of a failover has the full state.
+    assert_eq!(a.status.lock().unwrap().engine.conversations_closed, 1);
+    assert_eq!(b.status.lock().unwrap().engine.conversations_closed, 1);
+    a.shutdown().await;
+    b.shutdown().await;
+}
