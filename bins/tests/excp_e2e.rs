@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{World, world};
+use common::{World, http, world};
 use engage_connector::excp::config::ServerPair;
 use engage_connector::excp::player::{login, play};
 use engage_connector::excp::scenario::Scenario;
@@ -231,6 +231,52 @@ async fn a_call_on_the_sip_server_becomes_a_gc_conversation() {
             .render()
             .contains("excp_events_delivered_total")
     );
+
+    // REST: health, status, and the recording metadata API.
+    let addr = excp.http_addr;
+    assert_eq!(http(addr, "GET", "/health", None).await.0, 200);
+    let (code, body) = http(addr, "GET", "/status", None).await;
+    assert_eq!(code, 200);
+    assert_eq!(body["delivered"], events as u64);
+    let call = s.events().next().unwrap().call_uuid().unwrap().to_string();
+    // The agent segment the model produced is stored for the recording provider.
+    let (code, body) = http(addr, "GET", &format!("/api/v1/recording/{call}"), None).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["segments"][0]["userId"], t.user_id.as_str());
+    assert_eq!(
+        body["segments"][0]["originationQueueId"],
+        t.queue_id.as_str()
+    );
+    // MCP posts a recorded file's metadata (twice: retries are harmless).
+    let meta = format!(
+        r#"{{"callUuid":"{call}","fileName":"rec-0001.opus","startTime":1000,"endTime":2000}}"#
+    );
+    for _ in 0..2 {
+        let (code, body) = http(addr, "POST", "/api/v1/recording", Some(&meta)).await;
+        assert_eq!(code, 202, "{body}");
+    }
+    let (_, body) = http(addr, "GET", &format!("/api/v1/recording/{call}"), None).await;
+    assert_eq!(body["files"].as_array().unwrap().len(), 1);
+    assert_eq!(body["files"][0]["fileName"], "rec-0001.opus");
+    // Bad bodies are refused with a reason; unknown calls are 404.
+    let (code, body) = http(addr, "POST", "/api/v1/recording", Some("{not json")).await;
+    assert_eq!(code, 400);
+    assert!(body["error"].as_str().unwrap().contains("JSON"), "{body}");
+    let long = format!(
+        r#"{{"callUuid":"{call}","fileName":"{}","startTime":1,"endTime":2}}"#,
+        "x".repeat(81)
+    );
+    let (code, body) = http(addr, "POST", "/api/v1/recording", Some(&long)).await;
+    assert_eq!(code, 400);
+    assert!(body["error"].as_str().unwrap().contains("80"), "{body}");
+    let (code, _) = http(
+        addr,
+        "GET",
+        "/api/v1/recording/ZZZZ0000000000000000000000000000",
+        None,
+    )
+    .await;
+    assert_eq!(code, 404);
     excp.shutdown().await;
 }
 

@@ -315,18 +315,7 @@ async fn restart_during_initial_sync_resumes_without_duplicates() {
 }
 
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, serde_json::Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).await.unwrap();
-    let code: u16 = buf[9..12].parse().unwrap();
-    let body = buf.split("\r\n\r\n").nth(1).unwrap_or("");
-    (
-        code,
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    )
+    common::http(addr, "GET", path, None).await
 }
 
 #[tokio::test]

@@ -55,6 +55,7 @@ pub struct Engine {
     pending: Pending,
     stats: EngineStats,
     segments: VecDeque<RecordingSegment>,
+    unsaved: Vec<RecordingSegment>,
     closed: VecDeque<ConversationClosed>,
     logged_in: BTreeMap<String, String>,
     reorder_ms: u64,
@@ -76,6 +77,7 @@ impl Engine {
             pending: Pending::default(),
             stats: EngineStats::default(),
             segments: VecDeque::new(),
+            unsaved: Vec::new(),
             closed: VecDeque::new(),
             logged_in: BTreeMap::new(),
             reorder_ms,
@@ -183,7 +185,8 @@ impl Engine {
                     if self.segments.len() == KEEP_RECENT {
                         self.segments.pop_front();
                     }
-                    self.segments.push_back(s);
+                    self.segments.push_back(s.clone());
+                    self.unsaved.push(s);
                 }
                 Output::ConversationClosed(c) => {
                     self.stats.conversations_closed += 1;
@@ -218,6 +221,11 @@ impl Engine {
     /// The most recent recording segments (oldest first).
     pub fn recent_segments(&self) -> impl Iterator<Item = &RecordingSegment> {
         self.segments.iter()
+    }
+
+    /// The recording segments produced since the last call (the service stores them).
+    pub fn take_new_segments(&mut self) -> Vec<RecordingSegment> {
+        std::mem::take(&mut self.unsaved)
     }
 
     /// The most recently closed conversations (oldest first).

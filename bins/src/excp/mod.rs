@@ -9,6 +9,7 @@
 //! - [`injector`]: ordered, de-duplicated delivery of conversation events to GC.
 //! - [`engine`]: TLib messages → call model → queued GC events (no IO).
 //! - [`config`], [`service`]: the `excp` service (settings, SIP Server clients, REST on 3650).
+//! - [`recording`]: the recording metadata API (MCP posts) and the stored agent segments.
 //! - [`player`]: plays scenario files on the SIP Server simulator.
 pub mod config;
 pub mod engine;
@@ -16,6 +17,7 @@ pub mod gc_map;
 pub mod injector;
 pub mod lookups;
 pub mod player;
+pub mod recording;
 pub mod scenario;
 pub mod service;
 pub mod tlib_map;

@@ -246,7 +246,11 @@ impl Service {
             axum::Router::new()
                 .route("/status", get(status_handler))
                 .with_state(status.clone()),
-        );
+        )
+        .merge(super::recording::router(JsonView::new(
+            deps.store.clone(),
+            deps.ns.clone(),
+        )));
         let (http_addr, http) = serve(addr, router).await.map_err(listen_err)?;
         let (stop, stop_rx) = watch::channel(false);
         let health = deps.health.clone();
@@ -412,6 +416,7 @@ async fn run(
     let mut failures = 0u32;
     let (mut delivered, mut skipped, mut refused) = (0u64, 0u64, 0u64);
     let mut last_error: Option<String> = None;
+    let mut segments_unsaved = std::collections::VecDeque::new();
     loop {
         tokio::select! {
             _ = stop.changed() => break,
@@ -484,6 +489,20 @@ async fn run(
                     deps.health.down("gc", e.to_string());
                     last_error = Some(e.to_string());
                     retry_at = tokio::time::Instant::now() + wait;
+                }
+            }
+        }
+        // Recording segments go to the store for the recording provider (kept on failure).
+        segments_unsaved.extend(engine.take_new_segments());
+        while let Some(seg) = segments_unsaved.front() {
+            match super::recording::store_segment(&json, seg).await {
+                Ok(()) => {
+                    segments_unsaved.pop_front();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, call_uuid = %seg.call_uuid, "recording segment not stored yet");
+                    deps.health.down("store", e.to_string());
+                    break;
                 }
             }
         }
