@@ -12,7 +12,7 @@ use engage_connector::excp::scenario::Scenario;
 use engage_connector::excp::service::{Deps, RunSettings, Service};
 use engage_connector::ops::health::Health;
 use engage_connector::ops::metrics::Metrics;
-use engage_connector::store::{DnRecord, IdKind, PersonRecord};
+use engage_connector::store::{DnRecord, IdKind, PersonRecord, ServiceConnection};
 use engage_tlib::client::Endpoint;
 use engage_tlib::sim::SimServer;
 use gcex::emulator::ConversationView;
@@ -317,4 +317,37 @@ async fn an_ha_pair_injects_every_event_once() {
     assert_eq!(b.status.lock().unwrap().engine.conversations_closed, 1);
     a.shutdown().await;
     b.shutdown().await;
+}
+
+#[tokio::test]
+async fn excs_publishes_the_gc_connections_of_exas_and_excp() {
+    let w = world(3).await;
+    let mut excs = w.excs().await;
+    excs.poll_once().await.unwrap();
+    for section in ["agent_state_sync", "conversation_provider"] {
+        let rec: ServiceConnection = w
+            .json()
+            .get(&ServiceConnection::key(section))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{section} published"));
+        assert_eq!(rec.base_service_url, w.gc.base_url().trim_end_matches('/'));
+        assert!(!format!("{rec:?}").contains(common::CLIENT_SECRET));
+        // The published connection works against GC.
+        let client = GcClient::new(rec.gc_config()).unwrap();
+        let users = gcex::collect_all(client.users(None)).await.unwrap();
+        assert!(!users.is_empty());
+    }
+    let cp: ServiceConnection = w
+        .json()
+        .get(&ServiceConnection::key("conversation_provider"))
+        .await
+        .unwrap()
+        .unwrap();
+    // The section's other options ride along (the seed sets the STA defaults).
+    assert_eq!(
+        cp.settings.get("sta_default_language").map(String::as_str),
+        Some("en-US")
+    );
+    assert!(!cp.settings.contains_key("client_secret"));
 }

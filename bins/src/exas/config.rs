@@ -12,14 +12,15 @@
 //! | `EXEC_ORG_ID`, `EXEC_TENANT_ID` | GC org, Engage tenant (store namespace) | mandatory |
 //! | `EXEC_REDIS_HOST`, `EXEC_REDIS_PORT`, `EXEC_REDIS_SECURE`, `EXEC_REDIS_PASSWORD` | the shared store | port 6379, not secure |
 //!
-//! Our additions (the guide reads the GC connection from the Config DB `hybrid_integration`
-//! transaction; until EXAS reads it there, these variables give it):
+//! The GC connection comes, as the guide says, from the Config DB's `hybrid_integration`
+//! transaction (`general` and `agent_state_sync`): EXCS, which reads the Config DB, publishes
+//! it in the store and EXAS waits for it at start. Our additions override it:
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `EXAS_GC_BASE_URL` or `EXAS_GC_REGION` | GC API base (e.g. `https://api.mypurecloud.ie`) or region host | one is mandatory |
+//! | `EXAS_GC_BASE_URL` or `EXAS_GC_REGION` | GC API base (e.g. `https://api.mypurecloud.ie`) or region host | from `hybrid_integration`; once any `EXAS_GC_*` is set, one of these is mandatory |
 //! | `EXAS_GC_AUTH_URL` | GC login base | derived from the API base (`api.` → `login.`) |
-//! | `EXAS_GC_CLIENT_ID`, `EXAS_GC_CLIENT_SECRET` | OAuth client credentials | mandatory |
+//! | `EXAS_GC_CLIENT_ID`, `EXAS_GC_CLIENT_SECRET` | OAuth client credentials | from `hybrid_integration`; mandatory once any `EXAS_GC_*` is set |
 //! | `EXEC_STORE_PATH` | embedded store file, instead of Redis | — (one of it and `EXEC_REDIS_HOST` is mandatory) |
 //! | `EXAS_STAT_SERVER_TENANT` | the Stat Server tenant of the agents | `Resources` |
 //! | `EXAS_SCOPE_REFRESH_SECS` | how often the agents in scope are read again | 10 |
@@ -27,7 +28,6 @@
 use crate::ops::config::{CommonConfig, ConfigError, EnvReader, Lookup};
 use crate::ops::logging::LogConfig;
 use crate::store::RedisConfig;
-use gcex::Secret;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -55,14 +55,9 @@ pub struct ExasConfig {
     pub scope_every: Duration,
     /// The store.
     pub store: StoreLocation,
-    /// GC API base URL.
-    pub gc_base_url: String,
-    /// GC login base URL.
-    pub gc_auth_url: String,
-    /// OAuth client id.
-    pub gc_client_id: String,
-    /// OAuth client secret (redacted in `Debug`).
-    pub gc_client_secret: Secret,
+    /// The GC connection from `EXAS_GC_*`; `None`: the one EXCS publishes from
+    /// `hybrid_integration/agent_state_sync`.
+    pub gc: Option<crate::ops::config::GcEnv>,
     /// Logging.
     pub log: LogConfig,
 }
@@ -142,7 +137,7 @@ impl ExasConfig {
             }
         };
 
-        let gc = crate::ops::config::GcEnv::read(&mut env, "EXAS");
+        let gc = crate::ops::config::GcEnv::read_optional(&mut env, "EXAS");
         let log = LogConfig {
             level: env
                 .optional("EXAS_LOG_LEVEL")
@@ -161,10 +156,7 @@ impl ExasConfig {
             stat_tenant,
             scope_every: Duration::from_secs(scope_secs),
             store,
-            gc_base_url: gc.base_url,
-            gc_auth_url: gc.auth_url,
-            gc_client_id: gc.client_id,
-            gc_client_secret: gc.client_secret,
+            gc,
             log,
         })
     }
@@ -196,8 +188,9 @@ mod tests {
         assert_eq!(c.port, 3630);
         assert_eq!(c.stat_primary, ("stat1".to_string(), 2060));
         assert_eq!(c.stat_backup, ("stat2".to_string(), 2061));
-        assert_eq!(c.gc_base_url, "https://api.mypurecloud.ie");
-        assert_eq!(c.gc_auth_url, "https://login.mypurecloud.ie");
+        let gc = c.gc.as_ref().expect("EXAS_GC_* given");
+        assert_eq!(gc.base_url, "https://api.mypurecloud.ie");
+        assert_eq!(gc.auth_url, "https://login.mypurecloud.ie");
         assert_eq!(c.scope_every, Duration::from_secs(10));
         assert_eq!(
             crate::ops::config::derive_auth_url("https://api.usw2.pure.cloud"),
@@ -219,14 +212,19 @@ mod tests {
             "EXAS_STAT_SERVER_BACKUP_HOST",
             "EXAS_STAT_SERVER_BACKUP_PORT",
             "EXEC_REDIS_HOST",
-            "EXAS_GC_BASE_URL",
-            "EXAS_GC_CLIENT_ID",
-            "EXAS_GC_CLIENT_SECRET",
         ] {
             assert!(err.contains(&format!("missing {name}")), "{name}: {err}");
         }
         assert!(err.contains("invalid EXAS_PORT"), "{err}");
         assert!(!err.contains('\n'));
+        // Without EXAS_GC_* the connection comes from hybrid_integration (through EXCS).
+        assert!(!err.contains("EXAS_GC_"), "{err}");
+        // One EXAS_GC_* variable makes the others mandatory.
+        let partial: BTreeMap<&str, &str> = BTreeMap::from([("EXAS_GC_CLIENT_ID", "x")]);
+        let err = ExasConfig::read(&partial).unwrap_err().to_string();
+        for name in ["EXAS_GC_BASE_URL", "EXAS_GC_CLIENT_SECRET"] {
+            assert!(err.contains(&format!("missing {name}")), "{name}: {err}");
+        }
     }
 
     #[test]
@@ -240,12 +238,12 @@ mod tests {
         env.insert("EXEC_STORE_PATH", "/var/lib/exec/store.redb");
         env.insert("EXAS_GC_BASE_URL", "http://127.0.0.1:9000/");
         let c = ExasConfig::read(&env).expect("valid");
-        assert_eq!(c.gc_auth_url, "http://127.0.0.1:9000");
+        assert_eq!(c.gc.as_ref().unwrap().auth_url, "http://127.0.0.1:9000");
         env.insert("EXAS_GC_AUTH_URL", "http://127.0.0.1:9001");
         let c = ExasConfig::read(&env).expect("valid");
         assert!(matches!(c.store, StoreLocation::Embedded(_)));
-        assert_eq!(c.gc_base_url, "http://127.0.0.1:9000");
-        assert_eq!(c.gc_auth_url, "http://127.0.0.1:9001");
+        assert_eq!(c.gc.as_ref().unwrap().base_url, "http://127.0.0.1:9000");
+        assert_eq!(c.gc.as_ref().unwrap().auth_url, "http://127.0.0.1:9001");
     }
 
     #[test]

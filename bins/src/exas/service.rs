@@ -8,7 +8,7 @@ use crate::ops::http::{OpsState, base_router, serve};
 use crate::ops::metrics::Metrics;
 use crate::store::{Namespace, Store, StoreError};
 use engage_statserver::client::{ClientConfig, Endpoint};
-use gcex::{GcClient, GcConfig, GcError};
+use gcex::{GcClient, GcError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -52,14 +52,21 @@ impl Service {
     /// REST.
     pub async fn start(config: &ExasConfig) -> Result<Service, ServiceError> {
         let store: Arc<dyn Store> = config.store.open().await?;
-        let gc = GcClient::new(GcConfig::new(
-            config.gc_base_url.clone(),
-            config.gc_auth_url.clone(),
-            config.common.org_id.clone(),
-            config.gc_client_id.clone(),
-            config.gc_client_secret.clone(),
-        ))?;
         let ns = Namespace::new(&config.common.tenant_id, &config.common.org_id);
+        let gc_config = match &config.gc {
+            Some(gc) => gc.gc_config(&config.common.org_id),
+            None => {
+                let json = crate::store::JsonView::new(store.clone(), ns.clone());
+                crate::store::ServiceConnection::wait_for(
+                    &json,
+                    "agent_state_sync",
+                    std::time::Duration::from_secs(2),
+                )
+                .await
+                .gc_config()
+            }
+        };
+        let gc = GcClient::new(gc_config)?;
         let stat = ClientConfig::new(
             Endpoint::new(config.stat_primary.0.clone(), config.stat_primary.1),
             Some(Endpoint::new(

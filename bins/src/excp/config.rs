@@ -12,15 +12,20 @@
 //! | `EXCP_LOG_LEVEL`, `EXCP_LOG_PATH`, `EXCP_LOG_FILE_NAME` | logging | `info`, stdout |
 //! | `EXEC_ORG_ID`, `EXEC_TENANT_ID`, `EXEC_REDIS_*` | org, tenant, shared store | |
 //!
+//! The GC connection and the STA settings come, as the guide says, from the Config DB's
+//! `hybrid_integration` transaction (`general` and `conversation_provider`): EXCS, which reads
+//! the Config DB, publishes them in the store and EXCP waits for them at start.
+//!
 //! Our additions: `EXCP_GC_BASE_URL` / `EXCP_GC_REGION`, `EXCP_GC_AUTH_URL`,
-//! `EXCP_GC_CLIENT_ID`, `EXCP_GC_CLIENT_SECRET` (the GC connection; the guide takes it from the
-//! `hybrid_integration` transaction, which EXCP cannot read directly), `EXCP_HOST` (bind
+//! `EXCP_GC_CLIENT_ID`, `EXCP_GC_CLIENT_SECRET` (override the published GC connection; once one
+//! is set the others are mandatory), `EXCP_HOST` (bind
 //! address, `0.0.0.0`), `EXCP_SWITCH_NAME` (the switch whose DNs this pair serves; all when
 //! unset), `EXCP_INSTANCE_ID` (this instance's name in de-duplication claims; host name and
 //! process id by default), `EXCP_APP_NAME` / `EXCP_APP_PASSWORD` (the TLib client application,
 //! `EXCP`), `EXCP_STA_USERDATA_LANGUAGE_KEY`, `EXCP_STA_DEFAULT_LANGUAGE`,
-//! `EXCP_DISPOSITION_KEY`, `EXCP_AFTER_CALL_WORK` (call-model settings from the guide's
-//! `conversation_provider` section), `EXCP_LOOKUP_REFRESH_SECS` (10).
+//! `EXCP_DISPOSITION_KEY`, `EXCP_AFTER_CALL_WORK` (call-model settings; the first two override
+//! `conversation_provider/sta_userdata_language_key` and `sta_default_language`),
+//! `EXCP_LOOKUP_REFRESH_SECS` (10).
 
 use crate::ops::config::{CommonConfig, ConfigError, EnvReader, GcEnv, Lookup};
 use crate::ops::logging::LogConfig;
@@ -104,8 +109,8 @@ pub struct ExcpConfig {
     pub lookup_every: Duration,
     /// The store.
     pub store: StoreSettings,
-    /// GC connection.
-    pub gc: GcEnv,
+    /// GC connection from `EXCP_GC_*`; `None`: the one EXCS publishes.
+    pub gc: Option<GcEnv>,
     /// Logging.
     pub log: LogConfig,
 }
@@ -159,7 +164,7 @@ impl ExcpConfig {
         model.after_call_work_required = env.flag("EXCP_AFTER_CALL_WORK", false);
         let lookup_secs = env.parsed_or::<u64>("EXCP_LOOKUP_REFRESH_SECS", 10).max(1);
         let store = StoreSettings::read(&mut env);
-        let gc = GcEnv::read(&mut env, "EXCP");
+        let gc = GcEnv::read_optional(&mut env, "EXCP");
         let log = LogConfig {
             level: env
                 .optional("EXCP_LOG_LEVEL")
@@ -234,9 +239,9 @@ mod tests {
             "EXCP_VOICE_SERVER_VQ",
             "EXCP_VOICE_SERVER_AGENT",
             "EXCP_VOICE_SERVER_CALL",
-            "EXCP_GC_CLIENT_ID",
         ] {
             assert!(err.contains(n), "{n} missing from: {err}");
         }
+        assert!(!err.contains("EXCP_GC_"), "published by EXCS: {err}");
     }
 }

@@ -9,13 +9,15 @@ use super::lookups::ExcpLookups;
 use crate::ops::health::Health;
 use crate::ops::http::{OpsState, base_router, serve};
 use crate::ops::metrics::Metrics;
-use crate::store::{IdMap, JsonView, Namespace, PRESENCE_SOURCE_KEY, Store, StoreError};
+use crate::store::{
+    IdMap, JsonView, Namespace, PRESENCE_SOURCE_KEY, ServiceConnection, Store, StoreError,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
 use engage_callmodel::ModelConfig;
 use engage_tlib::client::{ClientConfig, ClientEvent, TlibClient};
-use gcex::{GcClient, GcConfig, GcError};
+use gcex::{GcClient, GcError};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -196,14 +198,34 @@ impl Service {
     /// Starts from the environment's settings.
     pub async fn start(config: &ExcpConfig) -> Result<Service, ServiceError> {
         let store: Arc<dyn Store> = config.store.open().await?;
-        let gc = GcClient::new(GcConfig::new(
-            config.gc.base_url.clone(),
-            config.gc.auth_url.clone(),
-            config.common.org_id.clone(),
-            config.gc.client_id.clone(),
-            config.gc.client_secret.clone(),
-        ))?;
         let ns = Namespace::new(&config.common.tenant_id, &config.common.org_id);
+        let json = JsonView::new(store.clone(), ns.clone());
+        let key = ServiceConnection::key("conversation_provider");
+        let (gc_config, published) = match &config.gc {
+            // Overridden: the published section (if any) still gives the STA settings.
+            Some(gc) => (
+                gc.gc_config(&config.common.org_id),
+                json.get::<ServiceConnection>(&key).await.ok().flatten(),
+            ),
+            None => {
+                let p = ServiceConnection::wait_for(
+                    &json,
+                    "conversation_provider",
+                    Duration::from_secs(2),
+                )
+                .await;
+                (p.gc_config(), Some(p))
+            }
+        };
+        let gc = GcClient::new(gc_config)?;
+        let mut settings = RunSettings::from_config(config);
+        let from_section = |k: &str| published.as_ref().and_then(|p| p.settings.get(k).cloned());
+        if settings.model.sta_userdata_language_key.is_none() {
+            settings.model.sta_userdata_language_key = from_section("sta_userdata_language_key");
+        }
+        if settings.model.sta_default_language.is_none() {
+            settings.model.sta_default_language = from_section("sta_default_language");
+        }
         let deps = Deps {
             store,
             ns,
@@ -211,13 +233,7 @@ impl Service {
             health: Health::new(),
             metrics: Metrics::new(),
         };
-        Service::start_with(
-            RunSettings::from_config(config),
-            deps,
-            &config.host,
-            config.port,
-        )
-        .await
+        Service::start_with(settings, deps, &config.host, config.port).await
     }
 
     /// Starts with explicit parts (tests, the demo).

@@ -8,7 +8,9 @@ use crate::ops::config::{CommonConfig, ConfigError, EnvReader, Lookup};
 use crate::ops::health::Health;
 use crate::ops::http::{OpsState, base_router};
 use crate::ops::metrics::Metrics;
-use crate::store::{DnRecord, IdKind, IdMap, JsonView, Namespace, PersonRecord, Store};
+use crate::store::{
+    DnRecord, IdKind, IdMap, JsonView, Namespace, PersonRecord, ServiceConnection, Store,
+};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -176,6 +178,47 @@ pub fn gc_config_from_hybrid(
     Ok(cfg.with_rate_limit(rate_limit))
 }
 
+/// Publishes the `agent_state_sync` and `conversation_provider` sections (GC connection and
+/// settings) for EXAS and EXCP, when they changed. A section without credentials is skipped
+/// (logged once per change); store errors are logged (the next poll tries again).
+pub async fn publish_connections(json: &JsonView, h: &HybridIntegration) {
+    for (section, data) in [
+        ("agent_state_sync", &h.agent_state_sync),
+        ("conversation_provider", &h.conversation_provider),
+    ] {
+        let cfg = match gc_config_from_hybrid(h, section, RateLimit::disabled()) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(section, error = %e, "section not published");
+                continue;
+            }
+        };
+        let settings = data
+            .iter()
+            .filter(|(k, _)| *k != "client_id" && *k != "client_secret")
+            .filter_map(|(k, v)| v.first().map(|v| (k.to_string(), v.to_string())))
+            .collect();
+        let rec = ServiceConnection {
+            base_service_url: cfg.base_service_url.clone(),
+            base_auth_url: cfg.base_auth_url.clone(),
+            organization_id: cfg.organization_id.clone(),
+            client_id: cfg.client_id.clone(),
+            client_secret: cfg.client_secret.expose().to_string(),
+            settings,
+        };
+        let key = ServiceConnection::key(section);
+        match json.get::<ServiceConnection>(&key).await {
+            Ok(Some(old)) if old == rec => {}
+            Ok(_) => {
+                if let Err(e) = json.put(&key, &rec).await {
+                    tracing::warn!(section, error = %e, "GC connection not published");
+                }
+            }
+            Err(e) => tracing::warn!(section, error = %e, "GC connection not published"),
+        }
+    }
+}
+
 /// The desired-org settings from EXCS settings and `hybrid_integration/config_sync`.
 pub fn desired_settings(settings: &ExcsSettings, h: Option<&HybridIntegration>) -> DesiredSettings {
     let cs = h.map(|h| &h.config_sync);
@@ -202,6 +245,7 @@ pub fn desired_settings(settings: &ExcsSettings, h: Option<&HybridIntegration>) 
 /// previous cycle left work to retry; an idle poll costs one history query (plus a snapshot
 /// read every `full_scan_every` polls) and no GC request.
 pub struct Excs {
+    json: JsonView,
     poller: Poller,
     snapshot: Snapshot,
     settings: ExcsSettings,
@@ -256,6 +300,7 @@ impl Excs {
         };
         let gc = GcClient::new(gc_config_from_hybrid(hybrid, "config_sync", limit)?)?;
         let roles = desired_settings(&settings, Some(hybrid)).roles;
+        let (store_for_json, ns_for_json) = (store.clone(), ns.clone());
         let reconciler = Reconciler::new(
             gc,
             store,
@@ -271,6 +316,7 @@ impl Excs {
             ChangeTracker::baseline(&snap),
         );
         Ok(Excs {
+            json: JsonView::new(store_for_json, ns_for_json),
             poller,
             snapshot: snap,
             settings,
@@ -325,6 +371,9 @@ impl Excs {
         }
         match self.reconciler.run_cycle(&desired, full).await {
             Ok(mut r) => {
+                if let Some(h) = hybrid {
+                    publish_connections(&self.json, h).await;
+                }
                 self.retry_pending = !r.errors.is_empty();
                 r.config_changes = outcome.deltas.len();
                 self.health.up("gc", "last sync cycle succeeded");

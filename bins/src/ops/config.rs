@@ -300,6 +300,33 @@ pub fn derive_auth_url(base: &str) -> String {
 }
 
 impl GcEnv {
+    /// Reads the `{prefix}_GC_*` variables when any of them is set (`None` when none is: the
+    /// service then takes the connection EXCS publishes from `hybrid_integration`); once one is
+    /// set, the others are required as in [`GcEnv::read`].
+    pub fn read_optional(env: &mut EnvReader<'_>, prefix: &str) -> Option<GcEnv> {
+        let any = [
+            "BASE_URL",
+            "REGION",
+            "AUTH_URL",
+            "CLIENT_ID",
+            "CLIENT_SECRET",
+        ]
+        .iter()
+        .any(|n| env.optional(&format!("{prefix}_GC_{n}")).is_some());
+        any.then(|| GcEnv::read(env, prefix))
+    }
+
+    /// The GC client configuration for org `org_id`.
+    pub fn gc_config(&self, org_id: &str) -> gcex::GcConfig {
+        gcex::GcConfig::new(
+            self.base_url.clone(),
+            self.auth_url.clone(),
+            org_id.to_string(),
+            self.client_id.clone(),
+            self.client_secret.clone(),
+        )
+    }
+
     /// Reads the `{prefix}_GC_*` variables; problems are recorded in `env`.
     pub fn read(env: &mut EnvReader<'_>, prefix: &str) -> GcEnv {
         let v = |n: &str| format!("{prefix}_GC_{n}");

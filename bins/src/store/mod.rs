@@ -24,7 +24,7 @@ pub use embedded::EmbeddedStore;
 pub use redis_store::{RedisConfig, RedisStore};
 pub use typed::{
     DnRecord, IdKind, IdMap, JsonView, LoginRecord, Outbox, PRESENCE_SOURCE_KEY, PersonRecord,
-    VqRecord,
+    ServiceConnection, VqRecord,
 };
 
 use async_trait::async_trait;

@@ -341,5 +341,79 @@ pub struct LoginRecord {
     pub login_code: String,
 }
 
+/// A downstream service's GC connection and settings (one `hybrid_integration` section:
+/// `agent_state_sync` for EXAS, `conversation_provider` for EXCP), published by EXCS under
+/// `hybrid:{section}`: the guide has those services configured from the Config DB, which only
+/// EXCS reads. It carries the section's client secret: the store is as trusted as the Config DB
+/// (protect Redis with `EXEC_REDIS_SECURE` and a password). `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConnection {
+    /// GC API base URL.
+    pub base_service_url: String,
+    /// GC login base URL.
+    pub base_auth_url: String,
+    /// GC org id.
+    pub organization_id: String,
+    /// OAuth client id of the section.
+    pub client_id: String,
+    /// OAuth client secret of the section.
+    pub client_secret: String,
+    /// Every other key of the section (first value each), e.g. `sta_default_language`.
+    pub settings: std::collections::BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for ServiceConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceConnection")
+            .field("base_service_url", &self.base_service_url)
+            .field("base_auth_url", &self.base_auth_url)
+            .field("organization_id", &self.organization_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl ServiceConnection {
+    /// The relative store key for a `hybrid_integration` section.
+    pub fn key(section: &str) -> String {
+        format!("hybrid:{section}")
+    }
+
+    /// The GC client configuration.
+    pub fn gc_config(&self) -> gcex::GcConfig {
+        gcex::GcConfig::new(
+            self.base_service_url.clone(),
+            self.base_auth_url.clone(),
+            self.organization_id.clone(),
+            self.client_id.clone(),
+            gcex::Secret::new(self.client_secret.clone()),
+        )
+    }
+
+    /// Waits until EXCS has published `section` (checking every `every`), logging once that
+    /// it waits. Store errors are logged and retried.
+    pub async fn wait_for(json: &JsonView, section: &str, every: std::time::Duration) -> Self {
+        let mut logged = false;
+        loop {
+            match json.get::<ServiceConnection>(&Self::key(section)).await {
+                Ok(Some(c)) => return c,
+                Ok(None) if !logged => {
+                    tracing::warn!(
+                        section,
+                        "waiting for EXCS to publish the hybrid_integration GC connection (or set the service's *_GC_* variables)"
+                    );
+                    logged = true;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "store not readable; retrying"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+}
+
 /// Relative store key of the GC presence source id EXCS creates once for the connector.
 pub const PRESENCE_SOURCE_KEY: &str = "gc:presenceSourceId";

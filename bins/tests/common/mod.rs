@@ -46,6 +46,10 @@ pub async fn world(agents: usize) -> World {
         ("general", "base_auth_url", url.as_str()),
         ("config_sync", "client_id", CLIENT_ID),
         ("config_sync", "client_secret", CLIENT_SECRET),
+        ("agent_state_sync", "client_id", CLIENT_ID),
+        ("agent_state_sync", "client_secret", CLIENT_SECRET),
+        ("conversation_provider", "client_id", CLIENT_ID),
+        ("conversation_provider", "client_secret", CLIENT_SECRET),
     ] {
         spec.hybrid.push((s.into(), k.into(), v.into()));
     }
