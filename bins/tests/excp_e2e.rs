@@ -7,7 +7,7 @@ mod common;
 
 use common::{World, http, world};
 use engage_connector::excp::config::ServerPair;
-use engage_connector::excp::player::{login, play};
+use engage_connector::excp::player::{login, play, send, shifted};
 use engage_connector::excp::scenario::Scenario;
 use engage_connector::excp::service::{Deps, RunSettings, Service};
 use engage_connector::ops::health::Health;
@@ -109,6 +109,10 @@ async fn start_excp(w: &World, sim: &SimServer, instance: &str) -> Service {
         primary: Endpoint::new("127.0.0.1", sim.local_addr().port()),
         backup: None,
     };
+    start_excp_on(w, pair, instance).await
+}
+
+async fn start_excp_on(w: &World, pair: ServerPair, instance: &str) -> Service {
     let mut settings = RunSettings::new(vec![pair], instance);
     settings.switch = Some("SIP_Switch_1".into());
     settings.tick = Duration::from_millis(20);
@@ -350,4 +354,55 @@ async fn excs_publishes_the_gc_connections_of_exas_and_excp() {
         Some("en-US")
     );
     assert!(!cp.settings.contains_key("client_secret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sip_server_switchover_in_the_middle_of_a_call_loses_nothing() {
+    let (w, t) = synced_world().await;
+    let mut primary = SimServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let backup = SimServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let pair = ServerPair {
+        primary: Endpoint::new("127.0.0.1", primary.local_addr().port()),
+        backup: Some(Endpoint::new("127.0.0.1", backup.local_addr().port())),
+    };
+    let excp = start_excp_on(&w, pair, "excp-ha").await;
+    let registered = |sim: &SimServer| {
+        sim.call_monitors() >= 1
+            && sim.registrations(&t.extension) >= 1
+            && sim.registrations(&t.vq) >= 1
+    };
+    wait_for("EXCP registers on the primary", || registered(&primary)).await;
+    assert_eq!(login(&primary, &t.extension, &t.login_code), 1);
+    wait_for("the agent logs in", || {
+        excp.status.lock().unwrap().agents_logged_in == 1
+    })
+    .await;
+    let s = scenario_on(&t);
+    let first = s.events().next().unwrap().time();
+    let shift = now_ms() as i64 - first as i64;
+    let events: Vec<_> = s.events().map(|e| shifted(e, shift)).collect();
+    let half = events.len() / 2;
+    for ev in &events[..half] {
+        send(&primary, ev).unwrap();
+    }
+    wait_for("the first half is handled", || {
+        excp.status.lock().unwrap().engine.engage_events == half as u64
+    })
+    .await;
+    // The primary SIP Server dies; the clients switch to the backup and register again there.
+    primary.stop().await;
+    wait_for("EXCP registers on the backup", || registered(&backup)).await;
+    for ev in &events[half..] {
+        send(&backup, ev).unwrap();
+    }
+    let n = gc_event_count(&s);
+    let view = ended_conversation(&w, &s, n, &excp).await;
+    check_conversation(&view, &t, n);
+    let health = excp.health.report();
+    assert_eq!(health.status, "UP", "{health:?}");
+    excp.shutdown().await;
 }
