@@ -10,9 +10,13 @@
 //! De-duplication (our design for the guide's "Redis is used to deduplicate the events"): both
 //! instances of an EXCP pair see every SIP Server event and run the same deterministic call
 //! model, so they produce the same GC events with the same ids. Before injecting, an instance
-//! claims each event id in the shared store (`put_if_absent`, with a TTL); an event claimed by
-//! the other instance is skipped. Each instance keeps its full call state, so the survivor of a
-//! failover goes on without a gap.
+//! claims each event id in the shared store (`put_if_absent` with a short TTL, 30 s by
+//! default) and, once GC has answered for it, marks it done (kept 6 h). The other instance
+//! drops an event marked done, and *keeps* one the first instance claimed but has not finished:
+//! if that instance dies, its claim expires and the survivor delivers the event. Each instance
+//! keeps its full call state, so the survivor of a failover goes on without a gap. Delivery is
+//! at least once (an instance that dies between GC's answer and the done mark leaves the event
+//! to be sent again); GC applies each `eventId` once.
 //!
 //! [`Pending`] is the pure part (queues and the request plan); [`Injector`] adds the store and
 //! GC.
@@ -36,12 +40,31 @@ pub struct Pending {
 pub struct RoundReport {
     /// Accepted by GC.
     pub accepted: usize,
-    /// Skipped: the other instance of the pair claimed them.
+    /// Skipped: the other instance of the pair delivered them.
     pub skipped_claimed: usize,
+    /// Kept: the other instance claimed them and has not finished yet.
+    pub waiting_on_peer: usize,
     /// Finally refused (not retryable); dropped.
     pub refused: Vec<EventError>,
     /// Kept for a later round (retryable failures, or the request failed as a whole).
     pub kept: usize,
+}
+
+impl RoundReport {
+    /// Whether the round finished any event (delivered, skipped or refused).
+    pub fn progressed(&self) -> bool {
+        self.accepted + self.skipped_claimed + self.refused.len() > 0
+    }
+}
+
+/// Who owns an event.
+enum Claim {
+    /// This instance: inject it.
+    Mine,
+    /// Finished (by either instance): drop it.
+    Done,
+    /// The other instance is on it: wait.
+    Peer,
 }
 
 impl Pending {
@@ -116,6 +139,7 @@ pub struct Injector {
     claim_prefix: String,
     instance: String,
     claim_ttl: Duration,
+    done_ttl: Duration,
 }
 
 impl Injector {
@@ -132,22 +156,44 @@ impl Injector {
             store,
             claim_prefix: claim_prefix.into(),
             instance: instance.into(),
-            claim_ttl: Duration::from_secs(6 * 3600),
+            claim_ttl: Duration::from_secs(30),
+            done_ttl: Duration::from_secs(6 * 3600),
         }
     }
 
-    /// Claims an event for this instance; true when it is ours to inject (newly claimed, or
-    /// claimed by us in an earlier round that did not finish).
-    async fn claim(&self, event_id: &str) -> Result<bool, StoreError> {
+    /// How long a claim holds without a done mark before the other instance may take the event
+    /// over (default 30 s).
+    pub fn with_claim_ttl(mut self, ttl: Duration) -> Injector {
+        self.claim_ttl = ttl;
+        self
+    }
+
+    /// Who owns an event: done (by anyone), ours (newly claimed, or claimed by us in an
+    /// earlier round that did not finish), or the other instance's.
+    async fn claim(&self, event_id: &str) -> Result<Claim, StoreError> {
+        let done = format!("{}done:{event_id}", self.claim_prefix);
+        if self.store.get(&done).await?.is_some() {
+            return Ok(Claim::Done);
+        }
         let key = format!("{}{event_id}", self.claim_prefix);
         if self
             .store
             .put_if_absent(&key, self.instance.as_bytes(), Some(self.claim_ttl))
             .await?
+            || self.store.get(&key).await?.as_deref() == Some(self.instance.as_bytes())
         {
-            return Ok(true);
+            return Ok(Claim::Mine);
         }
-        Ok(self.store.get(&key).await?.as_deref() == Some(self.instance.as_bytes()))
+        Ok(Claim::Peer)
+    }
+
+    /// Marks an event done (GC answered for it).
+    async fn finish(&self, event_id: &str) -> Result<(), StoreError> {
+        let done = format!("{}done:{event_id}", self.claim_prefix);
+        self.store
+            .put_if_absent(&done, self.instance.as_bytes(), Some(self.done_ttl))
+            .await
+            .map(|_| ())
     }
 
     /// One delivery round: plans a request, claims its events, injects the claimed ones and
@@ -162,11 +208,13 @@ impl Injector {
         let mut mine = Vec::with_capacity(plan.len());
         let mut done = HashSet::new();
         for e in plan {
-            if self.claim(e.event_id()).await? {
-                mine.push(e);
-            } else {
-                report.skipped_claimed += 1;
-                done.insert(e.event_id().to_string());
+            match self.claim(e.event_id()).await? {
+                Claim::Mine => mine.push(e),
+                Claim::Done => {
+                    report.skipped_claimed += 1;
+                    done.insert(e.event_id().to_string());
+                }
+                Claim::Peer => report.waiting_on_peer += 1,
             }
         }
         if mine.is_empty() {
@@ -196,6 +244,15 @@ impl Injector {
                     report.refused.push((*f).clone());
                     done.insert(e.event_id().to_string());
                 }
+            }
+        }
+        for e in &mine {
+            if done.contains(e.event_id())
+                && let Err(err) = self.finish(e.event_id()).await
+            {
+                // Without the mark the other instance may send it again once the claim
+                // expires; GC applies each eventId once.
+                tracing::warn!(error = %err, event_id = e.event_id(), "done mark not stored");
             }
         }
         // A failure without an event id cannot be matched: its events count as accepted
@@ -260,5 +317,77 @@ mod tests {
         }
         assert_eq!(p.plan(usize::MAX).len(), MAX_EVENTS_PER_REQUEST);
         assert_eq!(p.plan(0).len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod ha_tests {
+    use super::*;
+    use crate::store::EmbeddedStore;
+    use gcex::emulator::{Emulator, EmulatorConfig};
+
+    #[tokio::test]
+    async fn a_claim_of_a_dead_peer_expires_and_the_survivor_delivers() {
+        let emu = Emulator::start(
+            EmulatorConfig::new("ha", "ha-secret").with_rate_limit(0, Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(EmbeddedStore::open(dir.path().join("s.redb")).unwrap());
+        let gc = GcClient::new(emu.client_config()).unwrap();
+        let source = gc
+            .create_presence_source("EXCP test", None)
+            .await
+            .unwrap()
+            .id
+            .unwrap();
+        let ev = ConversationEvent::from_json(
+            "externalEstablishedEvents",
+            serde_json::json!({
+                "eventId": "00000000-0000-4000-8000-000000000001",
+                "eventDateTime": "2026-01-01T00:00:00.000Z",
+                "conversationId": "00000000-0000-4000-8000-0000000000aa",
+                "communicationId": "00000000-0000-4000-8000-0000000000bb",
+                "initialConfiguration": {"alerting": false, "inbound": true},
+                "sourceConfiguration": {"sourceId": source, "interactionId": "call-1"},
+                "ani": "+15550001",
+                "dnis": "8000"
+            }),
+        )
+        .unwrap()
+        .unwrap();
+        // The peer claimed it and died before GC answered.
+        store
+            .put_if_absent(
+                &format!("claims:{}", ev.event_id()),
+                b"dead-peer",
+                Some(Duration::from_millis(300)),
+            )
+            .await
+            .unwrap();
+        let survivor = Injector::new(gc.clone(), store.clone(), "claims:", "survivor");
+        let mut pending = Pending::default();
+        pending.push(ev.clone());
+        let r = survivor.round(&mut pending).await.unwrap();
+        assert_eq!(r.waiting_on_peer, 1, "{r:?}");
+        assert!(!r.progressed());
+        assert_eq!(pending.len(), 1, "kept while the peer's claim holds");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let r = survivor.round(&mut pending).await.unwrap();
+        assert_eq!(r.accepted, 1, "{r:?}");
+        assert!(pending.is_empty());
+        assert!(
+            emu.conversation("00000000-0000-4000-8000-0000000000aa")
+                .is_some_and(|c| c.timeline.len() == 1)
+        );
+        // Done is remembered: the peer, coming back with the same event, drops it.
+        let peer = Injector::new(gc, store, "claims:", "dead-peer");
+        let mut again = Pending::default();
+        again.push(ev);
+        let r = peer.round(&mut again).await.unwrap();
+        assert_eq!(r.skipped_claimed, 1);
+        assert!(again.is_empty());
     }
 }

@@ -493,8 +493,9 @@ async fn run(
                         &[],
                         r.refused.len() as u64,
                     );
-                    if r.kept > 0 && r.accepted + r.skipped_claimed + r.refused.len() == 0 {
-                        // Only retryable failures: wait a little before the next round.
+                    if !r.progressed() {
+                        // Only retryable failures, or the other instance is on these events:
+                        // wait a little before the next round.
                         retry_at = tokio::time::Instant::now() + Duration::from_millis(200);
                     }
                 }
