@@ -406,3 +406,52 @@ async fn a_sip_server_switchover_in_the_middle_of_a_call_loses_nothing() {
     assert_eq!(health.status, "UP", "{health:?}");
     excp.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_excp_resumes_its_calls_from_the_checkpoint() {
+    let (w, t) = synced_world().await;
+    let sim = SimServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let excp = start_excp(&w, &sim, "excp-restart").await;
+    let registered = |sim: &SimServer| {
+        sim.call_monitors() >= 1
+            && sim.registrations(&t.extension) >= 1
+            && sim.registrations(&t.vq) >= 1
+    };
+    wait_for("EXCP registers", || registered(&sim)).await;
+    assert_eq!(login(&sim, &t.extension, &t.login_code), 1);
+    wait_for("the agent logs in", || {
+        excp.status.lock().unwrap().agents_logged_in == 1
+    })
+    .await;
+    let s = scenario_on(&t);
+    let first = s.events().next().unwrap().time();
+    let shift = now_ms() as i64 - first as i64;
+    let events: Vec<_> = s.events().map(|e| shifted(e, shift)).collect();
+    let half = events.len() / 2;
+    for ev in &events[..half] {
+        send(&sim, ev).unwrap();
+    }
+    wait_for("the first half is handled and delivered", || {
+        let st = excp.status.lock().unwrap();
+        st.engine.engage_events == half as u64 && st.pending_events == 0 && st.delivered > 0
+    })
+    .await;
+    // Stopped in the middle of the call (an upgrade, a crash after the last checkpoint).
+    excp.shutdown().await;
+    wait_for("the old links are gone", || sim.call_monitors() == 0).await;
+    let excp = start_excp(&w, &sim, "excp-restart").await;
+    wait_for("the new instance registers", || registered(&sim)).await;
+    wait_for("the log-in is remembered", || {
+        excp.status.lock().unwrap().agents_logged_in == 1
+    })
+    .await;
+    for ev in &events[half..] {
+        send(&sim, ev).unwrap();
+    }
+    let n = gc_event_count(&s);
+    let view = ended_conversation(&w, &s, n, &excp).await;
+    check_conversation(&view, &t, n);
+    excp.shutdown().await;
+}

@@ -20,8 +20,9 @@
 //! `EXCP_GC_CLIENT_ID`, `EXCP_GC_CLIENT_SECRET` (override the published GC connection; once one
 //! is set the others are mandatory), `EXCP_HOST` (bind
 //! address, `0.0.0.0`), `EXCP_SWITCH_NAME` (the switch whose DNs this pair serves; all when
-//! unset), `EXCP_INSTANCE_ID` (this instance's name in de-duplication claims; host name and
-//! process id by default), `EXCP_APP_NAME` / `EXCP_APP_PASSWORD` (the TLib client application,
+//! unset), `EXCP_INSTANCE_ID` (this instance's name: its de-duplication claims and its
+//! checkpoint `excp:checkpoint:{id}`; the host name by default, so it must differ between the
+//! two instances of a pair and stay the same across restarts), `EXCP_APP_NAME` / `EXCP_APP_PASSWORD` (the TLib client application,
 //! `EXCP`), `EXCP_STA_USERDATA_LANGUAGE_KEY`, `EXCP_STA_DEFAULT_LANGUAGE`,
 //! `EXCP_DISPOSITION_KEY`, `EXCP_AFTER_CALL_WORK` (call-model settings; the first two override
 //! `conversation_provider/sta_userdata_language_key` and `sta_default_language`),
@@ -149,9 +150,15 @@ impl ExcpConfig {
         let agent_servers = servers(&mut env, "AGENT", "SIP Servers for extension DN events");
         let call_servers = servers(&mut env, "CALL", "SIP Servers for call-monitoring events");
         let switch = env.optional("EXCP_SWITCH_NAME");
+        // Stable across restarts (it names this instance's checkpoint) and distinct between
+        // the two instances of a pair (it names their claims).
         let instance_id = env.optional("EXCP_INSTANCE_ID").unwrap_or_else(|| {
-            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "excp".into());
-            format!("{host}-{}", std::process::id())
+            std::env::var("HOSTNAME")
+                .ok()
+                .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| format!("excp-{}", std::process::id()))
         });
         let app_name = env
             .optional("EXCP_APP_NAME")

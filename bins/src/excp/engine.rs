@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, VecDeque};
 const KEEP_RECENT: usize = 1_000;
 
 /// Counters since start.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EngineStats {
     /// TLib messages received.
@@ -47,6 +47,25 @@ pub struct EngineStats {
     /// Recording segments produced.
     pub recording_segments: u64,
 }
+
+/// What survives a restart: the call model, the undelivered GC events, the recording
+/// segments not yet stored, who is logged in where, and the events still in the re-ordering
+/// window (serialized as JSON by [`Engine::checkpoint`]).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Checkpoint {
+    model: CallModel,
+    /// `(array name, event JSON)` in delivery order per conversation.
+    pending: Vec<(String, serde_json::Value)>,
+    unsaved: Vec<RecordingSegment>,
+    logged_in: BTreeMap<String, String>,
+    held: Vec<(u64, EngageEvent, u64)>,
+    stats: EngineStats,
+}
+
+/// A checkpoint could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("EXCP checkpoint unreadable ({0}); delete it from the store to start without it")]
+pub struct CheckpointError(String);
 
 /// The engine.
 #[derive(Debug)]
@@ -150,6 +169,61 @@ impl Engine {
     /// Call events waiting in the re-ordering window.
     pub fn held(&self) -> usize {
         self.held.len()
+    }
+
+    /// The engine's state as JSON bytes, to resume after a restart with [`Engine::restore`].
+    pub fn checkpoint(&self) -> Vec<u8> {
+        let cp = Checkpoint {
+            model: self.model.clone(),
+            pending: self
+                .pending
+                .iter()
+                .map(|e| (e.array_name().to_string(), e.to_json()))
+                .collect(),
+            unsaved: self.unsaved.clone(),
+            logged_in: self.logged_in.clone(),
+            held: self
+                .held
+                .iter()
+                .map(|((_, seq), (ev, arrival))| (*seq, ev.clone(), *arrival))
+                .collect(),
+            stats: self.stats,
+        };
+        // Plain data always serializes; an empty checkpoint would only be refused on restore.
+        serde_json::to_vec(&cp).unwrap_or_default()
+    }
+
+    /// An engine resumed from [`Engine::checkpoint`] bytes (the model keeps the settings it
+    /// was checkpointed with).
+    pub fn restore(bytes: &[u8], reorder_ms: u64) -> Result<Engine, CheckpointError> {
+        let cp: Checkpoint =
+            serde_json::from_slice(bytes).map_err(|e| CheckpointError(e.to_string()))?;
+        let mut pending = Pending::default();
+        for (array, json) in cp.pending {
+            match gcex::events::ConversationEvent::from_json(&array, json) {
+                Some(Ok(e)) => pending.push(e),
+                Some(Err(e)) => return Err(CheckpointError(format!("{array}: {e}"))),
+                None => return Err(CheckpointError(format!("unknown event array {array}"))),
+            }
+        }
+        let mut held = BTreeMap::new();
+        let mut seq = 0;
+        for (s, ev, arrival) in cp.held {
+            seq = seq.max(s);
+            held.insert((ev.time(), s), (ev, arrival));
+        }
+        Ok(Engine {
+            model: cp.model,
+            pending,
+            stats: cp.stats,
+            segments: VecDeque::new(),
+            unsaved: cp.unsaved,
+            closed: VecDeque::new(),
+            logged_in: cp.logged_in,
+            reorder_ms,
+            seq,
+            held,
+        })
     }
 
     /// Agents logged in, by extension (login codes).
@@ -311,6 +385,40 @@ mod tests {
         }
         assert!(e.stats().gc_events > 0);
         assert_eq!(e.stats().conversations_closed, 1);
+    }
+
+    #[test]
+    fn a_checkpoint_resumes_exactly_where_it_stopped() {
+        let (s, lookups, msgs) = setup();
+        let mut whole = Engine::with_reorder(s.model_config(), 0);
+        for m in &msgs {
+            whole.on_tlib(m, &lookups, 0);
+        }
+        let want = ids(&mut whole);
+        for cut in [0, 1, msgs.len() / 2, msgs.len() - 1] {
+            let mut first = Engine::with_reorder(s.model_config(), 0);
+            for m in &msgs[..cut] {
+                first.on_tlib(m, &lookups, 0);
+            }
+            let bytes = first.checkpoint();
+            let mut resumed = Engine::restore(&bytes, 0).unwrap();
+            for m in &msgs[cut..] {
+                resumed.on_tlib(m, &lookups, 0);
+            }
+            assert_eq!(ids(&mut resumed), want, "cut at {cut}");
+            assert_eq!(resumed.stats(), whole.stats(), "cut at {cut}");
+        }
+        // Held events survive too.
+        let mut held = Engine::with_reorder(s.model_config(), 100);
+        for m in &msgs {
+            held.on_tlib(m, &lookups, 5);
+        }
+        let mut resumed = Engine::restore(&held.checkpoint(), 100).unwrap();
+        assert_eq!(resumed.held(), msgs.len());
+        resumed.on_time(105, &lookups);
+        assert_eq!(ids(&mut resumed), want);
+        let err = Engine::restore(b"{not json", 0).unwrap_err();
+        assert!(err.to_string().contains("delete it"), "{err}");
     }
 
     #[test]

@@ -24,6 +24,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
+/// The re-ordering window of the engine.
+const REORDER_MS: u64 = 150;
+
+/// How often a changed engine is checkpointed to the store.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -416,7 +422,33 @@ async fn run(
         let started = start_role(&settings, role, dns, &tx);
         links.clients.extend(started);
     }
-    let mut engine = Engine::new(model);
+    // Resume from this instance's checkpoint, if any (calls in progress, undelivered events).
+    let checkpoint_key = deps
+        .ns
+        .key(&format!("excp:checkpoint:{}", settings.instance_id));
+    let mut engine = match deps.store.get(&checkpoint_key).await {
+        Ok(Some(bytes)) => match Engine::restore(&bytes, REORDER_MS) {
+            Ok(mut e) => {
+                tracing::info!(
+                    live = e.live_conversations(),
+                    pending = e.pending().len(),
+                    "resumed from the checkpoint"
+                );
+                e
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "starting without the checkpoint");
+                Engine::with_reorder(model, REORDER_MS)
+            }
+        },
+        Ok(None) => Engine::with_reorder(model, REORDER_MS),
+        Err(e) => {
+            tracing::warn!(error = %e, "checkpoint not readable; starting without it");
+            Engine::with_reorder(model, REORDER_MS)
+        }
+    };
+    let mut saved_state = None;
+    let mut checkpoint_at = tokio::time::Instant::now();
     let injector = Injector::new(
         deps.gc.clone(),
         deps.store.clone(),
@@ -524,6 +556,17 @@ async fn run(
             }
         }
         let stats = engine.stats();
+        // Checkpoint every couple of seconds when something changed.
+        if tokio::time::Instant::now() >= checkpoint_at {
+            checkpoint_at = tokio::time::Instant::now() + CHECKPOINT_EVERY;
+            let state = (stats, engine.pending().len(), engine.held());
+            if saved_state != Some(state) {
+                match deps.store.put(&checkpoint_key, &engine.checkpoint()).await {
+                    Ok(()) => saved_state = Some(state),
+                    Err(e) => tracing::warn!(error = %e, "checkpoint not stored"),
+                }
+            }
+        }
         deps.metrics.set(
             "excp_pending_events",
             "Conversation events waiting for GC.",
@@ -561,6 +604,9 @@ async fn run(
         && let Err(e) = injector.round(engine.pending()).await
     {
         tracing::warn!(error = %e, pending = engine.pending().len(), "stopping with undelivered events");
+    }
+    if let Err(e) = deps.store.put(&checkpoint_key, &engine.checkpoint()).await {
+        tracing::warn!(error = %e, "final checkpoint not stored");
     }
 }
 
