@@ -216,15 +216,16 @@ pub async fn run_in(dir: &std::path::Path) -> Result<(), String> {
     // 5. EXCP: the SIP Server simulator plays the scenario calls as TLib events.
     let excp = excp_calls(&sb, store.clone()).await?;
     println!(
-        "- EXCP: {} scenario calls played on the SIP Server simulator ({} TLib events) became {} GC conversations: \
-         {} closed ({} in monitoring-suspension mode), {} conversation events delivered, {} refused",
+        "- EXCP: {} scenario calls played on the SIP Server simulator ({} TLib events) became {} GC conversations \
+         ({} conversation events delivered, {} refused); the call model closed {} calls, {} of them in \
+         monitoring-suspension mode (their unsupported parts were not injected)",
         excp.played,
         excp.tlib_events,
         excp.conversations,
-        excp.closed,
-        excp.suspended,
         excp.delivered,
-        excp.refused
+        excp.refused,
+        excp.closed,
+        excp.suspended
     );
     for line in &excp.examples {
         println!("  {line}");

@@ -404,6 +404,15 @@ async fn a_sip_server_switchover_in_the_middle_of_a_call_loses_nothing() {
     check_conversation(&view, &t, n);
     let health = excp.health.report();
     assert_eq!(health.status, "UP", "{health:?}");
+    let metrics = excp.metrics.render();
+    assert!(
+        metrics.contains("excp_sip_switchovers_total{role=\"call\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("excp_sip_link_up{role=\"call\"} 1"),
+        "{metrics}"
+    );
     excp.shutdown().await;
 }
 

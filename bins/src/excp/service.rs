@@ -612,25 +612,58 @@ async fn run(
 
 fn handle(engine: &mut Engine, lookups: &ExcpLookups, deps: &Deps, role: Role, ev: ClientEvent) {
     let key = format!("sipServer.{}", role.name());
+    let labels = [("role", role.name())];
+    let link = |up: bool| {
+        deps.metrics.set(
+            "excp_sip_link_up",
+            "Whether the SIP Server link of a client role is registered (1) or down (0).",
+            &labels,
+            if up { 1.0 } else { 0.0 },
+        );
+    };
     match ev {
-        ClientEvent::Message(m) => engine.on_tlib(&m, lookups, now_ms()),
+        ClientEvent::Message(m) => {
+            deps.metrics.inc(
+                "excp_tlib_messages_total",
+                "TLib messages received, by client role.",
+                &labels,
+            );
+            engine.on_tlib(&m, lookups, now_ms());
+        }
         ClientEvent::Registered { which } => {
+            link(true);
             deps.health
                 .up(&key, format!("registered on the {which:?} server"));
         }
         ClientEvent::LinkDown { which, reason } => {
+            link(false);
             tracing::warn!(role = role.name(), server = ?which, %reason, "SIP Server link down");
             deps.health
                 .down(&key, format!("{which:?} link down: {reason}"));
         }
+        ClientEvent::Switchover { from, to } => {
+            deps.metrics.inc(
+                "excp_sip_switchovers_total",
+                "SIP Server primary/backup switchovers, by client role.",
+                &labels,
+            );
+            tracing::warn!(role = role.name(), ?from, ?to, "SIP Server switchover");
+        }
         ClientEvent::DnRejected { dn, error_code } => {
+            deps.metrics.inc(
+                "excp_dn_rejected_total",
+                "DN registrations the SIP Server refused.",
+                &labels,
+            );
             tracing::warn!(role = role.name(), %dn, ?error_code, "SIP Server refused a DN registration");
         }
         ClientEvent::CallMonitoringRejected { error_code } => {
+            link(false);
             tracing::error!(?error_code, "SIP Server refused call monitoring");
             deps.health.down(&key, "call monitoring refused");
         }
         ClientEvent::ConnectFailed { which, error, .. } => {
+            link(false);
             deps.health.down(&key, format!("{which:?}: {error}"));
         }
         other => tracing::debug!(role = role.name(), event = ?other, "SIP Server link"),
