@@ -39,8 +39,8 @@
 //! | UserEvent `participants` | Extensions `EX_Participants`: a list, one string pair `DN` per participant, in order; empty ↔ absent | our design |
 //! | `user_data` (CallCreated, CallDataChanged, UserEvent) | `UserData` (51): one string pair per entry, in key order (absent when empty, except on EventCallDataChanged, which always carries it); read: String and Unicode values as text, Int and Long in decimal, Float, Binary and nested lists skipped; of duplicate keys the first kept value wins | public fact (the attribute); the value conversion is our design |
 //! | CallCreated `call_type` | `CallType` (54): Unknown 0, Internal 1, Inbound 2, Outbound 3, Consult 4; always written; absent → Unknown; any other number is invalid | public fact |
-//! | CallCreated `main_call_uuid` | Extensions `EX_MainCallUUID` (string) | our design |
-//! | CallCreated `orig_call_uuid` | `OrigCallUUID` (143) | public fact (the attribute; the field's meaning is the call model's) |
+//! | CallCreated `main_call_uuid` | on a consult call (CallType Consult) without `orig_call_uuid`: `OrigCallUUID` (143), as the public call definition has it; otherwise Extensions `EX_MainCallUUID` (string; empty = none, written on a consult call that has only `orig_call_uuid`); read: `EX_MainCallUUID` when present, else on a consult call `OrigCallUUID` | public fact (OrigCallUUID as a consult call's main call); the Extensions key is our design |
+//! | CallCreated `orig_call_uuid` | `OrigCallUUID` (143), except as above | public fact (the attribute; the field's meaning is the call model's) |
 //! | CallCreated `ani`, `dnis` | `ANI` (19), `DNIS` (18) | public fact |
 //! | CallCreated `parties` | Extensions `EX_Parties`: a list, one pair `Party` per party, in order, whose value is a list with the party keys below; empty ↔ absent | our design |
 //! | Party `party_id` | `PartyUUID` (145) / party key `PartyUUID` (string); **mandatory**; read: a party event without PartyUUID uses its party number `PartyID` (122) in decimal | public fact (the attributes); the PartyID fallback is our design |
@@ -65,10 +65,11 @@
 //! UserData on EventCallCreated) and the Configuration Server's `CfgDNType` codes.
 //!
 //! Known gaps, to settle against a real SIP Server capture: the public call definition
-//! describes `OrigCallUUID` as the main call of a *consult* call, while the call model keeps a
-//! consult's main call in `main_call_uuid` (mapped to `EX_MainCallUUID` here) and uses
-//! `orig_call_uuid` for a multi-site leg's first CallUUID; and the layouts of `ISLinkList`
-//! and of a call-monitoring party (PartyUUID vs PartyID, role, DN type) are our reading.
+//! describes `OrigCallUUID` as the main call of a *consult* call, and the call model also uses
+//! `orig_call_uuid` for a multi-site leg's first CallUUID; a consult call's `OrigCallUUID` is
+//! read as its main call (see the table), which a capture of a multi-site consult should
+//! confirm; and the layouts of `ISLinkList` and of a call-monitoring party (PartyUUID vs
+//! PartyID, role, DN type) are our reading.
 
 use std::collections::BTreeMap;
 
@@ -636,11 +637,20 @@ impl<'a> Reader<'a> {
                 )
             })?,
         };
+        // A consult call's main call: `EX_MainCallUUID` when present (empty: none), else, on a
+        // consult call, the public `OrigCallUUID` (the public call definition's meaning).
+        let orig = self.call_uuid(AttributeId::OrigCallUUID)?;
+        let (main_call_uuid, orig_call_uuid) = match self.ext_text(EXT_MAIN_CALL_UUID)? {
+            Some(m) if m.is_empty() => (None, orig),
+            Some(m) => (Some(m), orig),
+            None if call_type == CallType::Consult => (orig, None),
+            None => (None, orig),
+        };
         Ok(CallCreated {
             call: self.call_ref()?,
             call_type,
-            main_call_uuid: self.ext_text(EXT_MAIN_CALL_UUID)?,
-            orig_call_uuid: self.call_uuid(AttributeId::OrigCallUUID)?,
+            main_call_uuid,
+            orig_call_uuid,
             ani: self.str(AttributeId::ANI)?.map(str::to_owned),
             dnis: self.str(AttributeId::DNIS)?.map(str::to_owned),
             user_data: self.user_data()?,
@@ -1010,8 +1020,27 @@ fn call_created_message(e: &CallCreated) -> Result<Message> {
         )
     })?;
     b = b.call_type(engage_tlib::CallType::from_i32(call_type));
-    if let Some(o) = &e.orig_call_uuid {
-        b = b.orig_call_uuid(w.call_uuid("origCallUuid", o)?);
+    if e.main_call_uuid.as_deref() == Some("") {
+        return Err(w.err("mainCallUuid", "is empty".to_string()));
+    }
+    let consult = e.call_type == CallType::Consult;
+    match (&e.main_call_uuid, &e.orig_call_uuid) {
+        // A consult call's main call travels the public way, in OrigCallUUID.
+        (Some(m), None) if consult && CallUuid::from_ascii(m.as_bytes()).is_ok() => {
+            b = b.orig_call_uuid(w.call_uuid("mainCallUuid", m)?);
+        }
+        (m, o) => {
+            if let Some(o) = o {
+                b = b.orig_call_uuid(w.call_uuid("origCallUuid", o)?);
+            }
+            match m {
+                Some(m) => ext.push(EXT_MAIN_CALL_UUID, m.as_str()),
+                // A consult call without a main call but with OrigCallUUID says so, or the
+                // reader would take OrigCallUUID for the main call.
+                None if consult && o.is_some() => ext.push(EXT_MAIN_CALL_UUID, ""),
+                None => {}
+            }
+        }
     }
     if let Some(ani) = &e.ani {
         b = b.ani(ani);
@@ -1021,9 +1050,6 @@ fn call_created_message(e: &CallCreated) -> Result<Message> {
     }
     if !e.user_data.is_empty() {
         b = b.user_data(&w.user_data(&e.user_data)?);
-    }
-    if let Some(m) = &e.main_call_uuid {
-        ext.push(EXT_MAIN_CALL_UUID, m.as_str());
     }
     if !e.parties.is_empty() {
         w.check_count("parties", e.parties.len())?;
@@ -1071,6 +1097,7 @@ mod tests {
     use proptest::prelude::*;
 
     const UUID_A: &str = "QK59HK4FS927D7FUU41G6IE468000004";
+    const UUID_B: &str = "QK59HK4FS927D7FUU41G6IE468000005";
 
     /// Encodes with the wire codec (extended packets allowed), decodes, and maps.
     fn through_codec(msg: &Message) -> Result<Option<EngageEvent>> {
@@ -1312,6 +1339,73 @@ mod tests {
             ))),
             "Extensions.EX_Parties[0]"
         );
+    }
+
+    #[test]
+    fn a_consult_calls_main_call_travels_in_orig_call_uuid() {
+        let base = CallCreated {
+            call: CallRef {
+                time: 1_000,
+                call_uuid: UUID_A.into(),
+                ..CallRef::default()
+            },
+            call_type: CallType::Consult,
+            ..CallCreated::default()
+        };
+        // Main call only: the public OrigCallUUID, no Extensions key.
+        let main_only = CallCreated {
+            main_call_uuid: Some(UUID_B.into()),
+            ..base.clone()
+        };
+        let m = tlib_message(&EngageEvent::EventCallCreated(main_only.clone())).unwrap();
+        assert_eq!(
+            m.orig_call_uuid().map(|u| u.to_string()),
+            Some(UUID_B.to_string())
+        );
+        assert_eq!(
+            engage_event(&m).unwrap(),
+            Some(EngageEvent::EventCallCreated(main_only))
+        );
+        // As a real SIP Server sends it: CallType Consult with OrigCallUUID.
+        let real = Message::builder(MessageType::EventCallCreated)
+            .time_stamp(1_000_000)
+            .call_uuid(UUID_A.parse().unwrap())
+            .call_type(engage_tlib::CallType::from_i32(4))
+            .orig_call_uuid(UUID_B.parse().unwrap())
+            .build();
+        match engage_event(&real).unwrap() {
+            Some(EngageEvent::EventCallCreated(c)) => {
+                assert_eq!(c.main_call_uuid.as_deref(), Some(UUID_B));
+                assert_eq!(c.orig_call_uuid, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A consult leg with only a multi-site origin keeps it as the origin.
+        let orig_only = CallCreated {
+            orig_call_uuid: Some(UUID_B.into()),
+            ..base.clone()
+        };
+        let m = tlib_message(&EngageEvent::EventCallCreated(orig_only.clone())).unwrap();
+        assert_eq!(
+            engage_event(&m).unwrap(),
+            Some(EngageEvent::EventCallCreated(orig_only))
+        );
+        // Both: main in Extensions, origin in OrigCallUUID.
+        let both = CallCreated {
+            main_call_uuid: Some(UUID_B.into()),
+            orig_call_uuid: Some(UUID_A.into()),
+            ..base.clone()
+        };
+        let m = tlib_message(&EngageEvent::EventCallCreated(both.clone())).unwrap();
+        assert_eq!(
+            engage_event(&m).unwrap(),
+            Some(EngageEvent::EventCallCreated(both))
+        );
+        let empty = CallCreated {
+            main_call_uuid: Some(String::new()),
+            ..base
+        };
+        assert!(tlib_message(&EngageEvent::EventCallCreated(empty)).is_err());
     }
 
     #[test]
@@ -1790,7 +1884,9 @@ mod tests {
                 time_ok(u.time) && conn_ok(&u.conn_id) && u.call_uuid.as_deref().is_none_or(uuid_ok)
             }
             EngageEvent::EventCallCreated(c) => {
-                call_ok(&c.call) && c.orig_call_uuid.as_deref().is_none_or(uuid_ok)
+                call_ok(&c.call)
+                    && c.orig_call_uuid.as_deref().is_none_or(uuid_ok)
+                    && c.main_call_uuid.as_deref() != Some("")
             }
             other => other.call_ref().is_some_and(call_ok),
         }
