@@ -387,6 +387,47 @@ mod tests {
         assert_eq!(e.stats().conversations_closed, 1);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Whatever call flow arrives (the call-model fuzzer's generator: transfers,
+        /// conferences, out-of-order and duplicated events), every GC event the model produces
+        /// converts, nothing panics, and a checkpoint taken anywhere resumes identically.
+        #[test]
+        fn arbitrary_call_flows_convert_and_checkpoint(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            cut in 0usize..64,
+        ) {
+            let fl = engage_callmodel::fuzzing::lookups();
+            let lookups = ExcpLookups {
+                queues: fl.queues.clone(),
+                agents: fl.agents.clone(),
+                wrap_up_codes: fl.wrap_up_codes.clone(),
+                ..ExcpLookups::default()
+            };
+            let config = engage_callmodel::fuzzing::config();
+            let events = engage_callmodel::fuzzing::decode_events(&data);
+            let mut whole = Engine::with_reorder(config.clone(), 0);
+            let mut first = Engine::with_reorder(config, 0);
+            let cut = cut.min(events.len());
+            for e in &events[..cut] {
+                first.on_event(e, &lookups);
+            }
+            let mut resumed = Engine::restore(&first.checkpoint(), 0).unwrap();
+            for e in &events {
+                whole.on_event(e, &lookups);
+            }
+            for e in &events[cut..] {
+                resumed.on_event(e, &lookups);
+            }
+            let end = events.last().map_or(0, EngageEvent::time) + 24 * 3_600_000;
+            whole.on_time(end, &lookups);
+            resumed.on_time(end, &lookups);
+            proptest::prop_assert_eq!(whole.stats().unconvertible, 0);
+            proptest::prop_assert_eq!(ids(&mut whole), ids(&mut resumed));
+            proptest::prop_assert_eq!(whole.live_conversations(), 0);
+        }
+    }
+
     #[test]
     fn a_checkpoint_resumes_exactly_where_it_stopped() {
         let (s, lookups, msgs) = setup();
