@@ -243,12 +243,23 @@ async fn a_call_on_the_sip_server_becomes_a_gc_conversation() {
     assert_eq!(code, 200);
     assert_eq!(body["delivered"], events as u64);
     let call = s.events().next().unwrap().call_uuid().unwrap().to_string();
+    // The guide's readiness check: an empty POST answers "CallUUID not found".
+    let (code, body) = http(addr, "POST", "/api/v1/recording", None).await;
+    assert_eq!(code, 404);
+    assert_eq!(body["status"]["code"], 40402, "{body}");
+    assert_eq!(body["status"]["message"], "CallUUID not found");
+    assert!(
+        body["status"]["corrId"]
+            .as_str()
+            .is_some_and(|c| c.len() == 36)
+    );
     // The agent segment the model produced is stored for the recording provider.
     let (code, body) = http(addr, "GET", &format!("/api/v1/recording/{call}"), None).await;
     assert_eq!(code, 200, "{body}");
-    assert_eq!(body["segments"][0]["userId"], t.user_id.as_str());
+    assert_eq!(body["status"]["code"], 0);
+    assert_eq!(body["data"]["segments"][0]["userId"], t.user_id.as_str());
     assert_eq!(
-        body["segments"][0]["originationQueueId"],
+        body["data"]["segments"][0]["originationQueueId"],
         t.queue_id.as_str()
     );
     // MCP posts a recorded file's metadata (twice: retries are harmless).
@@ -258,22 +269,29 @@ async fn a_call_on_the_sip_server_becomes_a_gc_conversation() {
     for _ in 0..2 {
         let (code, body) = http(addr, "POST", "/api/v1/recording", Some(&meta)).await;
         assert_eq!(code, 202, "{body}");
+        assert_eq!(body["status"]["code"], 0);
     }
     let (_, body) = http(addr, "GET", &format!("/api/v1/recording/{call}"), None).await;
-    assert_eq!(body["files"].as_array().unwrap().len(), 1);
-    assert_eq!(body["files"][0]["fileName"], "rec-0001.opus");
-    // Bad bodies are refused with a reason; unknown calls are 404.
+    assert_eq!(body["data"]["files"].as_array().unwrap().len(), 1);
+    assert_eq!(body["data"]["files"][0]["fileName"], "rec-0001.opus");
+    // Bad bodies are refused with a reason; unknown calls are 404 / 40402.
     let (code, body) = http(addr, "POST", "/api/v1/recording", Some("{not json")).await;
     assert_eq!(code, 400);
-    assert!(body["error"].as_str().unwrap().contains("JSON"), "{body}");
+    assert!(
+        body["status"]["message"].as_str().unwrap().contains("JSON"),
+        "{body}"
+    );
     let long = format!(
         r#"{{"callUuid":"{call}","fileName":"{}","startTime":1,"endTime":2}}"#,
         "x".repeat(81)
     );
     let (code, body) = http(addr, "POST", "/api/v1/recording", Some(&long)).await;
     assert_eq!(code, 400);
-    assert!(body["error"].as_str().unwrap().contains("80"), "{body}");
-    let (code, _) = http(
+    assert!(
+        body["status"]["message"].as_str().unwrap().contains("80"),
+        "{body}"
+    );
+    let (code, body) = http(
         addr,
         "GET",
         "/api/v1/recording/ZZZZ0000000000000000000000000000",
@@ -281,6 +299,7 @@ async fn a_call_on_the_sip_server_becomes_a_gc_conversation() {
     )
     .await;
     assert_eq!(code, 404);
+    assert_eq!(body["status"]["code"], 40402);
     excp.shutdown().await;
 }
 

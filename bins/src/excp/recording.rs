@@ -12,13 +12,19 @@
 //!  "startTime": 1764000000000, "endTime": 1764000120000, "agentDn": "7001", "connId": "…"}
 //! ```
 //!
+//! Every answer has the guide's envelope, `{"status":{"code":N,"message":"…","corrId":"…"}}`
+//! (plus `data` where there is some); `corrId` is new for each request and is logged with it.
+//!
 //! - `POST /api/v1/recording`: stores the metadata under `recmeta:{callUuid}:{fileName}`
-//!   (idempotent: MCP may retry); `202` with `{"stored": true}`; `400` naming what is wrong
-//!   (not JSON, a CallUUID that is not 32 letters and digits, an empty file name or one over the
-//!   80 characters GC accepts, an end before the start); `503` when the store fails.
-//! - `GET /api/v1/recording/{callUuid}`: what is known of a call: the posted files and the
-//!   call model's agent segments (`recseg:{callUuid}:{communicationId}`, written by the
-//!   service as the model produces them); `404` when nothing is.
+//!   (idempotent: MCP may retry); `202` with code `0`. A body without a CallUUID (an empty
+//!   `POST`, as the guide's readiness check sends) answers `404` with code `40402` "CallUUID
+//!   not found", as the guide shows. Other problems answer `400` with code `40001` and what is
+//!   wrong (not JSON, a CallUUID that is not 32 letters and digits, an empty file name or one
+//!   over the 80 characters GC accepts, an end before the start); a store failure `503` with
+//!   code `50301`. Codes other than `0` and `40402` are our design.
+//! - `GET /api/v1/recording/{callUuid}`: code `0` and, in `data`, what is known of the call:
+//!   the posted files and the call model's agent segments (`recseg:{callUuid}:{communicationId}`,
+//!   written by the service as the model produces them); `404` / `40402` when nothing is.
 //!
 //! Not yet: the hand-off to EXRP (its interaction-end API is not built).
 
@@ -128,44 +134,102 @@ pub async fn call_recordings(
     Ok(CallRecordings { files, segments })
 }
 
-fn problem(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
+/// The guide's answer envelope.
+fn answer(
+    status: StatusCode,
+    code: u32,
+    message: impl Into<String>,
+    data: Option<serde_json::Value>,
+) -> Response {
+    let corr_id = uuid::Uuid::new_v4().to_string();
+    let message = message.into();
+    if code != 0 {
+        tracing::info!(code, %message, %corr_id, "recording API request refused");
+    }
+    let mut body = serde_json::json!({
+        "status": {"code": code, "message": message, "corrId": corr_id}
+    });
+    if let (Some(data), Some(obj)) = (data, body.as_object_mut()) {
+        obj.insert("data".into(), data);
+    }
+    (status, Json(body)).into_response()
 }
 
+const NOT_FOUND: u32 = 40402;
+
 async fn post_recording(State(json): State<JsonView>, body: axum::body::Bytes) -> Response {
-    let meta: RecordingMetadata = match serde_json::from_slice(&body) {
+    let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Null
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                return answer(
+                    StatusCode::BAD_REQUEST,
+                    40001,
+                    format!("the body is not JSON: {e}"),
+                    None,
+                );
+            }
+        }
+    };
+    let has_call = value
+        .get("callUuid")
+        .and_then(|v| v.as_str())
+        .is_some_and(|s| !s.trim().is_empty());
+    if !has_call {
+        return answer(StatusCode::NOT_FOUND, NOT_FOUND, "CallUUID not found", None);
+    }
+    let meta: RecordingMetadata = match serde_json::from_value(value) {
         Ok(m) => m,
         Err(e) => {
-            return problem(
+            return answer(
                 StatusCode::BAD_REQUEST,
-                format!("the body is not recording metadata JSON: {e}"),
+                40001,
+                format!("the body is not recording metadata: {e}"),
+                None,
             );
         }
     };
     if let Err(e) = meta.validate() {
-        return problem(StatusCode::BAD_REQUEST, e);
+        return answer(StatusCode::BAD_REQUEST, 40001, e, None);
     }
     match json
         .put(&metadata_key(&meta.call_uuid, &meta.file_name), &meta)
         .await
     {
-        Ok(()) => (
+        Ok(()) => answer(
             StatusCode::ACCEPTED,
-            Json(serde_json::json!({ "stored": true })),
-        )
-            .into_response(),
-        Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")),
+            0,
+            format!("recording metadata for CallUUID {} stored", meta.call_uuid),
+            None,
+        ),
+        Err(e) => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            50301,
+            format!("store: {e}"),
+            None,
+        ),
     }
 }
 
 async fn get_recording(State(json): State<JsonView>, Path(call_uuid): Path<String>) -> Response {
     match call_recordings(&json, &call_uuid).await {
-        Ok(r) if r.files.is_empty() && r.segments.is_empty() => problem(
-            StatusCode::NOT_FOUND,
-            format!("nothing is known of call {call_uuid}"),
+        Ok(r) if r.files.is_empty() && r.segments.is_empty() => {
+            answer(StatusCode::NOT_FOUND, NOT_FOUND, "CallUUID not found", None)
+        }
+        Ok(r) => answer(
+            StatusCode::OK,
+            0,
+            format!("recordings of CallUUID {call_uuid}"),
+            serde_json::to_value(r).ok(),
         ),
-        Ok(r) => Json(r).into_response(),
-        Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")),
+        Err(e) => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            50301,
+            format!("store: {e}"),
+            None,
+        ),
     }
 }
 
