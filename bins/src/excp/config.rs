@@ -1,7 +1,7 @@
 //! EXCP settings from the environment.
 //!
 //! The deployment guide's variables (the bootstrap `.env` prefixes them `EXCP_1_`; the service
-//! accepts `EXCP_…`, `EXCP_1_…` and the bare `VOICE_SERVER_…` names):
+//! accepts `EXCP_…` and `EXCP_1_…`, and the bare `VOICE_SERVER_…` names):
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
@@ -145,7 +145,14 @@ impl ExcpConfig {
         let host = env
             .optional("EXCP_HOST")
             .unwrap_or_else(|| "0.0.0.0".into());
-        let port = env.parsed_or::<u16>("EXCP_PORT", 3650);
+        // The bootstrap's `.env` names are `EXCP_1_…` (pair 1); both spellings work.
+        let port_name =
+            if env.optional("EXCP_PORT").is_none() && env.optional("EXCP_1_PORT").is_some() {
+                "EXCP_1_PORT"
+            } else {
+                "EXCP_PORT"
+            };
+        let port = env.parsed_or::<u16>(port_name, 3650);
         let vq_servers = servers(&mut env, "VQ", "SIP Servers for Virtual Queue events");
         let agent_servers = servers(&mut env, "AGENT", "SIP Servers for extension DN events");
         let call_servers = servers(&mut env, "CALL", "SIP Servers for call-monitoring events");
@@ -175,10 +182,15 @@ impl ExcpConfig {
         let log = LogConfig {
             level: env
                 .optional("EXCP_LOG_LEVEL")
+                .or_else(|| env.optional("EXCP_1_LOG_LEVEL"))
                 .unwrap_or_else(|| "info".into()),
-            path: env.optional("EXCP_LOG_PATH").map(PathBuf::from),
+            path: env
+                .optional("EXCP_LOG_PATH")
+                .or_else(|| env.optional("EXCP_1_LOG_PATH"))
+                .map(PathBuf::from),
             file_name: env
                 .optional("EXCP_LOG_FILE_NAME")
+                .or_else(|| env.optional("EXCP_1_LOG_FILE_NAME"))
                 .or_else(|| env.optional("EXCP_LOG_FILENAME")),
             json: true,
         };
@@ -233,9 +245,12 @@ mod tests {
             ("EXCP_GC_CLIENT_ID", "id"),
             ("EXCP_GC_CLIENT_SECRET", "s3cr3t-value"),
             ("EXCP_STA_DEFAULT_LANGUAGE", "en-US"),
+            ("EXCP_1_PORT", "3651"),
+            ("EXCP_1_LOG_LEVEL", "debug"),
         ]);
         let c = ExcpConfig::read(&env).unwrap();
-        assert_eq!(c.port, 3650);
+        assert_eq!(c.port, 3651, "EXCP_1_PORT");
+        assert_eq!(c.log.level, "debug");
         assert_eq!(c.vq_servers[0].backup, Some(Endpoint::new("sipvq2", 8000)));
         assert_eq!(c.model.sta_default_language.as_deref(), Some("en-US"));
         assert!(!format!("{c:?}").contains("s3cr3t-value"));
