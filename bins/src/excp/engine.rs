@@ -1,6 +1,6 @@
 //! The EXCP engine, without IO: TLib messages in (from any of the service's SIP Server
 //! clients), call model in the middle, GC conversation events out (queued in [`Pending`] for
-//! the [`super::injector::Injector`]), plus recording segments and closed conversations.
+//! the [`super::injector::Injector`]), plus recording segments for the service to store, and counts.
 //!
 //! Time: the model runs on event time (SIP Server's `TimeStamp`); the service passes the wall
 //! clock in through [`Engine::on_time`] so stale calls and wrap-up windows close even when no
@@ -17,14 +17,10 @@ use super::gc_map::gc_event;
 use super::injector::Pending;
 use super::lookups::{AgentAt, ExcpLookups};
 use super::tlib_map::engage_event;
-use engage_callmodel::output::{ConversationClosed, RecordingSegment};
+use engage_callmodel::output::RecordingSegment;
 use engage_callmodel::{CallModel, EngageEvent, ModelConfig, Output};
 use engage_tlib::{Message, MessageType};
-use std::collections::{BTreeMap, VecDeque};
-
-/// How many recording segments and closed conversations are kept for `/status` and the
-/// recording hand-off.
-const KEEP_RECENT: usize = 1_000;
+use std::collections::BTreeMap;
 
 /// Counters since start.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -73,9 +69,7 @@ pub struct Engine {
     model: CallModel,
     pending: Pending,
     stats: EngineStats,
-    segments: VecDeque<RecordingSegment>,
     unsaved: Vec<RecordingSegment>,
-    closed: VecDeque<ConversationClosed>,
     logged_in: BTreeMap<String, String>,
     reorder_ms: u64,
     seq: u64,
@@ -95,9 +89,7 @@ impl Engine {
             model: CallModel::new(config),
             pending: Pending::default(),
             stats: EngineStats::default(),
-            segments: VecDeque::new(),
             unsaved: Vec::new(),
-            closed: VecDeque::new(),
             logged_in: BTreeMap::new(),
             reorder_ms,
             seq: 0,
@@ -216,9 +208,7 @@ impl Engine {
             model: cp.model,
             pending,
             stats: cp.stats,
-            segments: VecDeque::new(),
             unsaved: cp.unsaved,
-            closed: VecDeque::new(),
             logged_in: cp.logged_in,
             reorder_ms,
             seq,
@@ -256,10 +246,6 @@ impl Engine {
                 },
                 Output::RecordingSegment(s) => {
                     self.stats.recording_segments += 1;
-                    if self.segments.len() == KEEP_RECENT {
-                        self.segments.pop_front();
-                    }
-                    self.segments.push_back(s.clone());
                     self.unsaved.push(s);
                 }
                 Output::ConversationClosed(c) => {
@@ -267,10 +253,6 @@ impl Engine {
                     if c.suspended {
                         self.stats.conversations_suspended += 1;
                     }
-                    if self.closed.len() == KEEP_RECENT {
-                        self.closed.pop_front();
-                    }
-                    self.closed.push_back(c);
                 }
                 _ => {}
             }
@@ -292,19 +274,9 @@ impl Engine {
         self.model.live_conversations()
     }
 
-    /// The most recent recording segments (oldest first).
-    pub fn recent_segments(&self) -> impl Iterator<Item = &RecordingSegment> {
-        self.segments.iter()
-    }
-
     /// The recording segments produced since the last call (the service stores them).
     pub fn take_new_segments(&mut self) -> Vec<RecordingSegment> {
         std::mem::take(&mut self.unsaved)
-    }
-
-    /// The most recently closed conversations (oldest first).
-    pub fn recent_closed(&self) -> impl Iterator<Item = &ConversationClosed> {
-        self.closed.iter()
     }
 }
 
