@@ -104,6 +104,21 @@ cargo test -p engage-cfgdb --features mssql --lib --locked --quiet mssql
 say "cargo clippy + unit tests of the Oracle driver (feature oracle; no server in CI)"
 cargo clippy -p engage-cfgdb --features oracle --all-targets --locked --quiet -- -D warnings
 cargo test -p engage-cfgdb --features oracle --lib --locked --quiet oracle
+say "production binaries link no simulator or emulator (cargo tree)"
+no_test_doubles() { # package [cargo tree flags...]
+  local pkg=$1; shift
+  local found
+  found=$(cargo tree -e normal -p "$pkg" "$@" --locked -f '{p} [{f}]' --prefix none \
+    | grep -E '^engage-sim |\[[^]]*\b(sim|emulator)\b[^]]*\]' || true)
+  if [ -n "$found" ]; then
+    say "ERROR: $pkg links a simulator or the GC emulator:"; echo "$found"; exit 1
+  fi
+}
+no_test_doubles engage-connector
+no_test_doubles engage-excs
+no_test_doubles engage-exas
+no_test_doubles engage-excp
+no_test_doubles engage-exec --no-default-features
 say "cargo check of the fuzz targets (cargo-fuzz layout, outside the workspace)"
 (cd fuzz && cargo check --bins --quiet)  # fuzz/Cargo.lock follows the libraries; not enforced
 say "cargo test (doc tests, then every unit, integration and end-to-end test)"

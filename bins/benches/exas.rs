@@ -13,15 +13,15 @@
 //! Needs Redis on 127.0.0.1:6379 (or `ENGAGE_TEST_REDIS`). Run by `cargo test` (no
 //! `--bench` argument) it does a smoke run with 20 agents for 1 s.
 
-use engage_connector::exas::engine::{Delivery, Engine, EngineConfig, EngineDeps};
-use engage_connector::ops::health::Health;
-use engage_connector::ops::metrics::Metrics;
-use engage_connector::store::{
-    JsonView, Namespace, PRESENCE_SOURCE_KEY, PersonRecord, RedisConfig, RedisStore, Store,
-};
+use engage_exas::driver::{Delivery, Engine, EngineConfig, EngineDeps};
+use engage_ops::health::Health;
+use engage_ops::metrics::Metrics;
 use engage_statserver::client::{ClientConfig, Endpoint};
 use engage_statserver::sim::{SimServer, SimWorld};
 use engage_statserver::{AgentState, CallKind, Login, Readiness, ServerMode};
+use engage_store::{
+    JsonView, Namespace, PRESENCE_SOURCE_KEY, PersonRecord, RedisConfig, RedisStore, Store,
+};
 use engage_test_support::TestRedis;
 use gcex::emulator::{Emulator, EmulatorConfig};
 use gcex::users::CreateUser;

@@ -8,7 +8,7 @@
 //! 60; shrink it to measure the limiter's efficiency without waiting 30 minutes: the ratio to
 //! the floor is what matters).
 
-use engage_connector::demo::Sandbox;
+use engage_sim::demo::Sandbox;
 use gcex::emulator::EmulatorConfig;
 use std::time::{Duration, Instant};
 

@@ -1,16 +1,16 @@
 //! EXAS end to end, in process: the Stat Server simulator (primary + backup), real Redis and
 //! the GC EX emulator. Deadlines below only guard against hangs; nothing depends on speed.
 
-use engage_connector::exas::engine::{Engine, EngineConfig, EngineDeps, EngineHandle};
-use engage_connector::exas::service::Service;
-use engage_connector::ops::health::Health;
-use engage_connector::ops::metrics::Metrics;
-use engage_connector::store::{
-    JsonView, Namespace, PRESENCE_SOURCE_KEY, PersonRecord, RedisConfig, RedisStore, Store,
-};
+use engage_exas::driver::{Engine, EngineConfig, EngineDeps, EngineHandle};
+use engage_exas::service::Service;
+use engage_ops::health::Health;
+use engage_ops::metrics::Metrics;
 use engage_statserver::client::{ClientConfig, Endpoint, ServerRole};
 use engage_statserver::sim::{SimServer, SimWorld};
 use engage_statserver::{AgentState, CallKind, Login, Readiness, ServerMode};
+use engage_store::{
+    JsonView, Namespace, PRESENCE_SOURCE_KEY, PersonRecord, RedisConfig, RedisStore, Store,
+};
 use engage_test_support::TestRedis;
 use gcex::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Fault, FaultKind};
 use gcex::events::RoutingStatus;

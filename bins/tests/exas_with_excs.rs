@@ -2,13 +2,13 @@
 //! emulator and publishes its person records and presence source in real Redis; EXAS picks
 //! the agents up from there and syncs their Stat Server states.
 
-use engage_connector::exas::engine::{Engine, EngineConfig, EngineDeps};
-use engage_connector::ops::health::Health;
-use engage_connector::ops::metrics::Metrics;
-use engage_connector::store::{JsonView, PersonRecord};
+use engage_exas::driver::{Engine, EngineConfig, EngineDeps};
+use engage_ops::health::Health;
+use engage_ops::metrics::Metrics;
 use engage_statserver::client::{ClientConfig, Endpoint};
 use engage_statserver::sim::{SimServer, SimWorld};
 use engage_statserver::{AgentState, CallKind, Login, Readiness, ServerMode};
+use engage_store::{JsonView, PersonRecord};
 use gcex::{GcClient, RetryPolicy};
 use std::time::Duration;
 

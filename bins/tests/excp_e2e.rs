@@ -6,13 +6,13 @@
 mod common;
 
 use common::{World, http, world};
-use engage_connector::excp::config::ServerPair;
-use engage_connector::excp::player::{login, play, send, shifted};
-use engage_connector::excp::scenario::Scenario;
-use engage_connector::excp::service::{Deps, RunSettings, Service};
-use engage_connector::ops::health::Health;
-use engage_connector::ops::metrics::Metrics;
-use engage_connector::store::{DnRecord, IdKind, PersonRecord, ServiceConnection};
+use engage_excp::config::ServerPair;
+use engage_excp::service::{Deps, RunSettings, Service};
+use engage_ops::health::Health;
+use engage_ops::metrics::Metrics;
+use engage_sim::player::{login, play, send, shifted};
+use engage_sim::scenario::Scenario;
+use engage_store::{DnRecord, IdKind, PersonRecord, ServiceConnection};
 use engage_tlib::client::Endpoint;
 use engage_tlib::sim::SimServer;
 use gcex::emulator::ConversationView;
@@ -328,7 +328,7 @@ async fn an_ha_pair_injects_every_event_once() {
     let events = gc_event_count(&s);
     let view = ended_conversation(&w, &s, events, &a).await;
     check_conversation(&view, &t, events);
-    let total = |f: fn(&engage_connector::excp::service::ExcpStatus) -> u64| {
+    let total = |f: fn(&engage_excp::service::ExcpStatus) -> u64| {
         f(&a.status.lock().unwrap()) + f(&b.status.lock().unwrap())
     };
     wait_for("the pair accounts for every event", || {

@@ -5,8 +5,8 @@
 use engage_callmodel::fuzzing::finish;
 use engage_callmodel::output::{ConversationClosed, DisconnectType};
 use engage_callmodel::{CallModel, ConversationEvent, ModelConfig, Output, StaticLookups};
-use engage_connector::excp::gc_map::{self, GcMapError};
-use engage_connector::excp::scenario::{Scenario, Step};
+use engage_excp::gc_map::{self, GcMapError};
+use engage_sim::scenario::{Scenario, Step};
 use gcex::emulator::{Emulator, EmulatorConfig};
 use gcex::events::{self as gc, MAX_EVENTS_PER_REQUEST};
 use gcex::routing::{QueueRequest, WrapupCodeRequest};

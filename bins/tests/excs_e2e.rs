@@ -2,11 +2,11 @@
 //! Redis, and the GC EX emulator over HTTP.
 
 use engage_cfgdb::PgConfigDb;
-use engage_connector::excs::desired::{DesiredSettings, desired_org};
-use engage_connector::excs::service::Excs;
-use engage_connector::ops::health::Health;
-use engage_connector::ops::metrics::Metrics;
-use engage_connector::store::{IdKind, JsonView, PRESENCE_SOURCE_KEY, PersonRecord};
+use engage_excs::desired::{DesiredSettings, desired_org};
+use engage_excs::service::Excs;
+use engage_ops::health::Health;
+use engage_ops::metrics::Metrics;
+use engage_store::{IdKind, JsonView, PRESENCE_SOURCE_KEY, PersonRecord};
 use gcex::emulator::EmulatorHandle;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -94,7 +94,7 @@ async fn initial_sync_then_every_kind_of_change() {
                     .map(|x| x.name.clone())
             })
             .collect();
-        for expected in engage_connector::excs::rules::RoleNames::default().at_creation(du.class) {
+        for expected in engage_excs::rules::RoleNames::default().at_creation(du.class) {
             assert!(
                 role_names.contains(expected),
                 "{} lacks role {expected}",
@@ -153,7 +153,7 @@ async fn initial_sync_then_every_kind_of_change() {
     let (agent_dbid, agent) = desired
         .users
         .iter()
-        .find(|(_, u)| u.class == engage_connector::excs::rules::PersonClass::Agent)
+        .find(|(_, u)| u.class == engage_excs::rules::PersonClass::Agent)
         .map(|(d, u)| (*d, u.clone()))
         .unwrap();
     sql.execute(
@@ -320,8 +320,8 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, serde_json::V
 
 #[tokio::test]
 async fn rest_api_status_and_look_ups() {
-    use engage_connector::excs::service::{ApiState, router};
-    use engage_connector::ops::http::{OpsState, serve};
+    use engage_excs::service::{ApiState, router};
+    use engage_ops::http::{OpsState, serve};
     let w = world(10).await;
     let mut excs = w.excs().await;
     let progress = excs.progress();

@@ -1,15 +1,15 @@
 //! `exas`: the EX Engage Connector Agent State Sync Service.
 //!
-//! Settings come from the environment (see `engage_connector::exas::config`); a missing
+//! Settings come from the environment (see `engage_exas::config`); a missing
 //! mandatory variable stops start-up with one line naming each of them.
 
-use engage_connector::exas::config::ExasConfig;
-use engage_connector::exas::service::Service;
-use engage_connector::ops::config::ProcessEnv;
+use engage_exas::config::ExasConfig;
+use engage_exas::service::Service;
+use engage_ops::config::ProcessEnv;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    engage_connector::ops::main::service_main(
+    engage_ops::service::service_main(
         "exas",
         ExasConfig::read(&ProcessEnv),
         |c| &c.log,

@@ -1,11 +1,11 @@
 //! `excs`: the EX Engage Connector configuration sync service.
 
-use engage_connector::excs::service::{ApiState, Excs, ExcsSettings, router};
-use engage_connector::ops::config::ProcessEnv;
-use engage_connector::ops::health::Health;
-use engage_connector::ops::http::{OpsState, serve};
-use engage_connector::ops::metrics::Metrics;
-use engage_connector::store::{IdMap, JsonView, Namespace};
+use engage_excs::service::{ApiState, Excs, ExcsSettings, router};
+use engage_ops::config::ProcessEnv;
+use engage_ops::health::Health;
+use engage_ops::http::{OpsState, serve};
+use engage_ops::metrics::Metrics;
+use engage_store::{IdMap, JsonView, Namespace};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -17,7 +17,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = engage_connector::ops::logging::init("excs", &settings.log) {
+    if let Err(e) = engage_ops::logging::init("excs", &settings.log) {
         eprintln!("excs: cannot open the log file: {e}");
         return ExitCode::from(2);
     }
@@ -31,7 +31,7 @@ async fn main() -> ExitCode {
         }
     };
     health.up("store", "connected");
-    let db = match engage_connector::excs::service::open_config_db(&settings.db) {
+    let db = match engage_excs::service::open_config_db(&settings.db) {
         Ok(db) => db,
         Err(e) => {
             tracing::error!(error = %e, "cannot open the Config DB");

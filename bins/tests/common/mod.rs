@@ -5,10 +5,10 @@
 
 use engage_cfgdb::seed::{SeedSpec, install_schema_postgres, seed_postgres};
 use engage_cfgdb::{PgConfigDb, SchemaMap, read_snapshot};
-use engage_connector::excs::service::{Excs, ExcsSettings};
-use engage_connector::ops::health::Health;
-use engage_connector::ops::metrics::Metrics;
-use engage_connector::store::{IdMap, JsonView, Namespace, RedisConfig, RedisStore, Store};
+use engage_excs::service::{Excs, ExcsSettings};
+use engage_ops::health::Health;
+use engage_ops::metrics::Metrics;
+use engage_store::{IdMap, JsonView, Namespace, RedisConfig, RedisStore, Store};
 use engage_test_support::{TestDb, TestRedis};
 use gcex::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use std::collections::BTreeMap;

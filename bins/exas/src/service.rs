@@ -1,0 +1,151 @@
+//! The `exas` service: store + GC client + engine + REST (`/health`, `/metrics`) on
+//! `EXAS_PORT`, composed from an [`ExasConfig`].
+
+use super::config::ExasConfig;
+use super::driver::{Engine, EngineConfig, EngineDeps, EngineHandle};
+use engage_ops::health::Health;
+use engage_ops::http::{OpsState, base_router, serve};
+use engage_ops::metrics::Metrics;
+use engage_statserver::client::{ClientConfig, Endpoint};
+use engage_store::{Namespace, Store, StoreError};
+use gcex::{GcClient, GcError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The store could not be opened.
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    /// The GC client could not be built (bad URL or missing credentials).
+    #[error("cannot set up the Genesys Cloud client: {0}")]
+    Gc(#[from] GcError),
+    /// The REST port could not be bound.
+    #[error("cannot listen on {addr} (EXAS_HOST/EXAS_PORT): {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running service.
+#[derive(Debug)]
+pub struct Service {
+    /// The engine.
+    pub engine: EngineHandle,
+    /// Where `/health` and `/metrics` are served.
+    pub http_addr: SocketAddr,
+    /// Dependency health.
+    pub health: Health,
+    /// Metrics.
+    pub metrics: Metrics,
+    http: tokio::task::JoinHandle<()>,
+}
+
+impl Service {
+    /// Starts everything: opens the store, builds the GC client, starts the engine and serves
+    /// REST.
+    pub async fn start(config: &ExasConfig) -> Result<Service, ServiceError> {
+        let store: Arc<dyn Store> = config.store.open().await?;
+        let ns = Namespace::new(&config.common.tenant_id, &config.common.org_id);
+        let gc_config = match &config.gc {
+            Some(gc) => gc.gc_config(&config.common.org_id),
+            None => {
+                let json = engage_store::JsonView::new(store.clone(), ns.clone());
+                engage_store::ServiceConnection::wait_for(
+                    &json,
+                    "agent_state_sync",
+                    std::time::Duration::from_secs(2),
+                )
+                .await
+                .gc_config()
+            }
+        };
+        let gc = GcClient::new(gc_config)?;
+        let stat = ClientConfig::new(
+            Endpoint::new(config.stat_primary.0.clone(), config.stat_primary.1),
+            Some(Endpoint::new(
+                config.stat_backup.0.clone(),
+                config.stat_backup.1,
+            )),
+        );
+        let mut engine_config = EngineConfig::new(stat);
+        engine_config.stat_tenant = config.stat_tenant.clone();
+        engine_config.scope_every = config.scope_every;
+        Service::start_with(engine_config, store, ns, gc, &config.host, config.port).await
+    }
+
+    /// Starts with explicit parts (tests and the all-in-one binary).
+    pub async fn start_with(
+        engine_config: EngineConfig,
+        store: Arc<dyn Store>,
+        ns: Namespace,
+        gc: GcClient,
+        host: &str,
+        port: u16,
+    ) -> Result<Service, ServiceError> {
+        let health = Health::new();
+        let metrics = Metrics::new();
+        let addr_text = format!("{host}:{port}");
+        let addr: SocketAddr = tokio::net::lookup_host(&addr_text)
+            .await
+            .map_err(|source| ServiceError::Listen {
+                addr: addr_text.clone(),
+                source,
+            })?
+            .next()
+            .ok_or_else(|| ServiceError::Listen {
+                addr: addr_text.clone(),
+                source: std::io::Error::other("the host name resolves to no address"),
+            })?;
+        let router = base_router(OpsState {
+            health: health.clone(),
+            metrics: metrics.clone(),
+        });
+        let (http_addr, http) =
+            serve(addr, router)
+                .await
+                .map_err(|source| ServiceError::Listen {
+                    addr: addr_text,
+                    source,
+                })?;
+        let engine = Engine::start(
+            engine_config,
+            EngineDeps {
+                store,
+                ns,
+                gc,
+                health: health.clone(),
+                metrics: metrics.clone(),
+            },
+        );
+        Ok(Service {
+            engine,
+            http_addr,
+            health,
+            metrics,
+            http,
+        })
+    }
+
+    /// Stops the engine and the REST endpoint.
+    pub async fn shutdown(self) {
+        self.engine.shutdown().await;
+        self.http.abort();
+        let _ = self.http.await;
+    }
+}
+
+impl engage_ops::service::RunningService for Service {
+    fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+    fn stop(self) -> impl std::future::Future<Output = ()> + Send {
+        self.shutdown()
+    }
+}

@@ -1,0 +1,281 @@
+//! The EXCP engine, without IO: TLib messages in (from any of the service's SIP Server
+//! clients), call model in the middle, GC conversation events out (queued in [`Pending`] for
+//! the [`super::injector::Injector`]), plus recording segments for the service to store, and counts.
+//!
+//! Time: the model runs on event time (SIP Server's `TimeStamp`); the service passes the wall
+//! clock in through [`Engine::on_time`] so stale calls and wrap-up windows close even when no
+//! event arrives.
+//!
+//! Re-ordering (our design): VQ, extension and call-monitoring events arrive on separate
+//! connections (possibly from separate SIP Servers), so their relative order on arrival is not
+//! the order they happened in. Each call event waits in a small buffer for `reorder_ms` of wall
+//! time after it arrived and is released in event-time order (arrival order among equal
+//! times), so an `EventQueued` that overtook the `EventCallCreated` of its call still reaches
+//! the model second.
+
+use super::gc_map::gc_event;
+use super::injector::Pending;
+use super::lookups::{AgentAt, ExcpLookups};
+use super::tlib_map::engage_event;
+use engage_callmodel::output::RecordingSegment;
+use engage_callmodel::{CallModel, EngageEvent, ModelConfig, Output};
+use engage_tlib::{Message, MessageType};
+use std::collections::BTreeMap;
+
+/// Counters since start.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineStats {
+    /// TLib messages received.
+    pub tlib_messages: u64,
+    /// Of those, call events handed to the model.
+    pub engage_events: u64,
+    /// TLib messages of a used type that could not be read (logged, skipped).
+    pub bad_messages: u64,
+    /// GC events produced.
+    pub gc_events: u64,
+    /// Model events that could not be converted (logged, skipped).
+    pub unconvertible: u64,
+    /// Conversations closed.
+    pub conversations_closed: u64,
+    /// Of those, in monitoring-suspension mode.
+    pub conversations_suspended: u64,
+    /// Recording segments produced.
+    pub recording_segments: u64,
+}
+
+/// What survives a restart: the call model, the undelivered GC events, the recording
+/// segments not yet stored, who is logged in where, and the events still in the re-ordering
+/// window (serialized as JSON by [`Engine::checkpoint`]).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Checkpoint {
+    model: CallModel,
+    /// `(array name, event JSON)` in delivery order per conversation.
+    pending: Vec<(String, serde_json::Value)>,
+    unsaved: Vec<RecordingSegment>,
+    logged_in: BTreeMap<String, String>,
+    held: Vec<(u64, EngageEvent, u64)>,
+    stats: EngineStats,
+}
+
+/// A checkpoint could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("EXCP checkpoint unreadable ({0}); delete it from the store to start without it")]
+pub struct CheckpointError(String);
+
+/// The engine.
+#[derive(Debug)]
+pub struct Engine {
+    model: CallModel,
+    pending: Pending,
+    stats: EngineStats,
+    unsaved: Vec<RecordingSegment>,
+    logged_in: BTreeMap<String, String>,
+    reorder_ms: u64,
+    seq: u64,
+    held: BTreeMap<(u64, u64), (EngageEvent, u64)>,
+}
+
+impl Engine {
+    /// An engine with the call model's settings and a 150 ms re-ordering window.
+    pub fn new(config: ModelConfig) -> Engine {
+        Engine::with_reorder(config, 150)
+    }
+
+    /// An engine whose call events wait `reorder_ms` of wall time to be put in event-time
+    /// order (0: handled on arrival).
+    pub fn with_reorder(config: ModelConfig, reorder_ms: u64) -> Engine {
+        Engine {
+            model: CallModel::new(config),
+            pending: Pending::default(),
+            stats: EngineStats::default(),
+            unsaved: Vec::new(),
+            logged_in: BTreeMap::new(),
+            reorder_ms,
+            seq: 0,
+            held: BTreeMap::new(),
+        }
+    }
+
+    /// Handles one TLib message that arrived at `arrival_ms` (wall clock, epoch ms): agent
+    /// log-ins and log-outs on extensions update who sits where; a call event is held for
+    /// re-ordering (released by [`Engine::on_time`], or at once when the window is 0); other
+    /// messages are ignored; an unreadable call event is counted, logged and skipped (never
+    /// fatal).
+    pub fn on_tlib(&mut self, msg: &Message, lookups: &ExcpLookups, arrival_ms: u64) {
+        self.stats.tlib_messages += 1;
+        match msg.msg_type() {
+            MessageType::EventAgentLogin
+            | MessageType::EventAgentReady
+            | MessageType::EventAgentNotReady => {
+                if let (Some(dn), Some(agent)) = (msg.this_dn(), msg.agent_id()) {
+                    self.logged_in.insert(dn.to_string(), agent.to_string());
+                }
+                return;
+            }
+            MessageType::EventAgentLogout => {
+                if let Some(dn) = msg.this_dn() {
+                    self.logged_in.remove(dn);
+                }
+                return;
+            }
+            _ => {}
+        }
+        match engage_event(msg) {
+            Ok(Some(ev)) if self.reorder_ms == 0 => self.on_event(&ev, lookups),
+            Ok(Some(ev)) => {
+                self.seq += 1;
+                self.held.insert((ev.time(), self.seq), (ev, arrival_ms));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.stats.bad_messages += 1;
+                tracing::warn!(error = %e, "unreadable SIP Server event skipped");
+            }
+        }
+    }
+
+    /// Handles one normalized event at once (no re-ordering).
+    pub fn on_event(&mut self, ev: &EngageEvent, lookups: &ExcpLookups) {
+        self.stats.engage_events += 1;
+        let at = AgentAt {
+            base: lookups,
+            logged_in: &self.logged_in,
+        };
+        self.model.handle_input(ev, &at);
+        self.drain();
+    }
+
+    /// Releases, in event-time order, the held events that have waited their window by
+    /// `now_ms` (wall clock); the earliest event not yet due holds back the later ones.
+    pub fn release(&mut self, now_ms: u64, lookups: &ExcpLookups) {
+        while let Some(entry) = self.held.first_entry() {
+            if entry.get().1.saturating_add(self.reorder_ms) > now_ms {
+                break;
+            }
+            let (ev, _) = entry.remove();
+            self.on_event(&ev, lookups);
+        }
+    }
+
+    /// Call events waiting in the re-ordering window.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// The engine's state as JSON bytes, to resume after a restart with [`Engine::restore`].
+    pub fn checkpoint(&self) -> Vec<u8> {
+        let cp = Checkpoint {
+            model: self.model.clone(),
+            pending: self
+                .pending
+                .iter()
+                .map(|e| (e.array_name().to_string(), e.to_json()))
+                .collect(),
+            unsaved: self.unsaved.clone(),
+            logged_in: self.logged_in.clone(),
+            held: self
+                .held
+                .iter()
+                .map(|((_, seq), (ev, arrival))| (*seq, ev.clone(), *arrival))
+                .collect(),
+            stats: self.stats,
+        };
+        // Plain data always serializes; an empty checkpoint would only be refused on restore.
+        serde_json::to_vec(&cp).unwrap_or_default()
+    }
+
+    /// An engine resumed from [`Engine::checkpoint`] bytes (the model keeps the settings it
+    /// was checkpointed with).
+    pub fn restore(bytes: &[u8], reorder_ms: u64) -> Result<Engine, CheckpointError> {
+        let cp: Checkpoint =
+            serde_json::from_slice(bytes).map_err(|e| CheckpointError(e.to_string()))?;
+        let mut pending = Pending::default();
+        for (array, json) in cp.pending {
+            match gcex::events::ConversationEvent::from_json(&array, json) {
+                Some(Ok(e)) => pending.push(e),
+                Some(Err(e)) => return Err(CheckpointError(format!("{array}: {e}"))),
+                None => return Err(CheckpointError(format!("unknown event array {array}"))),
+            }
+        }
+        let mut held = BTreeMap::new();
+        let mut seq = 0;
+        for (s, ev, arrival) in cp.held {
+            seq = seq.max(s);
+            held.insert((ev.time(), s), (ev, arrival));
+        }
+        Ok(Engine {
+            model: cp.model,
+            pending,
+            stats: cp.stats,
+            unsaved: cp.unsaved,
+            logged_in: cp.logged_in,
+            reorder_ms,
+            seq,
+            held,
+        })
+    }
+
+    /// Agents logged in, by extension (login codes).
+    pub fn logged_in(&self) -> &BTreeMap<String, String> {
+        &self.logged_in
+    }
+
+    /// Passes the wall clock (epoch ms) in: releases held events that are due, then closes
+    /// what timed out.
+    pub fn on_time(&mut self, now_ms: u64, lookups: &ExcpLookups) {
+        self.release(now_ms, lookups);
+        if self.model.poll_timeout().is_some_and(|t| t <= now_ms) {
+            self.model.handle_timeout(now_ms);
+            self.drain();
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(out) = self.model.poll_output() {
+            match out {
+                Output::Event(e) => match gc_event(&e) {
+                    Ok(g) => {
+                        self.stats.gc_events += 1;
+                        self.pending.push(g);
+                    }
+                    Err(err) => {
+                        self.stats.unconvertible += 1;
+                        tracing::error!(error = %err, "call-model event cannot be sent to GC; skipped");
+                    }
+                },
+                Output::RecordingSegment(s) => {
+                    self.stats.recording_segments += 1;
+                    self.unsaved.push(s);
+                }
+                Output::ConversationClosed(c) => {
+                    self.stats.conversations_closed += 1;
+                    if c.suspended {
+                        self.stats.conversations_suspended += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The GC events waiting for delivery.
+    pub fn pending(&mut self) -> &mut Pending {
+        &mut self.pending
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    /// Live conversations in the model.
+    pub fn live_conversations(&self) -> usize {
+        self.model.live_conversations()
+    }
+
+    /// The recording segments produced since the last call (the service stores them).
+    pub fn take_new_segments(&mut self) -> Vec<RecordingSegment> {
+        std::mem::take(&mut self.unsaved)
+    }
+}

@@ -1,0 +1,30 @@
+//! # engage-excp: EXCP, the conversation provider
+//!
+//! One job: SIP Server TLib events (VQ, extension and call-monitoring clients, HA pairs) →
+//! normalized Engage events → the pure call model → GC conversation events, delivered in order
+//! and once per HA pair; and the recording metadata API.
+//!
+//! What it must never do: inject an event twice from an HA pair, let one conversation's events
+//! overtake each other, lose an event it read, or log a secret. It never imports another
+//! service; the SIP Server simulator and the TLib *encoding* live in `engage-sim`.
+//!
+//! Pure core (no tokio, no clock, no store): [`tlib_map`], [`gc_map`], [`engine`]. Driver:
+//! [`lookups`], [`injector`], [`recording`], [`config`], [`service`].
+//!
+//! - [`tlib_map`]: the exact, documented translation of TLib messages into normalized events.
+//! - [`gc_map`]: call-model conversation events → gcex's event-injection models.
+//! - [`lookups`]: VQ / extension / disposition look-ups from what EXCS publishes in the store.
+//! - [`injector`]: ordered, de-duplicated delivery of conversation events to GC.
+//! - [`engine`]: TLib messages → call model → queued GC events (no IO).
+//! - [`config`], [`service`]: the `excp` service (settings, SIP Server clients, REST on 3650).
+//! - [`recording`]: the recording metadata API (MCP posts) and the stored agent segments.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod engine;
+pub mod gc_map;
+pub mod injector;
+pub mod lookups;
+pub mod recording;
+pub mod service;
+pub mod tlib_map;

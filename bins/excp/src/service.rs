@@ -1,0 +1,680 @@
+//! The `excp` service: SIP Server clients (VQ, extension, call monitoring; each an HA pair),
+//! the engine, ordered and de-duplicated GC delivery, and REST (`/health`, `/status`,
+//! `/metrics`) on `EXCP_PORT` (3650).
+
+use super::config::{ExcpConfig, ServerPair};
+use super::engine::{Engine, EngineStats};
+use super::injector::Injector;
+use super::lookups::ExcpLookups;
+use axum::Json;
+use axum::extract::State;
+use axum::routing::get;
+use engage_callmodel::ModelConfig;
+use engage_ops::health::Health;
+use engage_ops::http::{OpsState, base_router, serve};
+use engage_ops::metrics::Metrics;
+use engage_store::{
+    IdMap, JsonView, Namespace, PRESENCE_SOURCE_KEY, ServiceConnection, Store, StoreError,
+};
+use engage_tlib::client::{ClientConfig, ClientEvent, TlibClient};
+use gcex::{GcClient, GcError};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// The re-ordering window of the engine.
+const REORDER_MS: u64 = 150;
+
+/// How often a changed engine is checkpointed to the store.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The store could not be opened.
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    /// The GC client could not be built.
+    #[error("cannot set up the Genesys Cloud client: {0}")]
+    Gc(#[from] GcError),
+    /// The REST port could not be bound.
+    #[error("cannot listen on {addr} (EXCP_HOST/EXCP_PORT): {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Which events a SIP Server client is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    /// Virtual queue DNs (`VOICE_SERVER_VQ`).
+    Vq,
+    /// Agent extension DNs (`VOICE_SERVER_AGENT`).
+    Agent,
+    /// Call monitoring (`VOICE_SERVER_CALL`).
+    Call,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Vq => "vq",
+            Role::Agent => "agent",
+            Role::Call => "call",
+        }
+    }
+}
+
+/// The engine's settings, without IO handles.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RunSettings {
+    /// SIP Servers for VQ events.
+    pub vq_servers: Vec<ServerPair>,
+    /// SIP Servers for extension events.
+    pub agent_servers: Vec<ServerPair>,
+    /// SIP Servers for call monitoring.
+    pub call_servers: Vec<ServerPair>,
+    /// The switch served (all when `None`).
+    pub switch: Option<String>,
+    /// This instance's claim name.
+    pub instance_id: String,
+    /// TLib application name and password.
+    pub app_name: String,
+    /// TLib application password.
+    pub app_password: String,
+    /// Call-model settings.
+    pub model: ModelConfig,
+    /// Look-up refresh period.
+    pub lookup_every: Duration,
+    /// How often time is passed to the model and delivery is retried (default 200 ms).
+    pub tick: Duration,
+    /// Tunes the TLib clients (tests shorten the backoffs).
+    pub tlib_tweak: fn(&mut ClientConfig),
+}
+
+impl RunSettings {
+    /// Settings with every role on the same SIP Servers, default model settings, look-ups
+    /// refreshed every 10 s (tests, the demo).
+    pub fn new(servers: Vec<ServerPair>, instance_id: impl Into<String>) -> RunSettings {
+        RunSettings {
+            vq_servers: servers.clone(),
+            agent_servers: servers.clone(),
+            call_servers: servers,
+            switch: None,
+            instance_id: instance_id.into(),
+            app_name: "EXCP".into(),
+            app_password: String::new(),
+            model: ModelConfig::default(),
+            lookup_every: Duration::from_secs(10),
+            tick: Duration::from_millis(200),
+            tlib_tweak: |_| {},
+        }
+    }
+
+    /// The settings of a configured service.
+    pub fn from_config(c: &ExcpConfig) -> RunSettings {
+        RunSettings {
+            vq_servers: c.vq_servers.clone(),
+            agent_servers: c.agent_servers.clone(),
+            call_servers: c.call_servers.clone(),
+            switch: c.switch.clone(),
+            instance_id: c.instance_id.clone(),
+            app_name: c.app_name.clone(),
+            app_password: c.app_password.clone(),
+            model: c.model.clone(),
+            lookup_every: c.lookup_every,
+            tick: Duration::from_millis(200),
+            tlib_tweak: |_| {},
+        }
+    }
+}
+
+/// What `/status` shows.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExcpStatus {
+    /// Engine counters.
+    pub engine: EngineStats,
+    /// Live conversations.
+    pub live_conversations: usize,
+    /// GC events waiting for delivery.
+    pub pending_events: usize,
+    /// GC events delivered by this instance.
+    pub delivered: u64,
+    /// GC events the other instance of the pair delivered.
+    pub skipped_claimed: u64,
+    /// GC events GC refused for good.
+    pub refused: u64,
+    /// VQ DNs, extensions and wrap-up codes known.
+    pub lookups: (usize, usize, usize),
+    /// Agents logged in on the registered extensions.
+    pub agents_logged_in: usize,
+    /// Last delivery error, if the last round failed.
+    pub last_error: Option<String>,
+}
+
+/// Shared status.
+pub type SharedStatus = Arc<Mutex<ExcpStatus>>;
+
+/// IO handles of the engine.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// The shared store.
+    pub store: Arc<dyn Store>,
+    /// Its namespace.
+    pub ns: Namespace,
+    /// GC.
+    pub gc: GcClient,
+    /// Health.
+    pub health: Health,
+    /// Metrics.
+    pub metrics: Metrics,
+}
+
+/// A running service.
+#[derive(Debug)]
+pub struct Service {
+    /// Where REST is served.
+    pub http_addr: SocketAddr,
+    /// Dependency health.
+    pub health: Health,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Live status.
+    pub status: SharedStatus,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    http: tokio::task::JoinHandle<()>,
+}
+
+async fn status_handler(State(s): State<SharedStatus>) -> Json<ExcpStatus> {
+    Json(s.lock().unwrap_or_else(PoisonError::into_inner).clone())
+}
+
+impl Service {
+    /// Starts from the environment's settings.
+    pub async fn start(config: &ExcpConfig) -> Result<Service, ServiceError> {
+        let store: Arc<dyn Store> = config.store.open().await?;
+        let ns = Namespace::new(&config.common.tenant_id, &config.common.org_id);
+        let json = JsonView::new(store.clone(), ns.clone());
+        let key = ServiceConnection::key("conversation_provider");
+        let (gc_config, published) = match &config.gc {
+            // Overridden: the published section (if any) still gives the STA settings.
+            Some(gc) => (
+                gc.gc_config(&config.common.org_id),
+                json.get::<ServiceConnection>(&key).await.ok().flatten(),
+            ),
+            None => {
+                let p = ServiceConnection::wait_for(
+                    &json,
+                    "conversation_provider",
+                    Duration::from_secs(2),
+                )
+                .await;
+                (p.gc_config(), Some(p))
+            }
+        };
+        let gc = GcClient::new(gc_config)?;
+        let mut settings = RunSettings::from_config(config);
+        let from_section = |k: &str| published.as_ref().and_then(|p| p.settings.get(k).cloned());
+        if settings.model.sta_userdata_language_key.is_none() {
+            settings.model.sta_userdata_language_key = from_section("sta_userdata_language_key");
+        }
+        if settings.model.sta_default_language.is_none() {
+            settings.model.sta_default_language = from_section("sta_default_language");
+        }
+        let deps = Deps {
+            store,
+            ns,
+            gc,
+            health: Health::new(),
+            metrics: Metrics::new(),
+        };
+        Service::start_with(settings, deps, &config.host, config.port).await
+    }
+
+    /// Starts with explicit parts (tests, the demo).
+    pub async fn start_with(
+        settings: RunSettings,
+        deps: Deps,
+        host: &str,
+        port: u16,
+    ) -> Result<Service, ServiceError> {
+        let addr_text = format!("{host}:{port}");
+        let listen_err = |source| ServiceError::Listen {
+            addr: addr_text.clone(),
+            source,
+        };
+        let addr = tokio::net::lookup_host(&addr_text)
+            .await
+            .map_err(listen_err)?
+            .next()
+            .ok_or_else(|| listen_err(std::io::Error::other("resolves to no address")))?;
+        let status: SharedStatus = Arc::default();
+        let router = base_router(OpsState {
+            health: deps.health.clone(),
+            metrics: deps.metrics.clone(),
+        })
+        .merge(
+            axum::Router::new()
+                .route("/status", get(status_handler))
+                .with_state(status.clone()),
+        )
+        .merge(super::recording::router(JsonView::new(
+            deps.store.clone(),
+            deps.ns.clone(),
+        )));
+        let (http_addr, http) = serve(addr, router).await.map_err(listen_err)?;
+        let (stop, stop_rx) = watch::channel(false);
+        let health = deps.health.clone();
+        let metrics = deps.metrics.clone();
+        let task = tokio::spawn(run(settings, deps, status.clone(), stop_rx));
+        Ok(Service {
+            http_addr,
+            health,
+            metrics,
+            status,
+            stop,
+            task,
+            http,
+        })
+    }
+
+    /// Stops the clients, the engine (undelivered events are given one last delivery round)
+    /// and REST.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        self.http.abort();
+        let _ = self.http.await;
+    }
+}
+
+struct Links {
+    clients: Vec<(Role, TlibClient)>,
+    dns: [BTreeSet<String>; 2],
+}
+
+fn start_role(
+    settings: &RunSettings,
+    role: Role,
+    dns: &BTreeSet<String>,
+    tx: &mpsc::Sender<(Role, ClientEvent)>,
+) -> Vec<(Role, TlibClient)> {
+    let servers = match role {
+        Role::Vq => &settings.vq_servers,
+        Role::Agent => &settings.agent_servers,
+        Role::Call => &settings.call_servers,
+    };
+    let mut out = Vec::new();
+    for pair in servers {
+        let mut c = ClientConfig::new(
+            pair.primary.clone(),
+            pair.backup.clone(),
+            settings.app_name.clone(),
+        );
+        c.app_password = settings.app_password.clone();
+        c.call_monitoring = role == Role::Call;
+        if role != Role::Call {
+            c.dns_to_register = dns.iter().cloned().collect();
+        }
+        (settings.tlib_tweak)(&mut c);
+        match TlibClient::start(c) {
+            Ok((client, mut rx)) => {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while let Some(ev) = rx.recv().await {
+                        if tx.send((role, ev)).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                out.push((role, client));
+            }
+            Err(e) => {
+                tracing::error!(role = role.name(), error = %e, "SIP Server client not started")
+            }
+        }
+    }
+    out
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+async fn load_lookups(
+    deps: &Deps,
+    settings: &RunSettings,
+    json: &JsonView,
+    ids: &IdMap,
+) -> Option<ExcpLookups> {
+    match ExcpLookups::load(json, ids, settings.switch.as_deref()).await {
+        Ok(l) => {
+            deps.health.up("store", "look-ups loaded");
+            if !l.ambiguous.is_empty() {
+                tracing::warn!(numbers = ?l.ambiguous, "DN numbers exist on several switches; set EXCP_SWITCH_NAME");
+            }
+            Some(l)
+        }
+        Err(e) => {
+            deps.health.down("store", e.to_string());
+            tracing::warn!(error = %e, "look-ups not loaded; retrying");
+            None
+        }
+    }
+}
+
+async fn run(
+    settings: RunSettings,
+    deps: Deps,
+    status: SharedStatus,
+    mut stop: watch::Receiver<bool>,
+) {
+    let json = JsonView::new(deps.store.clone(), deps.ns.clone());
+    let ids = IdMap::new(deps.store.clone(), deps.ns.clone());
+    // Established events name the connector's presence source, which EXCS creates.
+    let mut model = settings.model.clone();
+    loop {
+        match json.get::<String>(PRESENCE_SOURCE_KEY).await {
+            Ok(Some(id)) => {
+                model.source_id = id;
+                break;
+            }
+            Ok(None) => deps.health.down(
+                "store",
+                "waiting for EXCS to create the connector's presence source",
+            ),
+            Err(e) => deps.health.down("store", e.to_string()),
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(settings.lookup_every) => {}
+        }
+    }
+    let mut lookups = ExcpLookups::default();
+    if let Some(l) = load_lookups(&deps, &settings, &json, &ids).await {
+        lookups = l;
+    }
+    let (tx, mut rx) = mpsc::channel::<(Role, ClientEvent)>(16_384);
+    let vq_dns: BTreeSet<String> = lookups.queues.keys().cloned().collect();
+    let agent_dns: BTreeSet<String> = lookups.extensions.clone();
+    let mut links = Links {
+        clients: Vec::new(),
+        dns: [vq_dns, agent_dns],
+    };
+    for role in [Role::Vq, Role::Agent, Role::Call] {
+        let dns = match role {
+            Role::Vq => &links.dns[0],
+            _ => &links.dns[1],
+        };
+        let started = start_role(&settings, role, dns, &tx);
+        links.clients.extend(started);
+    }
+    // Resume from this instance's checkpoint, if any (calls in progress, undelivered events).
+    let checkpoint_key = deps.ns.key(&engage_store::schema::keys::excp_checkpoint(
+        &settings.instance_id,
+    ));
+    let mut engine = match deps.store.get(&checkpoint_key).await {
+        Ok(Some(bytes)) => match Engine::restore(&bytes, REORDER_MS) {
+            Ok(mut e) => {
+                tracing::info!(
+                    live = e.live_conversations(),
+                    pending = e.pending().len(),
+                    "resumed from the checkpoint"
+                );
+                e
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "starting without the checkpoint");
+                Engine::with_reorder(model, REORDER_MS)
+            }
+        },
+        Ok(None) => Engine::with_reorder(model, REORDER_MS),
+        Err(e) => {
+            tracing::warn!(error = %e, "checkpoint not readable; starting without it");
+            Engine::with_reorder(model, REORDER_MS)
+        }
+    };
+    let mut saved_state = None;
+    let mut checkpoint_at = tokio::time::Instant::now();
+    let injector = Injector::new(
+        deps.gc.clone(),
+        deps.store.clone(),
+        deps.ns.key(engage_store::schema::keys::EXCP_CLAIM_PREFIX),
+        settings.instance_id.clone(),
+    );
+    let mut tick = tokio::time::interval(settings.tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut refresh = tokio::time::interval(settings.lookup_every);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    refresh.tick().await;
+    let mut retry_at = tokio::time::Instant::now();
+    let mut failures = 0u32;
+    let (mut delivered, mut skipped, mut refused) = (0u64, 0u64, 0u64);
+    let mut last_error: Option<String> = None;
+    let mut segments_unsaved = std::collections::VecDeque::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            Some((role, ev)) = rx.recv() => {
+                handle(&mut engine, &lookups, &deps, role, ev);
+                while let Ok((role, ev)) = rx.try_recv() {
+                    handle(&mut engine, &lookups, &deps, role, ev);
+                }
+            }
+            _ = tick.tick() => engine.on_time(now_ms(), &lookups),
+            _ = refresh.tick() => {
+                if let Some(l) = load_lookups(&deps, &settings, &json, &ids).await {
+                    lookups = l;
+                    let vq: BTreeSet<String> = lookups.queues.keys().cloned().collect();
+                    let agent: BTreeSet<String> = lookups.extensions.clone();
+                    for (i, (role, new)) in [(Role::Vq, vq), (Role::Agent, agent)].into_iter().enumerate() {
+                        if new != links.dns[i] {
+                            tracing::info!(role = role.name(), dns = new.len(), "DN set changed; re-registering");
+                            links.clients.retain(|(r, c)| {
+                                if *r == role { c.shutdown(); false } else { true }
+                            });
+                            let started = start_role(&settings, role, &new, &tx);
+                            links.clients.extend(started);
+                            links.dns[i] = new;
+                        }
+                    }
+                }
+            }
+        }
+        // Deliver while there is something to deliver and GC is not in a backoff.
+        while !engine.pending().is_empty() && tokio::time::Instant::now() >= retry_at {
+            match injector.round(engine.pending()).await {
+                Ok(r) => {
+                    failures = 0;
+                    last_error = None;
+                    deps.health.up("gc", "events delivered");
+                    delivered += r.accepted as u64;
+                    skipped += r.skipped_claimed as u64;
+                    refused += r.refused.len() as u64;
+                    for f in &r.refused {
+                        tracing::error!(event_id = ?f.event_id, message = ?f.message, "GC refused a conversation event");
+                    }
+                    deps.metrics.inc_by(
+                        "excp_events_delivered_total",
+                        "Conversation events accepted by GC.",
+                        &[],
+                        r.accepted as u64,
+                    );
+                    deps.metrics.inc_by(
+                        "excp_events_skipped_total",
+                        "Conversation events delivered by the other instance of the pair.",
+                        &[],
+                        r.skipped_claimed as u64,
+                    );
+                    deps.metrics.inc_by(
+                        "excp_events_refused_total",
+                        "Conversation events GC refused for good.",
+                        &[],
+                        r.refused.len() as u64,
+                    );
+                    if !r.progressed() {
+                        // Only retryable failures, or the other instance is on these events:
+                        // wait a little before the next round.
+                        retry_at = tokio::time::Instant::now() + Duration::from_millis(200);
+                    }
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let wait = Duration::from_millis(250u64 << failures.min(7));
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "delivery to GC failed; events kept");
+                    deps.health.down("gc", e.to_string());
+                    last_error = Some(e.to_string());
+                    retry_at = tokio::time::Instant::now() + wait;
+                }
+            }
+        }
+        // Recording segments go to the store for the recording provider (kept on failure).
+        segments_unsaved.extend(engine.take_new_segments());
+        while let Some(seg) = segments_unsaved.front() {
+            match super::recording::store_segment(&json, seg).await {
+                Ok(()) => {
+                    segments_unsaved.pop_front();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, call_uuid = %seg.call_uuid, "recording segment not stored yet");
+                    deps.health.down("store", e.to_string());
+                    break;
+                }
+            }
+        }
+        let stats = engine.stats();
+        // Checkpoint every couple of seconds when something changed.
+        if tokio::time::Instant::now() >= checkpoint_at {
+            checkpoint_at = tokio::time::Instant::now() + CHECKPOINT_EVERY;
+            let state = (stats, engine.pending().len(), engine.held());
+            if saved_state != Some(state) {
+                match deps.store.put(&checkpoint_key, &engine.checkpoint()).await {
+                    Ok(()) => saved_state = Some(state),
+                    Err(e) => tracing::warn!(error = %e, "checkpoint not stored"),
+                }
+            }
+        }
+        deps.metrics.set(
+            "excp_pending_events",
+            "Conversation events waiting for GC.",
+            &[],
+            engine.pending().len() as f64,
+        );
+        deps.metrics.set(
+            "excp_live_conversations",
+            "Conversations in progress.",
+            &[],
+            engine.live_conversations() as f64,
+        );
+        *status.lock().unwrap_or_else(PoisonError::into_inner) = ExcpStatus {
+            engine: stats,
+            live_conversations: engine.live_conversations(),
+            pending_events: engine.pending().len(),
+            delivered,
+            skipped_claimed: skipped,
+            refused,
+            lookups: (
+                lookups.queues.len(),
+                lookups.extensions.len(),
+                lookups.wrap_up_codes.len(),
+            ),
+            agents_logged_in: engine.logged_in().len(),
+            last_error: last_error.clone(),
+        };
+    }
+    for (_, c) in &links.clients {
+        c.shutdown();
+    }
+    // What is still held or queued gets one last round.
+    engine.release(u64::MAX, &lookups);
+    if !engine.pending().is_empty()
+        && let Err(e) = injector.round(engine.pending()).await
+    {
+        tracing::warn!(error = %e, pending = engine.pending().len(), "stopping with undelivered events");
+    }
+    if let Err(e) = deps.store.put(&checkpoint_key, &engine.checkpoint()).await {
+        tracing::warn!(error = %e, "final checkpoint not stored");
+    }
+}
+
+fn handle(engine: &mut Engine, lookups: &ExcpLookups, deps: &Deps, role: Role, ev: ClientEvent) {
+    let key = format!("sipServer.{}", role.name());
+    let labels = [("role", role.name())];
+    let link = |up: bool| {
+        deps.metrics.set(
+            "excp_sip_link_up",
+            "Whether the SIP Server link of a client role is registered (1) or down (0).",
+            &labels,
+            if up { 1.0 } else { 0.0 },
+        );
+    };
+    match ev {
+        ClientEvent::Message(m) => {
+            deps.metrics.inc(
+                "excp_tlib_messages_total",
+                "TLib messages received, by client role.",
+                &labels,
+            );
+            engine.on_tlib(&m, lookups, now_ms());
+        }
+        ClientEvent::Registered { which } => {
+            link(true);
+            deps.health
+                .up(&key, format!("registered on the {which:?} server"));
+        }
+        ClientEvent::LinkDown { which, reason } => {
+            link(false);
+            tracing::warn!(role = role.name(), server = ?which, %reason, "SIP Server link down");
+            deps.health
+                .down(&key, format!("{which:?} link down: {reason}"));
+        }
+        ClientEvent::Switchover { from, to } => {
+            deps.metrics.inc(
+                "excp_sip_switchovers_total",
+                "SIP Server primary/backup switchovers, by client role.",
+                &labels,
+            );
+            tracing::warn!(role = role.name(), ?from, ?to, "SIP Server switchover");
+        }
+        ClientEvent::DnRejected { dn, error_code } => {
+            deps.metrics.inc(
+                "excp_dn_rejected_total",
+                "DN registrations the SIP Server refused.",
+                &labels,
+            );
+            tracing::warn!(role = role.name(), %dn, ?error_code, "SIP Server refused a DN registration");
+        }
+        ClientEvent::CallMonitoringRejected { error_code } => {
+            link(false);
+            tracing::error!(?error_code, "SIP Server refused call monitoring");
+            deps.health.down(&key, "call monitoring refused");
+        }
+        ClientEvent::ConnectFailed { which, error, .. } => {
+            link(false);
+            deps.health.down(&key, format!("{which:?}: {error}"));
+        }
+        other => tracing::debug!(role = role.name(), event = ?other, "SIP Server link"),
+    }
+}
+
+impl engage_ops::service::RunningService for Service {
+    fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+    fn stop(self) -> impl std::future::Future<Output = ()> + Send {
+        self.shutdown()
+    }
+}

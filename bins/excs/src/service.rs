@@ -1,0 +1,636 @@
+//! The EXCS service: settings, the poll loop (Config DB snapshot → desired org → reconcile) and
+//! its REST API (`/health`, `/status`, mapping look-ups, `/metrics`) on `EXCS_PORT` (3640).
+
+use super::desired::{DesiredSettings, desired_org};
+use super::rules::RoleNames;
+use super::sync::{Reconciler, SharedProgress, SyncReport};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use engage_cfgdb::changes::{ChangeKind, ChangeTracker, Delta, Poller, PollerConfig};
+use engage_cfgdb::model::HybridIntegration;
+use engage_cfgdb::{ConfigDb, DbConfig, FolderFilter, SchemaMap, Snapshot, read_snapshot};
+use engage_ops::config::{CommonConfig, ConfigError, EnvReader, Lookup};
+use engage_ops::health::Health;
+use engage_ops::http::{OpsState, base_router};
+use engage_ops::metrics::Metrics;
+use engage_store::{
+    DnRecord, IdKind, IdMap, JsonView, Namespace, PersonRecord, ServiceConnection, Store,
+};
+use gcex::{GcClient, GcConfig, RateLimit};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// EXCS settings from the environment (the guide's names).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ExcsSettings {
+    /// Shared settings (org, tenant).
+    pub common: CommonConfig,
+    /// `EXCS_PORT` (default 3640).
+    pub port: u16,
+    /// Config DB connection (`EXCS_CONFIG_DB_*`).
+    pub db: DbConfig,
+    /// `EXCS_GC_QUEUE_NAME_SUFFIX`.
+    pub queue_suffix: String,
+    /// Folder filtering (`EXCS_SYNC_CUSTOMER_OBJECTS_ONLY` / `SYNC_CUSTOMER_OBJECTS_ONLY`, and
+    /// the folder list).
+    pub filter: FolderFilter,
+    /// Poll interval (`EXCS_POLL_INTERVAL_SECS`, default 5; our addition).
+    pub poll_interval: Duration,
+    /// Full drift check every this many polls (`EXCS_DRIFT_CHECK_EVERY`, default 60; ours).
+    pub drift_check_every: u32,
+    /// Read a full Config DB snapshot every this many polls even when the history log shows
+    /// no change (`EXCS_FULL_SCAN_EVERY`, default 1 = every poll, which never depends on the
+    /// history log; raise it on very large Config DBs whose history is reliable; ours).
+    pub full_scan_every: u32,
+    /// GC requests per minute (`EXCS_GC_RATE_LIMIT_PER_MIN`, default 300; 0 disables; ours).
+    pub gc_rate_limit_per_min: u32,
+    /// The window of that limit (`EXCS_GC_RATE_WINDOW_SECS`, default 60; benchmarks shrink it).
+    pub gc_rate_window: Duration,
+    /// The shared store.
+    pub store: engage_store::StoreSettings,
+    /// Log settings (`EXCS_LOG_LEVEL`, `EXCS_LOG_PATH`, `EXCS_LOG_FILENAME`).
+    pub log: engage_ops::logging::LogConfig,
+}
+
+impl ExcsSettings {
+    /// Reads every EXCS setting; one error names every missing or invalid variable.
+    pub fn from_env(lookup: &dyn Lookup) -> Result<ExcsSettings, ConfigError> {
+        let mut env = EnvReader::new(lookup);
+        let common = CommonConfig::read(&mut env);
+        let port = env.parsed_or::<u16>("EXCS_PORT", 3640);
+        let queue_suffix = env.required(
+            "EXCS_GC_QUEUE_NAME_SUFFIX",
+            "queue name suffix, set it to -Engage-external",
+        );
+        let db = match DbConfig::from_lookup(|n| lookup.get(n)) {
+            Ok(db) => Some(db),
+            Err(e) => {
+                env.invalid("EXCS_CONFIG_DB_*", &e.to_string());
+                None
+            }
+        };
+        let objects_only = env
+            .optional("EXCS_SYNC_CUSTOMER_OBJECTS_ONLY")
+            .or_else(|| env.optional("SYNC_CUSTOMER_OBJECTS_ONLY"));
+        let folders = env
+            .optional("EXCS_SYNC_CUSTOMER_FOLDER_NAME")
+            .or_else(|| env.optional("SYNC_CUSTOMER_FOLDER_NAME"));
+        let filter = match FolderFilter::from_settings(objects_only.as_deref(), folders.as_deref())
+        {
+            Ok(f) => f,
+            Err(e) => {
+                env.invalid("SYNC_CUSTOMER_OBJECTS_ONLY", &e.to_string());
+                FolderFilter::off()
+            }
+        };
+        let poll = env.parsed_or::<u64>("EXCS_POLL_INTERVAL_SECS", 5);
+        let drift_check_every = env.parsed_or::<u32>("EXCS_DRIFT_CHECK_EVERY", 60);
+        let full_scan_every = env.parsed_or::<u32>("EXCS_FULL_SCAN_EVERY", 1);
+        let gc_rate_limit_per_min = env.parsed_or::<u32>("EXCS_GC_RATE_LIMIT_PER_MIN", 300);
+        let gc_rate_window = env.parsed_or::<u64>("EXCS_GC_RATE_WINDOW_SECS", 60);
+        let store = engage_ops::config::store_settings(&mut env);
+        let log = engage_ops::logging::LogConfig {
+            level: env
+                .optional("EXCS_LOG_LEVEL")
+                .unwrap_or_else(|| "info".into()),
+            path: env.optional("EXCS_LOG_PATH").map(Into::into),
+            file_name: env.optional("EXCS_LOG_FILENAME"),
+            json: env.flag("LOG_JSON_ENABLE", true),
+        };
+        env.finish()?;
+        Ok(ExcsSettings {
+            store,
+            log,
+            common,
+            port,
+            db: db.unwrap_or_else(|| DbConfig::sqlite("")),
+            queue_suffix,
+            filter,
+            poll_interval: Duration::from_secs(poll.max(1)),
+            drift_check_every: drift_check_every.max(1),
+            full_scan_every: full_scan_every.max(1),
+            gc_rate_limit_per_min,
+            gc_rate_window: Duration::from_secs(gc_rate_window.max(1)),
+        })
+    }
+}
+
+/// Why EXCS cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The `hybrid_integration` transaction is missing or incomplete.
+    #[error(
+        "hybrid_integration transaction: {0}. Configure it in CME as the deployment guide describes"
+    )]
+    HybridIntegration(String),
+    /// The GC client configuration is invalid.
+    #[error("Genesys Cloud client: {0}")]
+    Gc(#[from] gcex::GcError),
+    /// The Config DB could not be read.
+    #[error("Config DB: {0}")]
+    ConfigDb(#[from] engage_cfgdb::Error),
+}
+
+/// The GC client settings from the `hybrid_integration` transaction: `general`
+/// (`base_service_url` + `base_auth_url`, or `region`; `organization_id`) and the `config_sync`
+/// client credentials.
+pub fn gc_config_from_hybrid(
+    h: &HybridIntegration,
+    section_credentials: &str,
+    rate_limit: RateLimit,
+) -> Result<GcConfig, StartError> {
+    let creds = match section_credentials {
+        "agent_state_sync" => &h.agent_state_sync,
+        "conversation_provider" => &h.conversation_provider,
+        _ => &h.config_sync,
+    };
+    let get = |s: &engage_cfgdb::model::AnnexSection, k: &str| {
+        s.get(k)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let org = get(&h.general, "organization_id").unwrap_or_default();
+    let (Some(id), Some(secret)) = (get(creds, "client_id"), get(creds, "client_secret")) else {
+        return Err(StartError::HybridIntegration(format!(
+            "missing {section_credentials}/client_id or client_secret"
+        )));
+    };
+    let cfg = match (
+        get(&h.general, "base_service_url"),
+        get(&h.general, "base_auth_url"),
+        get(&h.general, "region"),
+    ) {
+        (Some(api), Some(auth), _) => GcConfig::new(api, auth, org, id, secret),
+        (Some(api), None, _) => GcConfig::from_region(&api, org, id, secret)?,
+        (None, _, Some(region)) => GcConfig::from_region(&region, org, id, secret)?,
+        _ => {
+            return Err(StartError::HybridIntegration(
+                "missing general/base_service_url (or general/region)".into(),
+            ));
+        }
+    };
+    Ok(cfg.with_rate_limit(rate_limit))
+}
+
+/// Publishes the `agent_state_sync` and `conversation_provider` sections (GC connection and
+/// settings) for EXAS and EXCP, when they changed. A section without credentials is skipped
+/// (logged once per change); store errors are logged (the next poll tries again).
+pub async fn publish_connections(json: &JsonView, h: &HybridIntegration) {
+    for (section, data) in [
+        ("agent_state_sync", &h.agent_state_sync),
+        ("conversation_provider", &h.conversation_provider),
+    ] {
+        let cfg = match gc_config_from_hybrid(h, section, RateLimit::disabled()) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(section, error = %e, "section not published");
+                continue;
+            }
+        };
+        let settings = data
+            .iter()
+            .filter(|(k, _)| *k != "client_id" && *k != "client_secret")
+            .filter_map(|(k, v)| v.first().map(|v| (k.to_string(), v.to_string())))
+            .collect();
+        let rec = ServiceConnection {
+            base_service_url: cfg.base_service_url.clone(),
+            base_auth_url: cfg.base_auth_url.clone(),
+            organization_id: cfg.organization_id.clone(),
+            client_id: cfg.client_id.clone(),
+            client_secret: cfg.client_secret.expose().to_string(),
+            settings,
+        };
+        let key = ServiceConnection::key(section);
+        match json.get::<ServiceConnection>(&key).await {
+            Ok(Some(old)) if old == rec => {}
+            Ok(_) => {
+                if let Err(e) = json.put(&key, &rec).await {
+                    tracing::warn!(section, error = %e, "GC connection not published");
+                }
+            }
+            Err(e) => tracing::warn!(section, error = %e, "GC connection not published"),
+        }
+    }
+}
+
+/// The desired-org settings from EXCS settings and `hybrid_integration/config_sync`.
+pub fn desired_settings(settings: &ExcsSettings, h: Option<&HybridIntegration>) -> DesiredSettings {
+    let cs = h.map(|h| &h.config_sync);
+    let get = |k: &str| cs.and_then(|s| s.get(k)).map(str::to_string);
+    let num = |k: &str| get(k).and_then(|v| v.trim().parse::<i64>().ok());
+    DesiredSettings {
+        tenant_name: settings.common.tenant_name.clone(),
+        queue_suffix: settings.queue_suffix.clone(),
+        roles: RoleNames::with_overrides(
+            get("nonagent_role_names").as_deref(),
+            get("agent_role_names").as_deref(),
+            get("supervisor_role_names").as_deref(),
+        ),
+        skill_level_min: num("skill_level_min_value"),
+        skill_level_max: num("skill_level_max_value"),
+        filter: settings.filter.clone(),
+    }
+}
+
+/// The running EXCS engine: owns the change poller (Config DB reader) and the reconciler.
+///
+/// Each poll asks the [`Poller`] for typed deltas (history log + per-object fingerprints).
+/// GC is only written when something changed in the Config DB, a drift check is due, or the
+/// previous cycle left work to retry; an idle poll costs one history query (plus a snapshot
+/// read every `full_scan_every` polls) and no GC request.
+pub struct Excs {
+    json: JsonView,
+    poller: Poller,
+    snapshot: Snapshot,
+    settings: ExcsSettings,
+    reconciler: Reconciler,
+    health: Health,
+    metrics: Metrics,
+    polls: u64,
+    retry_pending: bool,
+}
+
+impl std::fmt::Debug for Excs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Excs").field("polls", &self.polls).finish()
+    }
+}
+
+/// Picks the tenant's `hybrid_integration` (by `EXEC_TENANT_ID` when it is a DBID, else the
+/// only one).
+pub fn hybrid_for_tenant<'a>(snap: &'a Snapshot, tenant_id: &str) -> Option<&'a HybridIntegration> {
+    tenant_id
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|t| snap.hybrid_integration.get(&t))
+        .or_else(|| snap.hybrid_integration.values().next())
+}
+
+impl Excs {
+    /// Connects: reads the Config DB once to find `hybrid_integration` and build the GC client.
+    pub async fn start(
+        settings: ExcsSettings,
+        db: Box<dyn ConfigDb>,
+        store: Arc<dyn Store>,
+        ns: Namespace,
+        health: Health,
+        metrics: Metrics,
+    ) -> Result<Excs, StartError> {
+        let map = SchemaMap::default();
+        let db: Arc<dyn ConfigDb> = Arc::from(db);
+        let snap = read_snapshot(db.as_ref(), &map).await?;
+        health.up("configDb", "snapshot read");
+        let hybrid = hybrid_for_tenant(&snap, &settings.common.tenant_id).ok_or_else(|| {
+            StartError::HybridIntegration("no hybrid_integration transaction found".into())
+        })?;
+        let limit = if settings.gc_rate_limit_per_min == 0 {
+            RateLimit::disabled()
+        } else {
+            RateLimit {
+                max_requests: settings.gc_rate_limit_per_min,
+                window: settings.gc_rate_window,
+            }
+        };
+        let gc = GcClient::new(gc_config_from_hybrid(hybrid, "config_sync", limit)?)?;
+        let roles = desired_settings(&settings, Some(hybrid)).roles;
+        let (store_for_json, ns_for_json) = (store.clone(), ns.clone());
+        let reconciler = Reconciler::new(
+            gc,
+            store,
+            ns,
+            roles,
+            metrics.clone(),
+            SharedProgress::default(),
+        );
+        let poller = Poller::new(
+            db,
+            map,
+            PollerConfig::new(settings.poll_interval, settings.full_scan_every),
+            ChangeTracker::baseline(&snap),
+        );
+        Ok(Excs {
+            json: JsonView::new(store_for_json, ns_for_json),
+            poller,
+            snapshot: snap,
+            settings,
+            reconciler,
+            health,
+            metrics,
+            polls: 0,
+            retry_pending: true,
+        })
+    }
+
+    /// The progress handle for `/status`.
+    pub fn progress(&self) -> SharedProgress {
+        self.reconciler.progress()
+    }
+
+    /// One poll: ask the change poller for deltas; when there are any (or on the first poll,
+    /// when a drift check is due, or when the previous cycle left work to retry) compute the
+    /// desired org from the latest snapshot and reconcile (full on the first poll and every
+    /// `drift_check_every` polls). Otherwise GC is not touched and the report says
+    /// `unchanged`.
+    pub async fn poll_once(&mut self) -> Result<SyncReport, String> {
+        let full = self
+            .polls
+            .is_multiple_of(u64::from(self.settings.drift_check_every));
+        self.polls += 1;
+        let outcome = match self.poller.poll_once().await {
+            Ok(o) => {
+                self.health.up("configDb", "change poll succeeded");
+                o
+            }
+            Err(e) => {
+                self.health.down("configDb", e.to_string());
+                return Err(format!("Config DB: {e}"));
+            }
+        };
+        if let Some(snap) = outcome.snapshot {
+            self.snapshot = snap;
+        }
+        self.record_changes(&outcome.deltas);
+        if !(full || self.retry_pending || !outcome.deltas.is_empty()) {
+            self.reconciler.progress().checked_unchanged();
+            return Ok(SyncReport {
+                unchanged: true,
+                ..SyncReport::default()
+            });
+        }
+        let hybrid = hybrid_for_tenant(&self.snapshot, &self.settings.common.tenant_id);
+        let desired = desired_org(&self.snapshot, &desired_settings(&self.settings, hybrid));
+        for s in &desired.skipped {
+            tracing::error!(dbid = s.dbid, user_name = %s.user_name, reason = %s.reason, "person not synchronized");
+        }
+        match self.reconciler.run_cycle(&desired, full).await {
+            Ok(mut r) => {
+                if let Some(h) = hybrid {
+                    publish_connections(&self.json, h).await;
+                }
+                self.retry_pending = !r.errors.is_empty();
+                r.config_changes = outcome.deltas.len();
+                self.health.up("gc", "last sync cycle succeeded");
+                self.health.up("store", "last sync cycle succeeded");
+                Ok(r)
+            }
+            Err(e) => {
+                self.retry_pending = true;
+                let which = match &e {
+                    super::sync::SyncError::Store(_) => "store",
+                    _ => "gc",
+                };
+                self.health.down(which, e.to_string());
+                self.metrics
+                    .inc("excs_sync_errors_total", "Failed sync cycles.", &[]);
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Counts and logs the Config DB changes a poll found.
+    fn record_changes(&self, deltas: &[Delta]) {
+        if deltas.is_empty() {
+            return;
+        }
+        for d in deltas {
+            let change = match d.change {
+                ChangeKind::Created => "created",
+                ChangeKind::Deleted => "deleted",
+                _ => "changed",
+            };
+            let kind = format!("{:?}", d.kind);
+            self.metrics.inc(
+                "excs_config_changes_total",
+                "Config DB object changes detected, by object kind and change.",
+                &[("kind", kind.as_str()), ("change", change)],
+            );
+        }
+        let sample: Vec<String> = deltas
+            .iter()
+            .take(10)
+            .map(|d| format!("{:?} {} {:?}", d.kind, d.dbid, d.change))
+            .collect();
+        tracing::info!(count = deltas.len(), first = ?sample, "Config DB changes detected");
+    }
+
+    /// Polls forever at the configured interval.
+    pub async fn run(mut self) {
+        loop {
+            if let Err(e) = self.poll_once().await {
+                tracing::warn!(error = %e, "sync cycle failed; retrying next poll");
+            }
+            tokio::time::sleep(self.settings.poll_interval).await;
+        }
+    }
+}
+
+/// State of the EXCS REST API.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// Org id for the status message.
+    pub org_id: String,
+    /// Progress of the sync.
+    pub progress: SharedProgress,
+    /// Id maps.
+    pub ids: IdMap,
+    /// JSON records.
+    pub json: JsonView,
+}
+
+async fn status(State(s): State<ApiState>) -> Response {
+    let p = s.progress.get();
+    let ts = p.time_stamp.clone().unwrap_or_default();
+    let (code, message) = match p.status.as_str() {
+        "Success" => (
+            0,
+            format!(
+                "Latest database updates for orgId:{} have been successfully processed on {ts}",
+                s.org_id
+            ),
+        ),
+        "InProgress" | "" => (
+            1,
+            format!(
+                "Synchronization in progress: {} of {} objects",
+                p.done, p.total
+            ),
+        ),
+        _ => (
+            2,
+            format!(
+                "Last synchronization failed: {}",
+                p.last_error.clone().unwrap_or_default()
+            ),
+        ),
+    };
+    let body = serde_json::json!({
+        "status": {"code": code, "message": message, "corrId": uuid::Uuid::new_v4().to_string()},
+        "data": {
+            "syncStatus": {
+                "timeStamp": ts,
+                "status": if p.status.is_empty() { "InProgress" } else { p.status.as_str() },
+                "progress": {"done": p.done, "total": p.total},
+                "initialSyncDone": p.initial_sync_done,
+            },
+            "conflicts": p.conflicts,
+            "lastReport": p.last_report,
+        }
+    });
+    axum::Json(body).into_response()
+}
+
+fn found<T: serde::Serialize>(v: Option<T>) -> Response {
+    match v {
+        Some(v) => axum::Json(v).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({"message": "not mapped"})),
+        )
+            .into_response(),
+    }
+}
+
+fn store_error(e: engage_store::StoreError) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(serde_json::json!({"message": e.to_string()})),
+    )
+        .into_response()
+}
+
+async fn person(State(s): State<ApiState>, Path(dbid): Path<i64>) -> Response {
+    match s.json.get::<PersonRecord>(&PersonRecord::key(dbid)).await {
+        Ok(v) => found(v),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn person_by_login(
+    State(s): State<ApiState>,
+    Path((switch_dbid, code)): Path<(i64, String)>,
+) -> Response {
+    match s.json.scan::<PersonRecord>(PersonRecord::PREFIX).await {
+        Ok(all) => found(all.into_iter().map(|(_, p)| p).find(|p| {
+            p.logins
+                .iter()
+                .any(|l| l.switch_dbid == switch_dbid && l.login_code == code)
+        })),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn queue(State(s): State<ApiState>, Path(dn_dbid): Path<i64>) -> Response {
+    match s.ids.gc_id(IdKind::Queue, &dn_dbid.to_string()).await {
+        Ok(v) => found(v.map(|id| serde_json::json!({"dnDbid": dn_dbid, "queueId": id}))),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn extension(
+    State(s): State<ApiState>,
+    Path((switch, number)): Path<(String, String)>,
+) -> Response {
+    match s
+        .json
+        .get::<DnRecord>(&engage_store::schema::keys::dn(&switch, &number))
+        .await
+    {
+        Ok(v) => found(v),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn wrap_up_code(State(s): State<ApiState>, Path(name): Path<String>) -> Response {
+    match s.ids.gc_id(IdKind::WrapUpCode, &name).await {
+        Ok(v) => found(v.map(|id| serde_json::json!({"name": name, "wrapupCodeId": id}))),
+        Err(e) => store_error(e),
+    }
+}
+
+/// The EXCS REST API: `/status` and the look-ups EXAS and EXCP use, plus `/health`, `/metrics`.
+pub fn router(api: ApiState, ops: OpsState) -> Router {
+    Router::new()
+        .route("/status", get(status))
+        .route("/api/v1/persons/{dbid}", get(person))
+        .route("/api/v1/logins/{switch_dbid}/{code}", get(person_by_login))
+        .route("/api/v1/queues/{dn_dbid}", get(queue))
+        .route("/api/v1/extensions/{switch}/{number}", get(extension))
+        .route("/api/v1/wrapupcodes/{name}", get(wrap_up_code))
+        .with_state(api)
+        .merge(base_router(ops))
+}
+
+/// Opens the Config DB reader for `cfg`; PostgreSQL with `EXCS_CONFIG_DB_SSL` gets a rustls
+/// connector (see [`pg_tls_connector`]); every other dialect and TLS case goes through
+/// [`engage_cfgdb::open`].
+pub fn open_config_db(cfg: &DbConfig) -> Result<Box<dyn ConfigDb>, engage_cfgdb::Error> {
+    if cfg.ssl && cfg.db_type == engage_cfgdb::Dialect::Postgres {
+        let tls = pg_tls_connector(cfg.ssl_ca.as_deref())?;
+        return Ok(Box::new(engage_cfgdb::PgConfigDb::connect_with_tls(
+            cfg, tls,
+        )?));
+    }
+    engage_cfgdb::open(cfg)
+}
+
+/// The rustls connector for a PostgreSQL Config DB. With `ca_file` (`EXCS_CONFIG_DB_SSL_CA`)
+/// only the certificates of that PEM file are trusted (like libpq's `sslrootcert`: a private
+/// CA is pinned); without it, the system roots. The server name is always verified.
+pub fn pg_tls_connector(
+    ca_file: Option<&str>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, engage_cfgdb::Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let err = |message: String| engage_cfgdb::Error::Connect {
+        dialect: "postgresql",
+        message,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    if ca_file.is_none() {
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    }
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            err(format!(
+                "EXCS_CONFIG_DB_SSL_CA={path} cannot be read: {e}; point it at a PEM file of CA certificates"
+            ))
+        })?;
+        let mut added = 0usize;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| {
+                err(format!(
+                    "EXCS_CONFIG_DB_SSL_CA={path} is not valid PEM: {e}"
+                ))
+            })?;
+            roots.add(cert).map_err(|e| {
+                err(format!(
+                    "EXCS_CONFIG_DB_SSL_CA={path} holds a certificate rustls rejects: {e}"
+                ))
+            })?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(err(format!(
+                "EXCS_CONFIG_DB_SSL_CA={path} holds no CERTIFICATE block"
+            )));
+        }
+    }
+    if roots.is_empty() {
+        return Err(err(
+            "EXCS_CONFIG_DB_SSL=true but no root certificate could be loaded: install \
+             ca-certificates or set EXCS_CONFIG_DB_SSL_CA to the database's CA (PEM)"
+                .into(),
+        ));
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}

@@ -1,0 +1,1092 @@
+//! The reconciler: makes the GC org match a [`DesiredOrg`], remembering what it did in the store.
+//!
+//! Idempotent by construction, so a restart in the middle of a sync resumes without duplicates:
+//! every GC object is mapped in the store right after it is created, and a create that fails
+//! because the name exists (a crash between create and map) adopts the existing object instead.
+//!
+//! Two kinds of cycles:
+//! - *full* (at start and every drift-check interval): lists the GC side and restores every
+//!   mapped field that drifted in GC (fields EXCS does not manage are never touched);
+//! - *incremental* (every poll): writes only objects whose desired state changed since they were
+//!   last applied (a hash per object in the store), so a quiet contact center costs nothing.
+//!
+//! Deletion rules of the guide: a person leaving the scope makes its user inactive and removes it
+//! from every queue; a re-created person (new DBID, same user name) reactivates the user; a
+//! deleted VQ keeps its queue with no members; skills and wrap-up codes are never deleted.
+//! Objects deleted in GC are not re-created (they are remembered in the store until it is
+//! cleared).
+
+use super::desired::{DesiredOrg, DesiredQueue, DesiredUser, NameConflict};
+use super::rules::{PersonClass, RoleNames};
+use engage_ops::metrics::Metrics;
+use engage_store::schema::keys;
+use engage_store::{
+    IdKind, IdMap, JsonView, Namespace, PRESENCE_SOURCE_KEY, PersonRecord, Store, StoreError,
+};
+use gcex::routing::{QueueRequest, WrapupCodeRequest};
+use gcex::users::{Contact, CreateUser, SkillAssignment, UpdateUser, User, UserState};
+use gcex::{EntityRef, GcClient, GcError, collect_all};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The external-id authority EXCS registers users under (our design; GC leaves it free).
+pub const EXTERNAL_ID_AUTHORITY: &str = "engage-connector";
+/// The presence source EXCS creates once for the connector.
+pub const PRESENCE_SOURCE_NAME: &str = "EX Engage Connector";
+
+/// What can stop a sync cycle.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// Genesys Cloud refused or could not be reached.
+    #[error("Genesys Cloud: {0}")]
+    Gc(#[from] GcError),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Whether the next cycle may succeed without operator action.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SyncError::Gc(e) => e.is_retryable(),
+            SyncError::Store(e) => e.is_retryable(),
+        }
+    }
+}
+
+/// What one cycle did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncReport {
+    /// Users created.
+    pub users_created: usize,
+    /// Users updated (fields, state, roles or skills).
+    pub users_updated: usize,
+    /// Users made inactive because their person left the scope.
+    pub users_deactivated: usize,
+    /// Skills created.
+    pub skills_created: usize,
+    /// Queues created.
+    pub queues_created: usize,
+    /// Queues updated (name, description, members or wrap-up codes).
+    pub queues_updated: usize,
+    /// Wrap-up codes created.
+    pub wrap_up_codes_created: usize,
+    /// Objects skipped because they were deleted in GC.
+    pub skipped_deleted_in_gc: usize,
+    /// Per-object failures (the cycle goes on; they are retried next cycle).
+    pub errors: Vec<String>,
+    /// Config DB changes (created / changed / deleted objects) the poll found.
+    pub config_changes: usize,
+    /// True when the poll found no Config DB change, no drift check was due and nothing was
+    /// left to retry, so GC was not touched.
+    pub unchanged: bool,
+}
+
+/// Live status for `/status`: progress of the initial sync, last result, conflicts.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncProgress {
+    /// `InProgress`, `Success` or `Failed`.
+    pub status: String,
+    /// When the last cycle finished (RFC 3339), if any.
+    pub time_stamp: Option<String>,
+    /// Objects handled so far in the current cycle.
+    pub done: usize,
+    /// Objects to handle in the current cycle.
+    pub total: usize,
+    /// Whether the initial sync has completed once.
+    pub initial_sync_done: bool,
+    /// Case-insensitive name conflicts (reported once each in the log).
+    pub conflicts: Vec<NameConflict>,
+    /// Last cycle's report.
+    pub last_report: Option<SyncReport>,
+    /// Last failure, if the last cycle failed.
+    pub last_error: Option<String>,
+}
+
+/// Shared, cloneable progress.
+#[derive(Debug, Clone, Default)]
+pub struct SharedProgress(Arc<Mutex<SyncProgress>>);
+
+impl SharedProgress {
+    /// A snapshot of the progress.
+    pub fn get(&self) -> SyncProgress {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut SyncProgress)) {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    /// Records a poll that found nothing to do: a successful state stays successful with a
+    /// fresh time stamp (so `/status` shows the org was checked recently).
+    pub(crate) fn checked_unchanged(&self) {
+        let now = now_stamp();
+        self.update(|p| {
+            if p.status == "Success" {
+                p.time_stamp = now;
+            }
+        });
+    }
+}
+
+/// Now, as `/status` prints it (UTC, milliseconds).
+fn now_stamp() -> Option<String> {
+    time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+        .ok()
+}
+
+fn is_work_email(c: &Contact) -> bool {
+    c.media_type.as_deref() == Some("EMAIL") && c.kind.as_deref() == Some("WORK")
+}
+
+fn hash_of(v: &impl Hash) -> String {
+    let mut h = DefaultHasher::new();
+    v.hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+fn user_hash(u: &DesiredUser) -> String {
+    let skills: Vec<(&String, u64)> = u.skills.iter().map(|(k, v)| (k, v.to_bits())).collect();
+    hash_of(&(
+        &u.user_name,
+        &u.email,
+        &u.display_name,
+        &u.external_id,
+        u.active,
+        u.class,
+        skills,
+        &u.agent_logins,
+        &u.employee_id,
+    ))
+}
+
+fn queue_hash(q: &DesiredQueue, member_ids: &BTreeSet<String>, codes: &BTreeSet<String>) -> String {
+    hash_of(&(&q.name, &q.description, member_ids, codes))
+}
+
+/// GC's side, as listed during a full cycle (names lower-cased for case-insensitive match).
+#[derive(Debug, Default)]
+struct GcView {
+    users_by_email: HashMap<String, User>,
+    users_by_id: HashMap<String, User>,
+    skills_by_name: HashMap<String, String>,
+    skill_ids: BTreeSet<String>,
+    queues_by_name: HashMap<String, String>,
+    queue_ids: BTreeSet<String>,
+    codes_by_name: HashMap<String, String>,
+    roles_by_name: HashMap<String, String>,
+}
+
+/// The EXCS reconciler.
+#[derive(Debug, Clone)]
+pub struct Reconciler {
+    gc: GcClient,
+    store: Arc<dyn Store>,
+    ids: IdMap,
+    json: JsonView,
+    roles: RoleNames,
+    metrics: Metrics,
+    progress: SharedProgress,
+    division: Option<EntityRef>,
+    reported_conflicts: BTreeSet<Vec<String>>,
+}
+
+impl Reconciler {
+    /// A reconciler writing to `gc` and remembering its work in `store` under `ns`.
+    pub fn new(
+        gc: GcClient,
+        store: Arc<dyn Store>,
+        ns: Namespace,
+        roles: RoleNames,
+        metrics: Metrics,
+        progress: SharedProgress,
+    ) -> Reconciler {
+        Reconciler {
+            ids: IdMap::new(store.clone(), ns.clone()),
+            json: JsonView::new(store.clone(), ns),
+            gc,
+            store,
+            roles,
+            metrics,
+            progress,
+            division: None,
+            reported_conflicts: BTreeSet::new(),
+        }
+    }
+
+    /// The progress handle (for `/status`).
+    pub fn progress(&self) -> SharedProgress {
+        self.progress.clone()
+    }
+
+    /// The store this reconciler writes its maps to.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    async fn view(&self) -> Result<GcView, SyncError> {
+        let mut v = GcView::default();
+        for state in [UserState::Active, UserState::Inactive] {
+            for u in collect_all(self.gc.users(Some(state))).await? {
+                if let Some(e) = u.email.clone().or_else(|| u.username.clone()) {
+                    v.users_by_email.insert(e.to_lowercase(), u.clone());
+                }
+                v.users_by_id.insert(u.id.clone(), u);
+            }
+        }
+        for s in collect_all(self.gc.skills(None)).await? {
+            v.skills_by_name.insert(s.name.to_lowercase(), s.id.clone());
+            v.skill_ids.insert(s.id);
+        }
+        for q in collect_all(self.gc.queues(None)).await? {
+            v.queues_by_name.insert(q.name.to_lowercase(), q.id.clone());
+            v.queue_ids.insert(q.id);
+        }
+        for c in collect_all(self.gc.wrapup_codes()).await? {
+            v.codes_by_name.insert(c.name.to_lowercase(), c.id);
+        }
+        for r in collect_all(self.gc.roles(None)).await? {
+            v.roles_by_name.insert(r.name.to_lowercase(), r.id);
+        }
+        Ok(v)
+    }
+
+    async fn applied(&self, kind: &str, key: &str) -> Result<Option<String>, SyncError> {
+        Ok(self.json.get(&keys::applied(kind, key)).await?)
+    }
+
+    async fn set_applied(&self, kind: &str, key: &str, hash: &str) -> Result<(), SyncError> {
+        Ok(self
+            .json
+            .put(&keys::applied(kind, key), &hash.to_string())
+            .await?)
+    }
+
+    async fn deleted_in_gc(&self, kind: &str, key: &str) -> Result<bool, SyncError> {
+        Ok(self
+            .json
+            .get::<bool>(&keys::gc_deleted(kind, key))
+            .await?
+            .unwrap_or(false))
+    }
+
+    async fn mark_deleted_in_gc(&self, kind: &str, key: &str) -> Result<(), SyncError> {
+        tracing::warn!(
+            kind,
+            key,
+            "object was deleted in GC; not re-creating it until the store is cleared"
+        );
+        Ok(self.json.put(&keys::gc_deleted(kind, key), &true).await?)
+    }
+
+    /// Runs one cycle. `full` lists GC and restores drift; otherwise only changed objects are
+    /// written.
+    pub async fn run_cycle(
+        &mut self,
+        desired: &DesiredOrg,
+        full: bool,
+    ) -> Result<SyncReport, SyncError> {
+        let total = desired.users.len() + desired.queues.len() + desired.skills.len();
+        self.progress.update(|p| {
+            p.status = "InProgress".into();
+            p.done = 0;
+            p.total = total;
+            p.conflicts = desired.conflicts.clone();
+        });
+        for c in &desired.conflicts {
+            if self.reported_conflicts.insert(c.names.clone()) {
+                tracing::error!(
+                    object_type = c.object_type,
+                    names = ?c.names,
+                    kept = %c.kept,
+                    "case-insensitive name conflict: only one object is synchronized; rename the others in Engage"
+                );
+                self.metrics.inc(
+                    "excs_name_conflicts_total",
+                    "Case-insensitive name conflicts detected.",
+                    &[("type", c.object_type)],
+                );
+            }
+        }
+        self.metrics.set(
+            "excs_name_conflicts",
+            "Current case-insensitive name conflicts.",
+            &[],
+            desired.conflicts.len() as f64,
+        );
+        let result = self.cycle(desired, full).await;
+        let now = now_stamp();
+        match &result {
+            Ok(report) => {
+                self.progress.update(|p| {
+                    p.status = if report.errors.is_empty() {
+                        "Success"
+                    } else {
+                        "Failed"
+                    }
+                    .into();
+                    p.time_stamp = now;
+                    p.done = p.total;
+                    p.initial_sync_done = true;
+                    p.last_report = Some(report.clone());
+                    p.last_error = report.errors.first().cloned();
+                });
+                self.metrics.inc(
+                    "excs_sync_cycles_total",
+                    "Sync cycles run.",
+                    &[("result", "ok")],
+                );
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                self.progress.update(|p| {
+                    p.status = "Failed".into();
+                    p.time_stamp = now;
+                    p.last_error = Some(msg);
+                });
+                self.metrics.inc(
+                    "excs_sync_cycles_total",
+                    "Sync cycles run.",
+                    &[("result", "error")],
+                );
+            }
+        }
+        result
+    }
+
+    async fn cycle(&mut self, desired: &DesiredOrg, full: bool) -> Result<SyncReport, SyncError> {
+        let mut report = SyncReport::default();
+        if self.division.is_none() {
+            self.division = Some(self.gc.home_division().await?);
+        }
+        let view = if full { Some(self.view().await?) } else { None };
+        self.ensure_presence_source().await?;
+
+        // Skills first: users reference them.
+        let mut skill_ids: BTreeMap<String, String> = BTreeMap::new();
+        for (dbid, name) in &desired.skills {
+            let key = dbid.to_string();
+            if let Some(id) = self.ids.gc_id(IdKind::Skill, &key).await? {
+                if view.as_ref().is_some_and(|v| !v.skill_ids.contains(&id)) {
+                    self.mark_deleted_in_gc("skill", &key).await?;
+                    self.ids.remove(IdKind::Skill, &key).await?;
+                    report.skipped_deleted_in_gc += 1;
+                    continue;
+                }
+                skill_ids.insert(name.clone(), id);
+                continue;
+            }
+            if self.deleted_in_gc("skill", &key).await? {
+                report.skipped_deleted_in_gc += 1;
+                continue;
+            }
+            let existing = match &view {
+                Some(v) => v.skills_by_name.get(&name.to_lowercase()).cloned(),
+                None => None,
+            };
+            let id = match existing {
+                Some(id) => id,
+                None => match self.gc.create_skill(name).await {
+                    Ok(s) => {
+                        report.skills_created += 1;
+                        s.id
+                    }
+                    Err(e) if e.is_conflict() || e.is_bad_request() => {
+                        match self.find_skill(name).await? {
+                            Some(id) => id,
+                            None => {
+                                report.errors.push(format!("skill {name}: {e}"));
+                                continue;
+                            }
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            self.ids.set(IdKind::Skill, &key, &id).await?;
+            skill_ids.insert(name.clone(), id);
+            self.progress.update(|p| p.done += 1);
+        }
+
+        // Users.
+        let role_ids = match &view {
+            Some(v) => v.roles_by_name.clone(),
+            None => collect_all(self.gc.roles(None))
+                .await?
+                .into_iter()
+                .map(|r| (r.name.to_lowercase(), r.id))
+                .collect(),
+        };
+        let mut user_ids: BTreeMap<i64, String> = BTreeMap::new();
+        for (dbid, user) in &desired.users {
+            match self
+                .sync_user(
+                    user,
+                    &skill_ids,
+                    &role_ids,
+                    view.as_ref(),
+                    full,
+                    &mut report,
+                )
+                .await
+            {
+                Ok(Some(id)) => {
+                    user_ids.insert(*dbid, id);
+                }
+                Ok(None) => {}
+                Err(SyncError::Gc(e)) if !e.is_retryable() => {
+                    report
+                        .errors
+                        .push(format!("user {} (DBID {dbid}): {e}", user.user_name));
+                }
+                Err(e) => return Err(e),
+            }
+            self.progress.update(|p| p.done += 1);
+        }
+        // Persons that left the scope: inactive, no queues, no published record.
+        for (key, gc_id) in self.ids.all(IdKind::Person).await? {
+            let Ok(dbid) = key.parse::<i64>() else {
+                continue;
+            };
+            if desired.users.contains_key(&dbid) {
+                continue;
+            }
+            if self
+                .json
+                .get::<PersonRecord>(&PersonRecord::key(dbid))
+                .await?
+                .is_some_and(|r| !r.active)
+            {
+                continue;
+            }
+            match self.gc.set_user_state(&gc_id, UserState::Inactive).await {
+                Ok(_) => report.users_deactivated += 1,
+                Err(e) if e.is_not_found() => {}
+                Err(e) if !e.is_retryable() => {
+                    report
+                        .errors
+                        .push(format!("deactivate user DBID {dbid}: {e}"));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(mut rec) = self
+                .json
+                .get::<PersonRecord>(&PersonRecord::key(dbid))
+                .await?
+            {
+                rec.active = false;
+                self.json.put(&PersonRecord::key(dbid), &rec).await?;
+            }
+            self.json
+                .delete(&keys::applied("user", &dbid.to_string()))
+                .await?;
+        }
+
+        // Wrap-up codes (never deleted).
+        let mut code_ids: BTreeSet<String> = BTreeSet::new();
+        for name in &desired.wrap_up_codes {
+            if let Some(id) = self.ids.gc_id(IdKind::WrapUpCode, name).await? {
+                code_ids.insert(id);
+                continue;
+            }
+            if self.deleted_in_gc("wrapup", name).await? {
+                continue;
+            }
+            let existing = view
+                .as_ref()
+                .and_then(|v| v.codes_by_name.get(&name.to_lowercase()).cloned());
+            let id = match existing {
+                Some(id) => id,
+                None => {
+                    let body = WrapupCodeRequest {
+                        name: name.clone(),
+                        description: None,
+                        division: self.division.clone(),
+                    };
+                    match self.gc.create_wrapup_code(&body).await {
+                        Ok(c) => {
+                            report.wrap_up_codes_created += 1;
+                            c.id
+                        }
+                        Err(e) if e.is_conflict() || e.is_bad_request() => {
+                            let found = collect_all(self.gc.wrapup_codes())
+                                .await?
+                                .into_iter()
+                                .find(|c| c.name.eq_ignore_ascii_case(name));
+                            match found {
+                                Some(c) => c.id,
+                                None => {
+                                    report.errors.push(format!("wrap-up code {name}: {e}"));
+                                    continue;
+                                }
+                            }
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            };
+            self.ids.set(IdKind::WrapUpCode, name, &id).await?;
+            code_ids.insert(id);
+        }
+
+        // Queues, members and their wrap-up codes.
+        for (dbid, queue) in &desired.queues {
+            match self
+                .sync_queue(
+                    queue,
+                    &user_ids,
+                    &code_ids,
+                    view.as_ref(),
+                    full,
+                    &mut report,
+                )
+                .await
+            {
+                Ok(()) => {}
+                Err(SyncError::Gc(e)) if !e.is_retryable() => {
+                    report
+                        .errors
+                        .push(format!("queue {} (DN DBID {dbid}): {e}", queue.name));
+                }
+                Err(e) => return Err(e),
+            }
+            self.progress.update(|p| p.done += 1);
+        }
+        // VQ records for EXCP (SIP Server names a VQ by switch and number).
+        for (dbid, queue) in &desired.queues {
+            let Some(queue_id) = self.ids.gc_id(IdKind::Queue, &dbid.to_string()).await? else {
+                continue;
+            };
+            let rec = engage_store::VqRecord {
+                number: queue.number.clone(),
+                dn_dbid: *dbid,
+                switch: queue.switch.clone(),
+                queue_id,
+            };
+            let rel = engage_store::VqRecord::key(&rec.switch, &rec.number);
+            if self
+                .json
+                .get::<engage_store::VqRecord>(&rel)
+                .await?
+                .as_ref()
+                != Some(&rec)
+            {
+                self.json.put(&rel, &rec).await?;
+            }
+        }
+        // Mapped queues whose DN left the scope keep the queue but lose their members.
+        for (key, gc_id) in self.ids.all(IdKind::Queue).await? {
+            let Ok(dbid) = key.parse::<i64>() else {
+                continue;
+            };
+            if desired.queues.contains_key(&dbid) {
+                continue;
+            }
+            if self.applied("queue", &key).await?.as_deref() == Some("emptied") {
+                continue;
+            }
+            let members: Vec<String> = match collect_all(self.gc.queue_members(&gc_id)).await {
+                Ok(m) => m.into_iter().map(|m| m.id).collect(),
+                Err(e) if e.is_not_found() => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            if !members.is_empty() {
+                self.gc.remove_queue_members(&gc_id, &members).await?;
+                report.queues_updated += 1;
+            }
+            self.set_applied("queue", &key, "emptied").await?;
+        }
+
+        // Extension DNs for EXCP/EXAS.
+        let mut live = BTreeSet::new();
+        for dn in &desired.extensions {
+            let rel = keys::dn(&dn.switch, &dn.number);
+            live.insert(rel.clone());
+            if self
+                .json
+                .get::<engage_store::DnRecord>(&rel)
+                .await?
+                .as_ref()
+                != Some(dn)
+            {
+                self.json.put(&rel, dn).await?;
+            }
+        }
+        for (rest, _) in self
+            .json
+            .scan::<engage_store::DnRecord>(keys::DN_PREFIX)
+            .await?
+        {
+            let rel = format!("{}{rest}", keys::DN_PREFIX);
+            if !live.contains(&rel) {
+                self.json.delete(&rel).await?;
+            }
+        }
+
+        self.metrics.set(
+            "excs_users",
+            "Users in scope.",
+            &[],
+            desired.users.len() as f64,
+        );
+        self.metrics.set(
+            "excs_queues",
+            "Queues in scope.",
+            &[],
+            desired.queues.len() as f64,
+        );
+        self.metrics.inc_by(
+            "excs_users_created_total",
+            "Users created in GC.",
+            &[],
+            report.users_created as u64,
+        );
+        self.metrics.inc_by(
+            "excs_users_updated_total",
+            "Users updated in GC.",
+            &[],
+            report.users_updated as u64,
+        );
+        self.metrics.inc_by(
+            "excs_queues_created_total",
+            "Queues created in GC.",
+            &[],
+            report.queues_created as u64,
+        );
+        Ok(report)
+    }
+
+    async fn find_skill(&self, name: &str) -> Result<Option<String>, SyncError> {
+        Ok(collect_all(self.gc.skills(None))
+            .await?
+            .into_iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+            .map(|s| s.id))
+    }
+
+    async fn ensure_presence_source(&self) -> Result<(), SyncError> {
+        if self
+            .json
+            .get::<String>(PRESENCE_SOURCE_KEY)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let existing = self
+            .gc
+            .presence_sources()
+            .await?
+            .into_iter()
+            .find(|s| s.name == PRESENCE_SOURCE_NAME)
+            .and_then(|s| s.id);
+        let id = match existing {
+            Some(id) => id,
+            None => self
+                .gc
+                .create_presence_source(
+                    PRESENCE_SOURCE_NAME,
+                    Some("Agent states mirrored from Genesys Engage"),
+                )
+                .await?
+                .id
+                .unwrap_or_default(),
+        };
+        if !id.is_empty() {
+            self.json.put(PRESENCE_SOURCE_KEY, &id).await?;
+        }
+        Ok(())
+    }
+
+    /// Finds the GC user for a person that has no mapping yet: by e-mail in the full view, or
+    /// by listing (a re-created person, or a crash between create and map).
+    async fn find_user_by_email(
+        &self,
+        email: &str,
+        view: Option<&GcView>,
+    ) -> Result<Option<User>, SyncError> {
+        if let Some(v) = view {
+            return Ok(v.users_by_email.get(&email.to_lowercase()).cloned());
+        }
+        if let Some(u) = self.gc.find_user_by_email(email).await? {
+            return Ok(Some(u));
+        }
+        // The search may not return inactive users: list them.
+        for state in [UserState::Inactive, UserState::Active] {
+            let found = collect_all(self.gc.users(Some(state)))
+                .await?
+                .into_iter()
+                .find(|u| {
+                    u.email
+                        .as_deref()
+                        .or(u.username.as_deref())
+                        .is_some_and(|e| e.eq_ignore_ascii_case(email))
+                });
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    async fn sync_user(
+        &self,
+        user: &DesiredUser,
+        skill_ids: &BTreeMap<String, String>,
+        role_ids: &HashMap<String, String>,
+        view: Option<&GcView>,
+        full: bool,
+        report: &mut SyncReport,
+    ) -> Result<Option<String>, SyncError> {
+        let key = user.person_dbid.to_string();
+        let hash = user_hash(user);
+        let mapped = self.ids.gc_id(IdKind::Person, &key).await?;
+        if mapped.is_none() && self.deleted_in_gc("user", &key).await? {
+            report.skipped_deleted_in_gc += 1;
+            return Ok(None);
+        }
+        let state = if user.active {
+            UserState::Active
+        } else {
+            UserState::Inactive
+        };
+        let (gc_id, created) = match mapped {
+            Some(id) => {
+                if view.is_some_and(|v| !v.users_by_id.contains_key(&id)) {
+                    // Deleted in GC: remember, never re-create.
+                    self.mark_deleted_in_gc("user", &key).await?;
+                    self.ids.remove(IdKind::Person, &key).await?;
+                    report.skipped_deleted_in_gc += 1;
+                    return Ok(None);
+                }
+                if !full && self.applied("user", &key).await?.as_deref() == Some(hash.as_str()) {
+                    return Ok(Some(id));
+                }
+                (id, false)
+            }
+            // Without a listing (incremental cycles), create first: a new person costs one
+            // request; a re-created one answers "exists" and is then looked up.
+            None => match view.and_then(|v| v.users_by_email.get(&user.user_name.to_lowercase())) {
+                Some(existing) => (existing.id.clone(), false),
+                None => {
+                    let body = CreateUser {
+                        name: user.display_name.clone(),
+                        email: user.user_name.clone(),
+                        addresses: user.email.iter().map(Contact::work_email).collect(),
+                        division_id: self.division.as_ref().map(|d| d.id.clone()),
+                        state: Some(state),
+                        ..CreateUser::default()
+                    };
+                    match self.gc.create_user(&body).await {
+                        Ok(u) => {
+                            report.users_created += 1;
+                            (u.id, true)
+                        }
+                        Err(e) if e.is_conflict() || e.is_bad_request() => {
+                            match self.find_user_by_email(&user.user_name, None).await? {
+                                Some(u) => (u.id, false),
+                                None => return Err(e.into()),
+                            }
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            },
+        };
+        self.ids.set(IdKind::Person, &key, &gc_id).await?;
+
+        let mut changed = false;
+        if !created {
+            // Restore mapped fields (name, e-mail, state) without touching anything else.
+            let current = match view.and_then(|v| v.users_by_id.get(&gc_id)) {
+                Some(u) => u.clone(),
+                None => self.gc.get_user(&gc_id, None).await?,
+            };
+            let name_ok = current.name.as_deref() == Some(user.display_name.as_str());
+            let email_ok = current
+                .email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(&user.user_name));
+            let state_ok = current.state == Some(state);
+            if !state_ok {
+                self.gc.set_user_state(&gc_id, state).await?;
+                changed = true;
+            }
+            // The Person's E-Mail is the user's WORK e-mail contact; other contacts are the
+            // org's own and are kept.
+            let addresses = user.email.as_ref().and_then(|e| {
+                let has = current
+                    .addresses
+                    .iter()
+                    .any(|c| is_work_email(c) && c.address.as_deref() == Some(e.as_str()));
+                (!has).then(|| {
+                    let mut list: Vec<Contact> = current
+                        .addresses
+                        .iter()
+                        .filter(|c| !is_work_email(c))
+                        .cloned()
+                        .collect();
+                    list.push(Contact::work_email(e.clone()));
+                    list
+                })
+            });
+            if !name_ok || !email_ok || addresses.is_some() {
+                let (name, email) = (user.display_name.clone(), user.user_name.clone());
+                self.gc
+                    .update_user(&gc_id, 5, |_| UpdateUser {
+                        name: Some(name.clone()),
+                        email: Some(email.clone()),
+                        addresses: addresses.clone(),
+                        ..UpdateUser::default()
+                    })
+                    .await?;
+                changed = true;
+            }
+        }
+
+        // External id DBID_username (idempotent on GC's side).
+        let prev = self
+            .json
+            .get::<PersonRecord>(&PersonRecord::key(user.person_dbid))
+            .await?;
+        if created || full || prev.is_none() {
+            self.gc
+                .add_user_external_id(&gc_id, EXTERNAL_ID_AUTHORITY, &user.external_id)
+                .await?;
+        }
+
+        // Roles: all at creation; later only class transitions add roles.
+        let prev_class: Option<PersonClass> =
+            self.json.get(&keys::person_class(user.person_dbid)).await?;
+        let to_add: Vec<String> = match (created, prev_class) {
+            (true, _) | (false, None) => self.roles.at_creation(user.class).to_vec(),
+            (false, Some(old)) => self.roles.on_transition(old, user.class).to_vec(),
+        };
+        if !to_add.is_empty() {
+            let wanted: Vec<String> = to_add
+                .iter()
+                .filter_map(|n| {
+                    let id = role_ids.get(&n.to_lowercase()).cloned();
+                    if id.is_none() {
+                        tracing::warn!(role = %n, "GC role not found; skipped");
+                    }
+                    id
+                })
+                .collect();
+            let current: BTreeSet<String> = self
+                .gc
+                .user_roles(&gc_id)
+                .await?
+                .roles
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            if wanted.iter().any(|w| !current.contains(w)) {
+                let all: Vec<String> = current
+                    .iter()
+                    .cloned()
+                    .chain(wanted)
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                self.gc.set_user_roles(&gc_id, &all).await?;
+                changed = true;
+            }
+        }
+        self.json
+            .put(&keys::person_class(user.person_dbid), &user.class)
+            .await?;
+
+        // Skills: the managed ones follow Engage; skills EXCS does not manage are kept.
+        let desired_skills: BTreeMap<String, f64> = user
+            .skills
+            .iter()
+            .filter_map(|(name, p)| skill_ids.get(name).map(|id| (id.clone(), *p)))
+            .collect();
+        let managed: BTreeSet<&String> = skill_ids.values().collect();
+        let current = if created {
+            Vec::new()
+        } else {
+            collect_all(self.gc.user_skills(&gc_id)).await?
+        };
+        let current_managed: BTreeMap<String, f64> = current
+            .iter()
+            .filter(|s| managed.contains(&s.id))
+            .map(|s| (s.id.clone(), s.proficiency))
+            .collect();
+        if current_managed != desired_skills {
+            let mut list: Vec<SkillAssignment> = current
+                .iter()
+                .filter(|s| !managed.contains(&s.id))
+                .map(|s| SkillAssignment {
+                    id: s.id.clone(),
+                    proficiency: s.proficiency,
+                })
+                .collect();
+            list.extend(desired_skills.iter().map(|(id, p)| SkillAssignment {
+                id: id.clone(),
+                proficiency: *p,
+            }));
+            self.gc.set_user_skills(&gc_id, &list).await?;
+            changed = true;
+        }
+
+        // Publish the person for EXAS/EXCP.
+        let record = PersonRecord {
+            dbid: user.person_dbid,
+            gc_user_id: gc_id.clone(),
+            user_name: user.engage_user_name.clone(),
+            employee_id: user.employee_id.clone(),
+            is_agent: user.class != PersonClass::NonAgent,
+            active: user.active,
+            logins: user.agent_logins.clone(),
+        };
+        if prev.as_ref() != Some(&record) {
+            self.json
+                .put(&PersonRecord::key(user.person_dbid), &record)
+                .await?;
+        }
+        if changed && !created {
+            report.users_updated += 1;
+        }
+        self.set_applied("user", &key, &hash).await?;
+        Ok(Some(gc_id))
+    }
+
+    async fn sync_queue(
+        &self,
+        queue: &DesiredQueue,
+        user_ids: &BTreeMap<i64, String>,
+        code_ids: &BTreeSet<String>,
+        view: Option<&GcView>,
+        full: bool,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let key = queue.dn_dbid.to_string();
+        let member_ids: BTreeSet<String> = queue
+            .members
+            .iter()
+            .filter_map(|d| user_ids.get(d).cloned())
+            .collect();
+        let hash = queue_hash(queue, &member_ids, code_ids);
+        let body = QueueRequest {
+            name: queue.name.clone(),
+            description: Some(queue.description.clone()),
+            division: self.division.clone(),
+            peer_id: Some(queue.dn_dbid.to_string()),
+            enable_transcription: None,
+            skill_evaluation_method: None,
+        };
+        let mapped = self.ids.gc_id(IdKind::Queue, &key).await?;
+        if mapped.is_none() && self.deleted_in_gc("queue", &key).await? {
+            report.skipped_deleted_in_gc += 1;
+            return Ok(());
+        }
+        let (id, created) = match mapped {
+            Some(id) => {
+                if view.is_some_and(|v| !v.queue_ids.contains(&id)) {
+                    self.mark_deleted_in_gc("queue", &key).await?;
+                    self.ids.remove(IdKind::Queue, &key).await?;
+                    report.skipped_deleted_in_gc += 1;
+                    return Ok(());
+                }
+                if !full && self.applied("queue", &key).await?.as_deref() == Some(hash.as_str()) {
+                    return Ok(());
+                }
+                (id, false)
+            }
+            None => {
+                let existing =
+                    view.and_then(|v| v.queues_by_name.get(&queue.name.to_lowercase()).cloned());
+                match existing {
+                    Some(id) => (id, false),
+                    None => match self.gc.create_queue(&body).await {
+                        Ok(q) => {
+                            report.queues_created += 1;
+                            (q.id, true)
+                        }
+                        Err(e) if e.is_conflict() || e.is_bad_request() => {
+                            let found = collect_all(self.gc.queues(Some(&queue.name)))
+                                .await?
+                                .into_iter()
+                                .find(|q| q.name.eq_ignore_ascii_case(&queue.name));
+                            match found {
+                                Some(q) => (q.id, false),
+                                None => return Err(e.into()),
+                            }
+                        }
+                        Err(e) => return Err(e.into()),
+                    },
+                }
+            }
+        };
+        self.ids.set(IdKind::Queue, &key, &id).await?;
+        let mut changed = false;
+        if !created {
+            let current = self.gc.get_queue(&id).await?;
+            let same = current.name == queue.name
+                && current.description.as_deref() == Some(queue.description.as_str())
+                && current.peer_id.as_deref() == Some(key.as_str());
+            if !same {
+                let body = QueueRequest {
+                    enable_transcription: current.enable_transcription,
+                    ..body
+                };
+                self.gc.update_queue(&id, &body).await?;
+                changed = true;
+            }
+        }
+        // Members.
+        let current: BTreeSet<String> = if created {
+            BTreeSet::new()
+        } else {
+            collect_all(self.gc.queue_members(&id))
+                .await?
+                .into_iter()
+                .map(|m| m.id)
+                .collect()
+        };
+        let add: Vec<String> = member_ids.difference(&current).cloned().collect();
+        let remove: Vec<String> = current.difference(&member_ids).cloned().collect();
+        if !add.is_empty() {
+            self.gc.add_queue_members(&id, &add).await?;
+            changed = true;
+        }
+        if !remove.is_empty() {
+            self.gc.remove_queue_members(&id, &remove).await?;
+            changed = true;
+        }
+        // Every mapped wrap-up code on every mapped queue.
+        let have: BTreeSet<String> = if created {
+            BTreeSet::new()
+        } else {
+            collect_all(self.gc.queue_wrapup_codes(&id))
+                .await?
+                .into_iter()
+                .map(|c| c.id)
+                .collect()
+        };
+        let missing: Vec<String> = code_ids.difference(&have).cloned().collect();
+        if !missing.is_empty() {
+            self.gc.add_queue_wrapup_codes(&id, &missing).await?;
+            changed = true;
+        }
+        if changed && !created {
+            report.queues_updated += 1;
+        }
+        self.set_applied("queue", &key, &hash).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,18 @@
+//! # engage-ops: what every EX Engage Connector service shares to be operable
+//!
+//! One job: the plumbing between a service and its operator. Settings from the environment
+//! under the deployment guide's names, with one-line errors naming every missing or invalid
+//! variable ([`config`]); logging ([`logging`]); dependency health ([`health`]) and Prometheus
+//! metrics ([`metrics`]) served over HTTP ([`http`]); and the service main loop
+//! ([`service::service_main`]).
+//!
+//! What it must never do: know what a service does (no Engage, call-model or sync logic here),
+//! log or print a secret, or report a failed dependency as healthy.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod health;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod service;

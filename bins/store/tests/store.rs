@@ -1,0 +1,174 @@
+//! One contract suite, run against both store backends: real Redis and the embedded store.
+
+use engage_store::{
+    DnRecord, EmbeddedStore, IdKind, IdMap, JsonView, Namespace, Outbox, RedisConfig, RedisStore,
+    Store,
+};
+use engage_test_support::TestRedis;
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn contract(store: Arc<dyn Store>, ns: Namespace) {
+    store.ping().await.unwrap();
+
+    // Plain values.
+    let k = ns.key("plain");
+    assert_eq!(store.get(&k).await.unwrap(), None);
+    store.put(&k, b"one").await.unwrap();
+    store.put(&k, b"two").await.unwrap();
+    assert_eq!(store.get(&k).await.unwrap().as_deref(), Some(&b"two"[..]));
+    assert!(store.delete(&k).await.unwrap());
+    assert!(!store.delete(&k).await.unwrap());
+    assert_eq!(store.get(&k).await.unwrap(), None);
+
+    // put_if_absent: exactly one winner; TTL expiry frees the key.
+    let d = ns.key("dedup:x");
+    assert!(store.put_if_absent(&d, b"a", None).await.unwrap());
+    assert!(!store.put_if_absent(&d, b"b", None).await.unwrap());
+    assert_eq!(store.get(&d).await.unwrap().as_deref(), Some(&b"a"[..]));
+    let t = ns.key("dedup:ttl");
+    let short = Some(Duration::from_millis(50));
+    assert!(store.put_if_absent(&t, b"1", short).await.unwrap());
+    assert!(!store.put_if_absent(&t, b"1", short).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        store.get(&t).await.unwrap(),
+        None,
+        "expired key must be gone"
+    );
+    let long = Some(Duration::from_secs(60));
+    assert!(
+        store.put_if_absent(&t, b"2", long).await.unwrap(),
+        "expired key can be taken again"
+    );
+
+    // scan_prefix: only the prefix, sorted, literal (glob characters are not patterns).
+    for (rel, v) in [("s:b", "2"), ("s:a", "1"), ("s:c*", "3"), ("t:a", "x")] {
+        store.put(&ns.key(rel), v.as_bytes()).await.unwrap();
+    }
+    let rows = store.scan_prefix(&ns.key("s:")).await.unwrap();
+    let keys: Vec<String> = rows.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(keys, vec![ns.key("s:a"), ns.key("s:b"), ns.key("s:c*")]);
+    assert_eq!(rows[0].1, b"1".to_vec());
+    assert_eq!(store.scan_prefix(&ns.key("s:c*")).await.unwrap().len(), 1);
+
+    // Queues: FIFO, peek does not remove, pop removes from the front.
+    let q = ns.key("q");
+    assert_eq!(store.queue_len(&q).await.unwrap(), 0);
+    for i in 0..5u8 {
+        store.queue_push(&q, &[i]).await.unwrap();
+    }
+    assert_eq!(store.queue_len(&q).await.unwrap(), 5);
+    assert_eq!(
+        store.queue_peek(&q, 2).await.unwrap(),
+        vec![vec![0u8], vec![1]]
+    );
+    store.queue_pop(&q, 2).await.unwrap();
+    assert_eq!(
+        store.queue_peek(&q, 10).await.unwrap(),
+        vec![vec![2u8], vec![3], vec![4]]
+    );
+    store.queue_push(&q, &[5]).await.unwrap();
+    store.queue_pop(&q, 10).await.unwrap();
+    assert_eq!(store.queue_len(&q).await.unwrap(), 0);
+    assert!(store.queue_peek(&q, 0).await.unwrap().is_empty());
+
+    // Typed views.
+    let ids = IdMap::new(store.clone(), ns.clone());
+    ids.set(IdKind::Person, "101", "gc-user-1").await.unwrap();
+    ids.set(IdKind::Queue, "101", "gc-queue-1").await.unwrap();
+    let user = ids.gc_id(IdKind::Person, "101").await.unwrap();
+    assert_eq!(user.as_deref(), Some("gc-user-1"));
+    let queue = ids.gc_id(IdKind::Queue, "101").await.unwrap();
+    assert_eq!(
+        queue.as_deref(),
+        Some("gc-queue-1"),
+        "a DBID is unique only within its kind"
+    );
+    let back = ids.engage_key(IdKind::Person, "gc-user-1").await.unwrap();
+    assert_eq!(back.as_deref(), Some("101"));
+    assert_eq!(
+        ids.all(IdKind::Person).await.unwrap(),
+        vec![("101".to_string(), "gc-user-1".to_string())]
+    );
+    ids.remove(IdKind::Person, "101").await.unwrap();
+    assert_eq!(ids.gc_id(IdKind::Person, "101").await.unwrap(), None);
+    assert_eq!(
+        ids.engage_key(IdKind::Person, "gc-user-1").await.unwrap(),
+        None
+    );
+
+    let json = JsonView::new(store.clone(), ns.clone());
+    let dn = DnRecord::new("7001", 55, "SIP_Switch", 3);
+    json.put("dn:SIP_Switch:7001", &dn).await.unwrap();
+    let back: Option<DnRecord> = json.get("dn:SIP_Switch:7001").await.unwrap();
+    assert_eq!(back, Some(dn.clone()));
+    let all: Vec<(String, DnRecord)> = json.scan("dn:").await.unwrap();
+    assert_eq!(all, vec![("SIP_Switch:7001".to_string(), dn)]);
+    assert!(
+        json.first_seen("ev1", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !json
+            .first_seen("ev1", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+
+    let outbox = Outbox::new(store.clone(), &ns, "presence");
+    assert!(outbox.is_empty().await.unwrap());
+    outbox.push(&"e1").await.unwrap();
+    outbox.push(&"e2").await.unwrap();
+    let items: Vec<String> = outbox.peek(10).await.unwrap();
+    assert_eq!(items, vec!["e1", "e2"]);
+    outbox.ack(1).await.unwrap();
+    let items: Vec<String> = outbox.peek(10).await.unwrap();
+    assert_eq!(items, vec!["e2"]);
+}
+
+#[tokio::test]
+async fn redis_backend_passes_the_contract() {
+    let r = TestRedis::create().await;
+    let cfg = RedisConfig::from_url(r.url()).unwrap();
+    let store = RedisStore::connect(&cfg).await.unwrap();
+    contract(Arc::new(store), Namespace::with_prefix(r.prefix())).await;
+}
+
+#[tokio::test]
+async fn embedded_backend_passes_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path().join("store.redb")).unwrap();
+    contract(Arc::new(store), Namespace::new("1", "org")).await;
+}
+
+#[tokio::test]
+async fn embedded_store_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let ns = Namespace::new("t", "o");
+    {
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&path).unwrap());
+        Outbox::new(store.clone(), &ns, "x")
+            .push(&1u32)
+            .await
+            .unwrap();
+        store.put(&ns.key("k"), b"v").await.unwrap();
+    }
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&path).unwrap());
+    let items: Vec<u32> = Outbox::new(store.clone(), &ns, "x").peek(5).await.unwrap();
+    assert_eq!(items, vec![1]);
+    assert_eq!(
+        store.get(&ns.key("k")).await.unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+}
+
+#[test]
+fn namespaces_never_overlap() {
+    let a = Namespace::new("1", "org:x");
+    let b = Namespace::new("1:org", "x");
+    assert_ne!(a.key("k"), b.key("k"));
+    assert_eq!(a.key("k"), "exec:1:org_x:k");
+}
