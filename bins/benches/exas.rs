@@ -13,7 +13,7 @@
 //! Needs Redis on 127.0.0.1:6379 (or `ENGAGE_TEST_REDIS`). Run by `cargo test` (no
 //! `--bench` argument) it does a smoke run with 20 agents for 1 s.
 
-use engage_exas::driver::{Delivery, Engine, EngineConfig, EngineDeps};
+use engage_exas::driver::{Delivery, Driver, DriverConfig, DriverDeps};
 use engage_ops::health::Health;
 use engage_ops::metrics::Metrics;
 use engage_statserver::client::{ClientConfig, Endpoint};
@@ -204,14 +204,14 @@ async fn run(a: Args) {
 
     let mut stat = ClientConfig::new(Endpoint::new("127.0.0.1", sim.local_addr().port()), None);
     stat.event_capacity = 65_536;
-    let mut config = EngineConfig::new(stat);
+    let mut config = DriverConfig::new(stat);
     config.scope_every = Duration::from_secs(3600);
     config.latency_samples = 10_000_000;
     config.retry_min = Duration::from_millis(10);
     let metrics = Metrics::new();
-    let engine = Engine::start(
+    let engine = Driver::start(
         config,
-        EngineDeps {
+        DriverDeps {
             store,
             ns,
             gc,

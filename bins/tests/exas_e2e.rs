@@ -1,7 +1,7 @@
 //! EXAS end to end, in process: the Stat Server simulator (primary + backup), real Redis and
 //! the GC EX emulator. Deadlines below only guard against hangs; nothing depends on speed.
 
-use engage_exas::driver::{Engine, EngineConfig, EngineDeps, EngineHandle};
+use engage_exas::driver::{Driver, DriverConfig, DriverDeps, DriverHandle};
 use engage_exas::service::Service;
 use engage_ops::health::Health;
 use engage_ops::metrics::Metrics;
@@ -126,7 +126,7 @@ impl Rig {
         (name, user.id)
     }
 
-    fn engine_config(&self) -> EngineConfig {
+    fn engine_config(&self) -> DriverConfig {
         let mut stat = ClientConfig::new(
             Endpoint::new("127.0.0.1", self.primary.local_addr().port()),
             Some(Endpoint::new("127.0.0.1", self.backup.local_addr().port())),
@@ -134,7 +134,7 @@ impl Rig {
         stat.backoff_initial = Duration::from_millis(20);
         stat.backoff_max = Duration::from_millis(200);
         stat.connect_timeout = Duration::from_secs(2);
-        let mut c = EngineConfig::new(stat);
+        let mut c = DriverConfig::new(stat);
         c.scope_every = Duration::from_millis(100);
         c.retry_min = Duration::from_millis(20);
         c.retry_max = Duration::from_millis(200);
@@ -142,12 +142,12 @@ impl Rig {
         c
     }
 
-    fn start_engine(&self) -> (EngineHandle, Metrics, Health) {
+    fn start_engine(&self) -> (DriverHandle, Metrics, Health) {
         let metrics = Metrics::new();
         let health = Health::new();
-        let engine = Engine::start(
+        let engine = Driver::start(
             self.engine_config(),
-            EngineDeps {
+            DriverDeps {
                 store: self.store.clone(),
                 ns: self.ns.clone(),
                 gc: self.gc.clone(),

@@ -2,7 +2,7 @@
 //! emulator and publishes its person records and presence source in real Redis; EXAS picks
 //! the agents up from there and syncs their Stat Server states.
 
-use engage_exas::driver::{Engine, EngineConfig, EngineDeps};
+use engage_exas::driver::{Driver, DriverConfig, DriverDeps};
 use engage_ops::health::Health;
 use engage_ops::metrics::Metrics;
 use engage_statserver::client::{ClientConfig, Endpoint};
@@ -44,15 +44,15 @@ async fn exas_syncs_the_agents_excs_published() {
     .await
     .unwrap();
     let gc = GcClient::new(emu.client_config().with_retry(RetryPolicy::fast())).unwrap();
-    let mut config = EngineConfig::new(ClientConfig::new(
+    let mut config = DriverConfig::new(ClientConfig::new(
         Endpoint::new("127.0.0.1", sim.local_addr().port()),
         None,
     ));
     config.scope_every = Duration::from_millis(100);
     config.setup_retry = Duration::from_millis(50);
-    let engine = Engine::start(
+    let engine = Driver::start(
         config,
-        EngineDeps {
+        DriverDeps {
             store,
             ns,
             gc,

@@ -1,4 +1,4 @@
-//! The EXAS engine: the tokio driver around the [`Tracker`].
+//! The EXAS driver: the tokio side around the [`Tracker`].
 //!
 //! ```text
 //! store person:* ──scope scan──► Tracker ◄── ClientEvent::Value ── StatClient (primary/backup)
@@ -7,7 +7,7 @@
 //!                 Outbox (store) ──sender──► GcClient::inject_presence/routing_status_events
 //! ```
 //!
-//! - Scope: every [`EngineConfig::scope_every`] the person records EXCS publishes
+//! - Scope: every [`DriverConfig::scope_every`] the person records EXCS publishes
 //!   (`person:{dbid}`) are read; agents (`is_agent && active` with a GC user id) new in scope
 //!   get their two statistics opened (CurrentStateReason then CurrentState, pipelined with
 //!   `open_many`), agents that left have them closed.
@@ -16,7 +16,7 @@
 //!   the two resends a state rather than losing it).
 //! - Reconcile: after every link up (start, reconnect, switchover) every open statistic is
 //!   peeked; values equal to the delivered state send nothing.
-//! - Sender: takes up to [`EngineConfig::batch_items`] outbox items, injects their presence
+//! - Sender: takes up to [`DriverConfig::batch_items`] outbox items, injects their presence
 //!   events, then their routing-status events (the client cuts requests at 100 events), and
 //!   acknowledges them only when GC accepted or finally rejected every event. A round holds
 //!   at most one change per user, so a retryable failure of one event can never let a later
@@ -48,10 +48,10 @@ pub const HEALTH_STORE: &str = "store";
 /// Health dependency name of Genesys Cloud.
 pub const HEALTH_GC: &str = "genesysCloud";
 
-/// Engine settings.
+/// Driver settings.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct EngineConfig {
+pub struct DriverConfig {
     /// The Stat Server client (primary, backup, backoff).
     pub stat: ClientConfig,
     /// The Stat Server tenant the agents live in (Engage's default tenant is `Resources`).
@@ -71,11 +71,11 @@ pub struct EngineConfig {
     pub latency_samples: usize,
 }
 
-impl EngineConfig {
+impl DriverConfig {
     /// Defaults: tenant `Resources`, scope every 10 s, 100 items a round, retries from 500 ms
     /// to 30 s, setup retried every 5 s, no latency samples.
-    pub fn new(stat: ClientConfig) -> EngineConfig {
-        EngineConfig {
+    pub fn new(stat: ClientConfig) -> DriverConfig {
+        DriverConfig {
             stat,
             stat_tenant: "Resources".into(),
             scope_every: Duration::from_secs(10),
@@ -88,9 +88,9 @@ impl EngineConfig {
     }
 }
 
-/// The services the engine works with.
+/// The services the driver works with.
 #[derive(Debug, Clone)]
-pub struct EngineDeps {
+pub struct DriverDeps {
     /// The shared store.
     pub store: Arc<dyn Store>,
     /// The deployment's key namespace.
@@ -124,7 +124,7 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// One delivered state change, recorded for benchmarks ([`EngineConfig::latency_samples`]).
+/// One delivered state change, recorded for benchmarks ([`DriverConfig::latency_samples`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     /// The GC user.
@@ -147,8 +147,8 @@ struct Shared {
     sender_failing: AtomicBool,
 }
 
-/// A running engine. Dropping it does not stop it; call [`EngineHandle::shutdown`].
-pub struct EngineHandle {
+/// A running driver. Dropping it does not stop it; call [`DriverHandle::shutdown`].
+pub struct DriverHandle {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
@@ -156,19 +156,19 @@ pub struct EngineHandle {
     stat: Arc<Mutex<Option<StatClient>>>,
 }
 
-impl std::fmt::Debug for EngineHandle {
+impl std::fmt::Debug for DriverHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EngineHandle").finish_non_exhaustive()
+        f.debug_struct("DriverHandle").finish_non_exhaustive()
     }
 }
 
-impl EngineHandle {
+impl DriverHandle {
     /// Events waiting in the outbox.
     pub async fn outbox_len(&self) -> Result<usize, engage_store::StoreError> {
         self.outbox.len().await
     }
 
-    /// The Stat Server the engine is linked to now, if any.
+    /// The Stat Server the driver is linked to now, if any.
     pub fn stat_link(&self) -> Option<engage_statserver::client::ServerRole> {
         self.stat
             .lock()
@@ -178,7 +178,7 @@ impl EngineHandle {
     }
 
     /// Milliseconds from receiving each Stat Server value to GC accepting its events, in
-    /// delivery order (kept only with [`EngineConfig::latency_samples`]).
+    /// delivery order (kept only with [`DriverConfig::latency_samples`]).
     pub fn latencies_ms(&self) -> Vec<u32> {
         self.deliveries()
             .iter()
@@ -189,7 +189,7 @@ impl EngineHandle {
     }
 
     /// Every delivered state change, in delivery order (kept only with
-    /// [`EngineConfig::latency_samples`]).
+    /// [`DriverConfig::latency_samples`]).
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.shared
             .latencies
@@ -198,7 +198,7 @@ impl EngineHandle {
             .clone()
     }
 
-    /// Stops the engine: closes the Stat Server link and ends its tasks. Events not yet
+    /// Stops the driver: closes the Stat Server link and ends its tasks. Events not yet
     /// accepted stay in the outbox for the next start.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -217,15 +217,15 @@ impl EngineHandle {
     }
 }
 
-/// The engine entry point.
+/// The driver entry point.
 #[derive(Debug)]
-pub struct Engine;
+pub struct Driver;
 
-impl Engine {
-    /// Starts the engine on the current runtime: it reads the presence source id (from the
+impl Driver {
+    /// Starts the driver on the current runtime: it reads the presence source id (from the
     /// store, published by EXCS) and the org's presence definitions (retrying until both are
     /// there), then connects to the Stat Server and syncs agent states until shut down.
-    pub fn start(config: EngineConfig, deps: EngineDeps) -> EngineHandle {
+    pub fn start(config: DriverConfig, deps: DriverDeps) -> DriverHandle {
         let (stop_tx, stop_rx) = watch::channel(false);
         let outbox = Outbox::new(deps.store.clone(), &deps.ns, OUTBOX_NAME);
         let shared = Arc::new(Shared {
@@ -256,7 +256,7 @@ impl Engine {
             tokio::spawn(main.run(stop_rx.clone())),
             tokio::spawn(sender.run(stop_rx)),
         ];
-        EngineHandle {
+        DriverHandle {
             stop: stop_tx,
             tasks,
             shared,
@@ -275,8 +275,8 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 struct Main {
-    config: EngineConfig,
-    deps: EngineDeps,
+    config: DriverConfig,
+    deps: DriverDeps,
     outbox: Outbox,
     notify: Arc<Notify>,
     shared: Arc<Shared>,
@@ -585,8 +585,8 @@ impl Main {
 }
 
 struct Sender {
-    config: EngineConfig,
-    deps: EngineDeps,
+    config: DriverConfig,
+    deps: DriverDeps,
     outbox: Outbox,
     notify: Arc<Notify>,
     shared: Arc<Shared>,

@@ -2,7 +2,7 @@
 //! `EXAS_PORT`, composed from an [`ExasConfig`].
 
 use super::config::ExasConfig;
-use super::driver::{Engine, EngineConfig, EngineDeps, EngineHandle};
+use super::driver::{Driver, DriverConfig, DriverDeps, DriverHandle};
 use engage_ops::health::Health;
 use engage_ops::http::{OpsState, base_router, serve};
 use engage_ops::metrics::Metrics;
@@ -37,7 +37,7 @@ pub enum ServiceError {
 #[derive(Debug)]
 pub struct Service {
     /// The engine.
-    pub engine: EngineHandle,
+    pub engine: DriverHandle,
     /// Where `/health` and `/metrics` are served.
     pub http_addr: SocketAddr,
     /// Dependency health.
@@ -74,7 +74,7 @@ impl Service {
                 config.stat_backup.1,
             )),
         );
-        let mut engine_config = EngineConfig::new(stat);
+        let mut engine_config = DriverConfig::new(stat);
         engine_config.stat_tenant = config.stat_tenant.clone();
         engine_config.scope_every = config.scope_every;
         Service::start_with(engine_config, store, ns, gc, &config.host, config.port).await
@@ -82,7 +82,7 @@ impl Service {
 
     /// Starts with explicit parts (tests and the all-in-one binary).
     pub async fn start_with(
-        engine_config: EngineConfig,
+        engine_config: DriverConfig,
         store: Arc<dyn Store>,
         ns: Namespace,
         gc: GcClient,
@@ -114,9 +114,9 @@ impl Service {
                     addr: addr_text,
                     source,
                 })?;
-        let engine = Engine::start(
+        let engine = Driver::start(
             engine_config,
-            EngineDeps {
+            DriverDeps {
                 store,
                 ns,
                 gc,

@@ -251,7 +251,7 @@ struct ExasOutcome {
 /// Runs EXAS against a simulated Stat Server: every agent logs in; the first few walk through
 /// Ready, an inbound call, after-call work and a Not Ready break.
 async fn exas_shift(sb: &Sandbox, store: Arc<dyn Store>) -> Result<ExasOutcome, String> {
-    use engage_exas::driver::{Engine, EngineConfig, EngineDeps};
+    use engage_exas::driver::{Driver, DriverConfig, DriverDeps};
     use engage_statserver::client::{ClientConfig, Endpoint};
     use engage_statserver::sim::{SimServer, SimWorld};
     use engage_statserver::{AgentState, CallKind, Login, Readiness, ServerMode};
@@ -274,15 +274,15 @@ async fn exas_shift(sb: &Sandbox, store: Arc<dyn Store>) -> Result<ExasOutcome, 
     .await
     .map_err(|e| format!("Stat Server simulator: {e}"))?;
     let gc = gcex::GcClient::new(sb.gc.client_config()).map_err(|e| format!("GC client: {e}"))?;
-    let mut config = EngineConfig::new(ClientConfig::new(
+    let mut config = DriverConfig::new(ClientConfig::new(
         Endpoint::new("127.0.0.1", sim.local_addr().port()),
         None,
     ));
     config.scope_every = Duration::from_millis(200);
     config.setup_retry = Duration::from_millis(100);
-    let engine = Engine::start(
+    let engine = Driver::start(
         config,
-        EngineDeps {
+        DriverDeps {
             store,
             ns,
             gc,
