@@ -20,7 +20,8 @@
 //! - [`db`]: settings ([`DbConfig`] from `EXCS_CONFIG_DB_*`), the [`ConfigDb`] seam, errors.
 //! - [`reader`]: SQL text + decoding into a [`Snapshot`] ([`read_snapshot`]).
 //! - [`model`]: the typed snapshot.
-//! - [`vag`]: Virtual Agent Group scripts (pure parser + evaluator).
+//! - [`vag`]: Virtual Agent Group scripts (pure parser + evaluator) and the one queue-membership
+//!   rule ([`vag::queue_members`]).
 //! - [`filter`]: folder filtering ([`FolderFilter`]).
 //! - [`changes`]: deltas from fingerprints + history ([`ChangeTracker`], [`Poller`]).
 //! - [`mod@doctor`]: schema check ([`doctor()`]).
