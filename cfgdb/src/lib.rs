@@ -6,6 +6,10 @@
 //! Engage Config DB ──SQL (read-only)──► engage-cfgdb ──snapshot / deltas──► EXCS engine ──► gcex
 //! ```
 //!
+//! Its one job: turn what the Config DB holds into a typed, pure-data picture of the contact
+//! center (a [`Snapshot`], then deltas), including the rules that only need configuration to
+//! answer (folder filtering, Virtual Agent Group membership, queue membership).
+//!
 //! This crate reads Persons, Skills, DNs, Agent Groups, Business Attributes, Folders, Switches,
 //! the Tenant, their Annex, and the `hybrid_integration` transaction into a typed snapshot,
 //! applies folder filtering, and turns database changes into typed deltas. Dialects (PostgreSQL,
@@ -20,7 +24,8 @@
 //! - [`db`]: settings ([`DbConfig`] from `EXCS_CONFIG_DB_*`), the [`ConfigDb`] seam, errors.
 //! - [`reader`]: SQL text + decoding into a [`Snapshot`] ([`read_snapshot`]).
 //! - [`model`]: the typed snapshot.
-//! - [`vag`]: Virtual Agent Group scripts (pure parser + evaluator).
+//! - [`vag`]: Virtual Agent Group scripts (pure parser + evaluator) and the one queue-membership
+//!   rule ([`vag::queue_members`]).
 //! - [`filter`]: folder filtering ([`FolderFilter`]).
 //! - [`changes`]: deltas from fingerprints + history ([`ChangeTracker`], [`Poller`]).
 //! - [`mod@doctor`]: schema check ([`doctor()`]).

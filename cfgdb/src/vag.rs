@@ -17,7 +17,7 @@
 //! `Unknown & False` is `False`, `Unknown | True` is `True`, otherwise the result stays unknown
 //! and is reported as not evaluable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::model::{AgentGroup, Dbid, ObjectState, Snapshot};
@@ -464,12 +464,59 @@ pub fn effective_members(snapshot: &Snapshot, group: &AgentGroup) -> Vec<Dbid> {
     }
 }
 
-/// Queue membership as configured: for every agent group (virtual or not, not Deleted) whose
-/// annex `hybrid/WFM_queue_number` names a Virtual Queue DN number, the group's
-/// [`effective_members`] are members of that queue. A number matching VQs on several switches
-/// feeds all of them. Returns VQ DN DBID → person DBIDs (only persons present in the snapshot;
-/// apply the folder filter first to restrict both sides).
-pub fn wfm_queue_members(snapshot: &Snapshot) -> BTreeMap<Dbid, std::collections::BTreeSet<Dbid>> {
+/// The persons an agent group puts into every queue it is linked to (`hybrid/WFM_queue_number`):
+/// the one queue-membership rule of the connector. Pure.
+///
+/// - A Deleted group puts nobody in.
+/// - A Virtual Agent Group (annex `virtual/script`) whose script parses: exactly the agents its
+///   script is definitely true for (see [`evaluate_group`]). The script **replaces** the rows
+///   stored in `cfg_agent_group` for the group; they are not added to it. Agents for whom the
+///   script depends on `LoggedIn` are left out (not evaluable from configuration).
+/// - Any other group (a plain Agent Group, or a VAG whose script does not parse): its members
+///   as stored in `cfg_agent_group`.
+/// - Only persons present in `snapshot` and not Deleted.
+///
+/// Why replace: the deployment guide (`ex-engage-connector-deployment-guide.txt`) makes the
+/// VAG's *membership* what feeds the queue, and says changes to that membership reach the queue:
+/// "For each selected Engage VQ, the customer must identify an existing or create a Virtual Agent
+/// Group (VAG) that will be used for Queue-User mapping" (l. 157), "Changes made to the Engage
+/// VAG membership are synchronized to membership of the corresponding GC ACD queues" (l. 161),
+/// "If an Engage Person is a member of one or several VAGs, which are linked to a VQ using the
+/// hybrid/WFM_queue_number parameter, then a GC User derived from the Engage Person is added as a
+/// member to the corresponding ACD queue" (l. 165, and l. 234 for "AGs/VAGs"), and "Virtual Queue
+/// Members: The corresponding EX Org objects will be removed from the queue members list in
+/// near-real-time" (l. 78). A VAG's membership is its script's result (Engage has no manual
+/// members for a VAG; Configuration Server computes them from the script), so the script is the
+/// membership: an agent whose skills stop matching leaves the VAG and must leave the queue, which
+/// adding stored rows to the script's result would prevent while a stale row remains. Plain AGs
+/// (l. 234, l. 861-863) have only stored members. The guide does not say this in one sentence;
+/// this is the reading that keeps l. 161 true in both directions.
+///
+/// Evaluate against the whole snapshot, not a folder-filtered one: [`crate::FolderFilter`]
+/// drops Skills outside the synced folders, and a script naming such a skill would then be
+/// false for everyone, although the group's membership in Engage does not depend on what EXCS
+/// syncs. Restrict the result to the synced persons afterwards.
+pub fn queue_members(snapshot: &Snapshot, group: &AgentGroup) -> BTreeSet<Dbid> {
+    if group.state == ObjectState::Deleted {
+        return BTreeSet::new();
+    }
+    effective_members(snapshot, group)
+        .into_iter()
+        .filter(|p| {
+            snapshot
+                .persons
+                .get(p)
+                .is_some_and(|p| p.state != ObjectState::Deleted)
+        })
+        .collect()
+}
+
+/// Queue membership as configured: for every agent group (virtual or not) whose annex
+/// `hybrid/WFM_queue_number` names a Virtual Queue DN number, the group's [`queue_members`] are
+/// members of that queue. A number matching VQs on several switches feeds all of them. Returns
+/// VQ DN DBID → person DBIDs, for VQs not Deleted (apply the folder filter to the result, not to
+/// the snapshot: see [`queue_members`]).
+pub fn wfm_queue_members(snapshot: &Snapshot) -> BTreeMap<Dbid, BTreeSet<Dbid>> {
     let mut by_number: BTreeMap<&str, Vec<Dbid>> = BTreeMap::new();
     for dn in snapshot
         .virtual_queues()
@@ -480,25 +527,13 @@ pub fn wfm_queue_members(snapshot: &Snapshot) -> BTreeMap<Dbid, std::collections
             .or_default()
             .push(dn.dbid);
     }
-    let mut out: BTreeMap<Dbid, std::collections::BTreeSet<Dbid>> = BTreeMap::new();
-    for g in snapshot
-        .agent_groups
-        .values()
-        .filter(|g| g.state != ObjectState::Deleted)
-    {
+    let mut out: BTreeMap<Dbid, BTreeSet<Dbid>> = BTreeMap::new();
+    for g in snapshot.agent_groups.values() {
         let numbers = g.wfm_queue_numbers();
         if numbers.is_empty() {
             continue;
         }
-        let members: Vec<Dbid> = effective_members(snapshot, g)
-            .into_iter()
-            .filter(|p| {
-                snapshot
-                    .persons
-                    .get(p)
-                    .is_some_and(|p| p.state != ObjectState::Deleted)
-            })
-            .collect();
+        let members = queue_members(snapshot, g);
         for n in numbers {
             for dn in by_number.get(n).into_iter().flatten() {
                 out.entry(*dn).or_default().extend(members.iter().copied());
@@ -623,6 +658,152 @@ mod tests {
                 (inner.clone(), inner).prop_map(|(a, b)| Expr::Or(Box::new(a), Box::new(b))),
             ]
         })
+    }
+
+    mod queue_membership {
+        use super::super::*;
+        use crate::model::{Annex, Person, Skill, SkillLevel};
+
+        const SALES: Dbid = 1;
+
+        fn person(dbid: Dbid, sales: i64) -> Person {
+            Person {
+                dbid,
+                tenant_dbid: 1,
+                first_name: None,
+                last_name: None,
+                user_name: Some(format!("p{dbid}")),
+                employee_id: None,
+                email: None,
+                is_agent: true,
+                state: ObjectState::Enabled,
+                skills: vec![SkillLevel {
+                    skill_dbid: SALES,
+                    level: sales,
+                }],
+                agent_logins: vec![],
+                annex: Annex::default(),
+                last_modified: None,
+            }
+        }
+
+        fn group(dbid: Dbid, script: Option<&str>, stored: &[Dbid]) -> AgentGroup {
+            let mut annex = Annex::default();
+            if let Some(script) = script {
+                annex.push("virtual", "script", script);
+            }
+            annex.push("hybrid", "WFM_queue_number", "VQ_Sales");
+            AgentGroup {
+                dbid,
+                tenant_dbid: 1,
+                name: format!("G{dbid}"),
+                state: ObjectState::Enabled,
+                members: stored.to_vec(),
+                annex,
+                last_modified: None,
+            }
+        }
+
+        /// Sales levels: 1 → 5, 2 → 1, 3 → 9 but Deleted, 4 → 9 but not an agent, 5 → 9 in
+        /// another tenant.
+        fn snapshot() -> Snapshot {
+            let mut s = Snapshot::default();
+            s.skills.insert(
+                SALES,
+                Skill {
+                    dbid: SALES,
+                    tenant_dbid: 1,
+                    name: "Sales".into(),
+                    state: ObjectState::Enabled,
+                    annex: Annex::default(),
+                    last_modified: None,
+                },
+            );
+            s.persons.insert(1, person(1, 5));
+            s.persons.insert(2, person(2, 1));
+            let mut deleted = person(3, 9);
+            deleted.state = ObjectState::Deleted;
+            s.persons.insert(3, deleted);
+            let mut non_agent = person(4, 9);
+            non_agent.is_agent = false;
+            s.persons.insert(4, non_agent);
+            let mut elsewhere = person(5, 9);
+            elsewhere.tenant_dbid = 2;
+            s.persons.insert(5, elsewhere);
+            s
+        }
+
+        fn set(v: &[Dbid]) -> BTreeSet<Dbid> {
+            v.iter().copied().collect()
+        }
+
+        #[test]
+        fn a_vag_script_replaces_the_stored_members() {
+            // Person 2 is stored as a member but the script is false for them: replace, not add.
+            let s = snapshot();
+            let g = group(10, Some(r#"Skill("Sales") >= 3"#), &[2]);
+            assert_eq!(queue_members(&s, &g), set(&[1]));
+            // And the script's matches count even when nothing is stored.
+            let g = group(10, Some(r#"Skill("Sales") >= 3"#), &[]);
+            assert_eq!(queue_members(&s, &g), set(&[1]));
+        }
+
+        #[test]
+        fn a_vag_script_that_depends_on_logged_in_leaves_undetermined_agents_out() {
+            let s = snapshot();
+            let g = group(10, Some(r#"Skill("Sales") > 0 & LoggedIn("VQ@SW")"#), &[1]);
+            assert_eq!(queue_members(&s, &g), BTreeSet::new());
+            let g = group(10, Some(r#"Skill("Sales") > 4 | LoggedIn("VQ@SW")"#), &[]);
+            assert_eq!(queue_members(&s, &g), set(&[1]));
+        }
+
+        #[test]
+        fn a_plain_group_or_an_unparsable_script_uses_the_stored_members() {
+            let s = snapshot();
+            // Deleted (3) and unknown (99) persons are dropped; non-agents stay if stored.
+            let g = group(11, None, &[1, 2, 3, 4, 99]);
+            assert_eq!(queue_members(&s, &g), set(&[1, 2, 4]));
+            let g = group(12, Some(r#"Skill("Sales" >= 3"#), &[2]);
+            assert_eq!(queue_members(&s, &g), set(&[2]));
+        }
+
+        #[test]
+        fn a_deleted_group_puts_nobody_in() {
+            let s = snapshot();
+            let mut g = group(11, None, &[1, 2]);
+            g.state = ObjectState::Deleted;
+            assert_eq!(queue_members(&s, &g), BTreeSet::new());
+            let mut g = group(10, Some(r#"Skill("Sales") >= 3"#), &[]);
+            g.state = ObjectState::Deleted;
+            assert_eq!(queue_members(&s, &g), BTreeSet::new());
+        }
+
+        #[test]
+        fn wfm_queue_members_applies_the_rule_per_linked_vq() {
+            use crate::model::{Dn, DnType};
+            let mut s = snapshot();
+            for (dbid, state) in [(20, ObjectState::Enabled), (21, ObjectState::Deleted)] {
+                s.dns.insert(
+                    dbid,
+                    Dn {
+                        dbid,
+                        switch_dbid: dbid,
+                        tenant_dbid: Some(1),
+                        dn_type: DnType::VirtAcdQueue,
+                        number: "VQ_Sales".into(),
+                        state,
+                        annex: Annex::default(),
+                        last_modified: None,
+                    },
+                );
+            }
+            s.agent_groups
+                .insert(10, group(10, Some(r#"Skill("Sales") >= 3"#), &[2]));
+            s.agent_groups.insert(11, group(11, None, &[4]));
+            let qm = wfm_queue_members(&s);
+            assert_eq!(qm.keys().copied().collect::<Vec<_>>(), vec![20]);
+            assert_eq!(qm[&20], set(&[1, 4]));
+        }
     }
 
     proptest! {
