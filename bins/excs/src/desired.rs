@@ -275,10 +275,9 @@ pub fn desired_org(snapshot: &Snapshot, settings: &DesiredSettings) -> DesiredOr
         if numbers.is_empty() {
             continue;
         }
-        let mut members: BTreeSet<Dbid> = g.members.iter().copied().collect();
-        if let Some(Ok(vag)) = engage_cfgdb::vag::evaluate_group(snapshot, g) {
-            members.extend(vag.members);
-        }
+        // One rule, cfgdb's: a VAG's script replaces its stored rows (evaluated against the
+        // whole snapshot: the folder filter may hide a skill the script names).
+        let mut members = engage_cfgdb::vag::queue_members(snapshot, g);
         members.retain(|d| out.users.contains_key(d));
         for n in numbers {
             members_by_number
