@@ -58,10 +58,32 @@ struct Checkpoint {
     stats: EngineStats,
 }
 
-/// A checkpoint could not be read back.
+/// A checkpoint could not be read back. The service starts without it (and says so); an
+/// operator can delete the key (`excp:checkpoint:{instance}`) to silence the warning.
 #[derive(Debug, thiserror::Error)]
-#[error("EXCP checkpoint unreadable ({0}); delete it from the store to start without it")]
-pub struct CheckpointError(String);
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The checkpoint is not the JSON this version writes (e.g. written by another version).
+    #[error("EXCP checkpoint unreadable ({0}); delete it from the store to start without it")]
+    Json(#[from] serde_json::Error),
+    /// A pending GC event in it does not decode.
+    #[error(
+        "EXCP checkpoint holds an undecodable {array} event ({message}); delete it from the \
+         store to start without it"
+    )]
+    Event {
+        /// The GC event array (`communicationAnsweredEvents`, …).
+        array: String,
+        /// Why it does not decode.
+        message: String,
+    },
+    /// A pending GC event of an array this version does not know.
+    #[error(
+        "EXCP checkpoint holds an event of unknown array {0}; delete it from the store to start \
+         without it"
+    )]
+    UnknownArray(String),
+}
 
 /// The engine.
 #[derive(Debug)]
@@ -188,14 +210,18 @@ impl Engine {
     /// An engine resumed from [`Engine::checkpoint`] bytes (the model keeps the settings it
     /// was checkpointed with).
     pub fn restore(bytes: &[u8], reorder_ms: u64) -> Result<Engine, CheckpointError> {
-        let cp: Checkpoint =
-            serde_json::from_slice(bytes).map_err(|e| CheckpointError(e.to_string()))?;
+        let cp: Checkpoint = serde_json::from_slice(bytes)?;
         let mut pending = Pending::default();
         for (array, json) in cp.pending {
             match gcex::events::ConversationEvent::from_json(&array, json) {
                 Some(Ok(e)) => pending.push(e),
-                Some(Err(e)) => return Err(CheckpointError(format!("{array}: {e}"))),
-                None => return Err(CheckpointError(format!("unknown event array {array}"))),
+                Some(Err(e)) => {
+                    return Err(CheckpointError::Event {
+                        array,
+                        message: e.to_string(),
+                    });
+                }
+                None => return Err(CheckpointError::UnknownArray(array)),
             }
         }
         let mut held = BTreeMap::new();

@@ -119,6 +119,34 @@ impl ExcsSettings {
     }
 }
 
+/// Why one poll failed. The service logs it, marks the dependency down in `/health` and polls
+/// again after the poll interval.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PollError {
+    /// The Config DB could not be read (nothing is changed in GC on a failed read).
+    #[error("Config DB: {0}; check EXCS_CONFIG_DB_* and that the database answers")]
+    ConfigDb(#[source] engage_cfgdb::Error),
+    /// The reconciliation cycle failed (GC or the store).
+    #[error("sync cycle: {0}")]
+    Sync(#[from] crate::sync::SyncError),
+}
+
+impl PollError {
+    /// Whether the next poll may succeed without operator action.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PollError::ConfigDb(_) => true,
+            PollError::Sync(e) => e.is_retryable(),
+        }
+    }
+
+    /// Whether the Config DB failed (as opposed to GC or the store).
+    pub fn is_config_db(&self) -> bool {
+        matches!(self, PollError::ConfigDb(_))
+    }
+}
+
 /// Why EXCS cannot start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -338,7 +366,7 @@ impl Excs {
     /// desired org from the latest snapshot and reconcile (full on the first poll and every
     /// `drift_check_every` polls). Otherwise GC is not touched and the report says
     /// `unchanged`.
-    pub async fn poll_once(&mut self) -> Result<SyncReport, String> {
+    pub async fn poll_once(&mut self) -> Result<SyncReport, PollError> {
         let full = self
             .polls
             .is_multiple_of(u64::from(self.settings.drift_check_every));
@@ -350,7 +378,7 @@ impl Excs {
             }
             Err(e) => {
                 self.health.down("configDb", e.to_string());
-                return Err(format!("Config DB: {e}"));
+                return Err(PollError::ConfigDb(e));
             }
         };
         if let Some(snap) = outcome.snapshot {
@@ -389,7 +417,7 @@ impl Excs {
                 self.health.down(which, e.to_string());
                 self.metrics
                     .inc("excs_sync_errors_total", "Failed sync cycles.", &[]);
-                Err(e.to_string())
+                Err(PollError::Sync(e))
             }
         }
     }

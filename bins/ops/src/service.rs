@@ -1,6 +1,6 @@
 //! The shared `main` of the long-running services: read settings (one line naming every
 //! missing variable, exit 2), set up logging, start on a multi-threaded runtime, serve until
-//! Ctrl-C / SIGINT, stop cleanly.
+//! SIGINT (Ctrl-C) or SIGTERM, stop cleanly, saying which signal stopped it.
 
 use super::config::ConfigError;
 use super::logging::LogConfig;
@@ -18,14 +18,15 @@ pub trait RunningService {
 
 /// Runs service `name` (`excs`, `exas`, `excp`, …): `config` is its settings as read,
 /// `log` picks the log settings, `start` starts it.
-pub fn service_main<C, S, Fut>(
+pub fn service_main<C, S, E, Fut>(
     name: &'static str,
     config: Result<C, ConfigError>,
     log: impl FnOnce(&C) -> &LogConfig,
     start: impl FnOnce(C) -> Fut,
 ) -> ExitCode
 where
-    Fut: Future<Output = Result<S, String>>,
+    Fut: Future<Output = Result<S, E>>,
+    E: std::fmt::Display,
     S: RunningService,
 {
     let config = match config {
@@ -59,9 +60,33 @@ where
             }
         };
         tracing::info!(addr = %service.http_addr(), "{name} started");
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("{name} stopping");
+        let signal = shutdown_signal().await;
+        tracing::info!(signal, "{name} stopping");
         service.stop().await;
         ExitCode::SUCCESS
     })
+}
+
+/// Waits for SIGINT (Ctrl-C) or, on Unix, SIGTERM (what `kill`, systemd, Docker and Kubernetes
+/// send); returns the signal's name. If a handler cannot be installed, waits for the other.
+pub async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
 }

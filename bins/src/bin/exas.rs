@@ -13,6 +13,6 @@ fn main() -> ExitCode {
         "exas",
         ExasConfig::read(&ProcessEnv),
         |c| &c.log,
-        |c| async move { Service::start(&c).await.map_err(|e| e.to_string()) },
+        |c| async move { Service::start(&c).await },
     )
 }

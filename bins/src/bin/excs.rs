@@ -72,6 +72,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    excs.run().await;
+    // A cycle stopped half-way is safe: the reconciler is restart-safe (ids and applied hashes
+    // are in the store), so the next start finishes it without duplicates.
+    tokio::select! {
+        () = excs.run() => {}
+        signal = engage_ops::service::shutdown_signal() => {
+            tracing::info!(signal, "excs stopping");
+        }
+    }
     ExitCode::SUCCESS
 }
