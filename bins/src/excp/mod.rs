@@ -1,10 +1,10 @@
 //! EXCP, the conversation provider: SIP Server TLib events (VQ, extension and call-monitoring
-//! clients, HA pairs) → normalized Engage events → the pure call model → GC conversation events.
+//! clients, HA pairs) → normalized Engage events → the pure call model → GC conversation events
+//! (gcex's injection models, emitted by the model itself).
 //!
 //! - [`scenario`]: the scenario files (`tests/scenarios/*.yaml`) the SIP Server simulator plays
 //!   and the tests check against.
 //! - [`tlib_map`]: the exact, documented translation between TLib messages and normalized events.
-//! - [`gc_map`]: call-model conversation events → gcex's event-injection models.
 //! - [`lookups`]: VQ / extension / disposition look-ups from what EXCS publishes in the store.
 //! - [`injector`]: ordered, de-duplicated delivery of conversation events to GC.
 //! - [`engine`]: TLib messages → call model → queued GC events (no IO).
@@ -13,7 +13,6 @@
 //! - [`player`]: plays scenario files on the SIP Server simulator.
 pub mod config;
 pub mod engine;
-pub mod gc_map;
 pub mod injector;
 pub mod lookups;
 pub mod player;
