@@ -21,7 +21,8 @@
 //! or TLib: time comes from the events, and gcex is used without its `client` feature (models
 //! only; `scripts/test.sh` checks that `cargo tree -e normal -p engage-callmodel` shows no
 //! reqwest, tokio or hyper). The optional `scenario` feature adds the scenario-file loader
-//! (`engage_callmodel::scenario`, reads files only when asked), for tests and the connector's simulator.
+//! (`engage_callmodel::scenario`, reads files only when asked), for tests and the connector's
+//! simulator. `tests/gc_wire_json.rs` pins the exact JSON GC gets for every scenario file.
 //!
 //! The driving loop (str0m / quinn-proto style): feed an event, drain the outputs, and pass time
 //! in when [`CallModel::poll_timeout`] says so.
