@@ -96,6 +96,12 @@ export ENGAGE_TEST_REDIS="${ENGAGE_TEST_REDIS:-redis://127.0.0.1:$REDIS_PORT/}"
 # --- checks and tests -------------------------------------------------------------------------
 say "cargo fmt --check"
 cargo fmt --all -- --check
+say "the call model stays pure: no HTTP stack or async runtime among its dependencies"
+if cargo tree -e normal -p engage-callmodel --all-features --locked | grep -E 'reqwest|tokio|hyper'; then
+  say "ERROR: engage-callmodel depends on the crates above (gcex must come without 'client')"; exit 1
+fi
+say "gcex builds as models only (no default features)"
+cargo clippy -p gcex --no-default-features --locked --quiet -- -D warnings
 say "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 say "cargo clippy + unit tests of the MS SQL Server driver (feature mssql; no server in CI)"

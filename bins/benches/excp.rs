@@ -10,10 +10,10 @@
 
 use bytes::BytesMut;
 use engage_callmodel::EngageEvent;
+use engage_callmodel::scenario::Scenario;
 use engage_excp::engine::Engine;
 use engage_excp::lookups::ExcpLookups;
 use engage_sim::player::{renumbered, shifted};
-use engage_sim::scenario::Scenario;
 use engage_sim::tlib_encode::tlib_message;
 use engage_tlib::wire::encode_with;
 use engage_tlib::{WireConfig, decode_bytes};

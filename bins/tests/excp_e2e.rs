@@ -6,12 +6,12 @@
 mod common;
 
 use common::{World, http, world};
+use engage_callmodel::scenario::Scenario;
 use engage_excp::config::ServerPair;
 use engage_excp::service::{Deps, RunSettings, Service};
 use engage_ops::health::Health;
 use engage_ops::metrics::Metrics;
 use engage_sim::player::{login, play, send, shifted};
-use engage_sim::scenario::Scenario;
 use engage_store::{DnRecord, IdKind, PersonRecord, ServiceConnection};
 use engage_tlib::client::Endpoint;
 use engage_tlib::sim::SimServer;

@@ -246,7 +246,11 @@ pub fn check_invariants(outputs: &[Output]) -> Result<(), String> {
     let mut ended: BTreeSet<Uuid> = BTreeSet::new();
     let mut disposed: BTreeSet<Uuid> = BTreeSet::new();
     let mut event_ids: BTreeSet<Uuid> = BTreeSet::new();
-    let mut last_time: BTreeMap<Uuid, u64> = BTreeMap::new();
+    // `yyyy-MM-ddTHH:mm:ss.SSSZ` is fixed-width: string order is time order.
+    let mut last_time: BTreeMap<Uuid, String> = BTreeMap::new();
+    let id = |i: usize, what: &str, s: &str| {
+        Uuid::parse_str(s).map_err(|e| format!("#{i}: {what} {s:?} is no UUID: {e}"))
+    };
     let mut conversations: BTreeSet<Uuid> = BTreeSet::new();
     let mut closed: BTreeSet<Uuid> = BTreeSet::new();
     for (i, o) in outputs.iter().enumerate() {
@@ -267,22 +271,26 @@ pub fn check_invariants(outputs: &[Output]) -> Result<(), String> {
                 continue;
             }
         };
-        let conv = e.conversation_id();
+        let conv = id(i, "conversationId", e.conversation_id())?;
         if closed.contains(&conv) {
             return Err(format!("#{i}: event after the conversation closed: {e:?}"));
         }
         conversations.insert(conv);
-        if !event_ids.insert(e.event_id()) {
+        if !event_ids.insert(id(i, "eventId", e.event_id())?) {
             return Err(format!("#{i}: duplicate event id"));
         }
-        if let Some(prev) = last_time.insert(conv, e.event_date_time())
-            && prev >= e.event_date_time()
+        if e.event_date_time().len() != 24 {
+            return Err(format!("#{i}: eventDateTime {:?}", e.event_date_time()));
+        }
+        if let Some(prev) = last_time.insert(conv, e.event_date_time().to_owned())
+            && prev.as_str() >= e.event_date_time()
         {
             return Err(format!("#{i}: eventDateTime not increasing"));
         }
         let Some(c) = e.communication_id() else {
             continue;
         };
+        let c = id(i, "communicationId", c)?;
         if e.is_established() {
             if !established.insert(c) {
                 return Err(format!("#{i}: communication established twice"));

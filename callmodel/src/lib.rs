@@ -12,8 +12,17 @@
 //! reproducible ids, and recording-segment metadata, come out. Unsupported call flows put a
 //! conversation into monitoring-suspension mode, as the deployment guide describes.
 //!
-//! What it must never do: perform IO, read a clock, use randomness, or depend on a wire format
-//! (neither TLib nor the GC JSON): time comes from the events, and `bins` converts the output.
+//! Its one job: turn Engage call events into the GC conversation events (and recording
+//! metadata) that describe the same calls. It emits gcex's event-injection models
+//! ([`gcex::events::ConversationEvent`], the workspace's one definition of a GC conversation
+//! event), ready to post: ids as UUID strings, `eventDateTime` formatted from event time.
+//!
+//! What it must never do: perform IO, read a clock, use randomness, or depend on an HTTP stack
+//! or TLib: time comes from the events, and gcex is used without its `client` feature (models
+//! only; `scripts/test.sh` checks that `cargo tree -e normal -p engage-callmodel` shows no
+//! reqwest, tokio or hyper). The optional `scenario` feature adds the scenario-file loader
+//! (`engage_callmodel::scenario`, reads files only when asked), for tests and the connector's
+//! simulator. `tests/gc_wire_json.rs` pins the exact JSON GC gets for every scenario file.
 //!
 //! The driving loop (str0m / quinn-proto style): feed an event, drain the outputs, and pass time
 //! in when [`CallModel::poll_timeout`] says so.
@@ -40,7 +49,7 @@
 //! let mut events = Vec::new();
 //! while let Some(out) = model.poll_output() {
 //!     if let Output::Event(e) = out {
-//!         events.push(e); // bins converts each to the GC batch request
+//!         events.push(e); // a gcex event: goes as is into a BatchConversationEventRequest
 //!     }
 //! }
 //! assert!(events[0].is_established());
@@ -60,6 +69,8 @@ pub mod input;
 mod lookup;
 mod model;
 pub mod output;
+#[cfg(feature = "scenario")]
+pub mod scenario;
 mod small;
 
 pub use config::ModelConfig;

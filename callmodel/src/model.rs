@@ -22,15 +22,52 @@ use crate::input::{
     CallCreated, CallRef, CallType, DnType, EngageEvent, Party, PartyMoved, PartyRole, PartyState,
 };
 use crate::lookup::Lookups;
-use crate::output::{
+use crate::output::{ConversationClosed, Output, RecordingSegment};
+use gcex::events::{
     CommunicationAnsweredEvent, CommunicationDispositionAppliedEvent, CommunicationEndedEvent,
-    CommunicationRef, ConsultTransferEvent, ConversationClosed, ConversationEvent, ConversationRef,
-    DisconnectType, EndConsultTransferEvent, EndTransferEvent, Established,
-    ExternalEstablishedEvent, HoldUpdatedEvent, InitialConfiguration, IvrEstablishedEvent, Output,
-    ProgressTransferEvent, RecordingSegment, RoutingEstablishedEvent, RoutingTransferEvent,
-    SourceConfiguration, TransferFinalState, TransferStart, TransferType, UserEstablishedEvent,
-    UserTransferEvent,
+    ConsultTransferEvent, ConversationEvent, DisconnectType, EndConsultTransferEvent,
+    EndTransferEvent, ExternalEstablishedEvent, FinalState as TransferFinalState, HoldUpdatedEvent,
+    InitialConfiguration, IvrEstablishedEvent, MAX_EVENT_MILLIS, ProgressConsultTransferEvent,
+    ProgressTransferEvent, RoutingEstablishedEvent, RoutingTransferEvent, SourceConfiguration,
+    TransferType, UserEstablishedEvent, UserTransferEvent, event_time_millis,
 };
+
+/// The fields every GC conversation event starts with, as the wire carries them.
+struct ConvHead {
+    event_id: String,
+    event_date_time: String,
+    conversation_id: String,
+}
+
+/// [`ConvHead`] and the communication the event is about.
+struct CommHead {
+    event_id: String,
+    event_date_time: String,
+    conversation_id: String,
+    communication_id: String,
+}
+
+/// The fields the five established events share.
+struct EstHead {
+    event_id: String,
+    event_date_time: String,
+    conversation_id: String,
+    communication_id: String,
+    initial_configuration: InitialConfiguration,
+    source_configuration: SourceConfiguration,
+}
+
+/// The fields the three transfer-start events share.
+struct StartHead {
+    event_id: String,
+    event_date_time: String,
+    conversation_id: String,
+    transfer_type: TransferType,
+    command_id: String,
+    initiating_communication_id: String,
+    target_communication_id: String,
+    object_communication_id: String,
+}
 
 /// How many ignored events (desktop events about unknown calls) are remembered for de-duplication.
 const IGNORED_MEMORY: usize = 4096;
@@ -554,7 +591,7 @@ impl Conversation {
 
     // ---- emitting ----
 
-    fn header(&mut self, t: u64) -> (Uuid, u64) {
+    fn header(&mut self, t: u64) -> (String, String) {
         let at = if self.next_event == 0 {
             t
         } else {
@@ -563,25 +600,27 @@ impl Conversation {
         self.last_out = at;
         let id = child_id(&self.id, IdKind::Event, self.next_event);
         self.next_event = self.next_event.wrapping_add(1);
-        (id, at)
+        // GC cannot express a time after 9999; such a time is written as the last instant.
+        let time = event_time_millis(at.min(MAX_EVENT_MILLIS)).unwrap_or_default();
+        (id.to_string(), time)
     }
 
-    fn conv_ref(&mut self, t: u64) -> ConversationRef {
+    fn conv_ref(&mut self, t: u64) -> ConvHead {
         let (event_id, event_date_time) = self.header(t);
-        ConversationRef {
+        ConvHead {
             event_id,
             event_date_time,
-            conversation_id: self.id,
+            conversation_id: self.id.to_string(),
         }
     }
 
-    fn comm_ref(&mut self, t: u64, c: u16) -> CommunicationRef {
+    fn comm_ref(&mut self, t: u64, c: u16) -> CommHead {
         let (event_id, event_date_time) = self.header(t);
-        CommunicationRef {
+        CommHead {
             event_id,
             event_date_time,
-            conversation_id: self.id,
-            communication_id: self.cid(c),
+            conversation_id: self.id.to_string(),
+            communication_id: self.cid(c).to_string(),
         }
     }
 
@@ -620,17 +659,17 @@ impl Conversation {
         c: u16,
         alerting: bool,
         invited_by: Option<u16>,
-    ) -> Established {
+    ) -> EstHead {
         let (event_id, event_date_time) = self.header(t);
-        Established {
+        EstHead {
             event_id,
             event_date_time,
-            conversation_id: self.id,
-            communication_id: self.cid(c),
+            conversation_id: self.id.to_string(),
+            communication_id: self.cid(c).to_string(),
             initial_configuration: InitialConfiguration {
                 alerting: Some(alerting),
                 inbound: Some(self.inbound),
-                invited_by: invited_by.map(|i| self.cid(i)),
+                invited_by: invited_by.map(|i| self.cid(i).to_string()),
                 ..InitialConfiguration::default()
             },
             source_configuration: SourceConfiguration {
@@ -663,11 +702,23 @@ impl Conversation {
             comm.answered = !alerting;
             comm.origin_queue = queue;
         }
-        let base = self.established(env, t, c, alerting, invited_by);
+        let EstHead {
+            event_id,
+            event_date_time,
+            conversation_id,
+            communication_id,
+            initial_configuration,
+            source_configuration,
+        } = self.established(env, t, c, alerting, invited_by);
         Self::emit(
             env,
             ConversationEvent::UserEstablished(UserEstablishedEvent {
-                base,
+                event_id,
+                event_date_time,
+                conversation_id,
+                communication_id,
+                initial_configuration,
+                source_configuration,
                 user_id: user_id.to_owned(),
                 phone_number: None,
                 station_id: None,
@@ -693,14 +744,26 @@ impl Conversation {
     ) -> u16 {
         let c = self.new_comm(CommKind::Routing, ctx, leg, "");
         self.comm_mut(c).gc_id = Some(queue.to_owned());
-        let base = self.established(env, t, c, false, invited_by);
+        let EstHead {
+            event_id,
+            event_date_time,
+            conversation_id,
+            communication_id,
+            initial_configuration,
+            source_configuration,
+        } = self.established(env, t, c, false, invited_by);
         Self::emit(
             env,
             ConversationEvent::RoutingEstablished(RoutingEstablishedEvent {
-                base,
+                event_id,
+                event_date_time,
+                conversation_id,
+                communication_id,
+                initial_configuration,
+                source_configuration,
                 queue_id: queue.to_owned(),
                 phone_number: None,
-                skill_ids: None,
+                skill_ids: Vec::new(),
                 language_id: None,
                 ani: None,
                 dnis: None,
@@ -716,14 +779,21 @@ impl Conversation {
         id
     }
 
-    fn transfer_start(&mut self, t: u64, init: u16, object: u16, command: Uuid) -> TransferStart {
-        TransferStart {
-            base: self.conv_ref(t),
+    fn transfer_start(&mut self, t: u64, init: u16, object: u16, command: Uuid) -> StartHead {
+        let ConvHead {
+            event_id,
+            event_date_time,
+            conversation_id,
+        } = self.conv_ref(t);
+        StartHead {
+            event_id,
+            event_date_time,
+            conversation_id,
             transfer_type: TransferType::Unattended,
-            command_id: command,
-            initiating_communication_id: self.cid(init),
-            target_communication_id: self.cid(init),
-            object_communication_id: self.cid(object),
+            command_id: command.to_string(),
+            initiating_communication_id: self.cid(init).to_string(),
+            target_communication_id: self.cid(init).to_string(),
+            object_communication_id: self.cid(object).to_string(),
         }
     }
 
@@ -735,15 +805,21 @@ impl Conversation {
         object: u16,
         dest: u16,
     ) {
-        let base = self.conv_ref(t);
+        let ConvHead {
+            event_id,
+            event_date_time,
+            conversation_id,
+        } = self.conv_ref(t);
         let (o, d) = (self.cid(object), self.cid(dest));
         Self::emit(
             env,
             ConversationEvent::ProgressTransfer(ProgressTransferEvent {
-                base,
-                command_id: command,
-                object_communication_id: o,
-                destination_communication_id: d,
+                event_id,
+                event_date_time,
+                conversation_id,
+                command_id: command.to_string(),
+                object_communication_id: o.to_string(),
+                destination_communication_id: d.to_string(),
             }),
         );
     }
@@ -756,15 +832,21 @@ impl Conversation {
         object: u16,
         final_state: TransferFinalState,
     ) {
-        let base = self.conv_ref(t);
+        let ConvHead {
+            event_id,
+            event_date_time,
+            conversation_id,
+        } = self.conv_ref(t);
         let o = self.cid(object);
         Self::emit(
             env,
             ConversationEvent::EndTransfer(EndTransferEvent {
-                base,
-                command_id: command,
+                event_id,
+                event_date_time,
+                conversation_id,
+                command_id: command.to_string(),
                 final_state,
-                object_communication_id: o,
+                object_communication_id: o.to_string(),
             }),
         );
     }
@@ -780,19 +862,34 @@ impl Conversation {
         let Some(object) = self.ctx[usize::from(MAIN)].object else {
             return;
         };
-        let base = self.conv_ref(t);
-        let e = ConsultTransferEvent {
-            base,
-            initiating_communication_id: self.cid(init),
-            destination_communication_id: self.cid(dest),
-            object_communication_id: self.cid(object),
-        };
+        let ConvHead {
+            event_id,
+            event_date_time,
+            conversation_id,
+        } = self.conv_ref(t);
+        let initiating_communication_id = self.cid(init).to_string();
+        let destination_communication_id = self.cid(dest).to_string();
+        let object_communication_id = self.cid(object).to_string();
         Self::emit(
             env,
             if progress {
-                ConversationEvent::ProgressConsultTransfer(e)
+                ConversationEvent::ProgressConsultTransfer(ProgressConsultTransferEvent {
+                    event_id,
+                    event_date_time,
+                    conversation_id,
+                    initiating_communication_id,
+                    destination_communication_id,
+                    object_communication_id,
+                })
             } else {
-                ConversationEvent::ConsultTransfer(e)
+                ConversationEvent::ConsultTransfer(ConsultTransferEvent {
+                    event_id,
+                    event_date_time,
+                    conversation_id,
+                    initiating_communication_id,
+                    destination_communication_id,
+                    object_communication_id,
+                })
             },
         );
     }
@@ -801,10 +898,18 @@ impl Conversation {
         let open = self.ctx[usize::from(CONSULT)].consult_open;
         self.ctx[usize::from(CONSULT)] = Ctx::default();
         if open && !self.suspended {
-            let base = self.conv_ref(t);
+            let ConvHead {
+                event_id,
+                event_date_time,
+                conversation_id,
+            } = self.conv_ref(t);
             Self::emit(
                 env,
-                ConversationEvent::EndConsultTransfer(EndConsultTransferEvent { base }),
+                ConversationEvent::EndConsultTransfer(EndConsultTransferEvent {
+                    event_id,
+                    event_date_time,
+                    conversation_id,
+                }),
             );
         }
     }
@@ -821,11 +926,19 @@ impl Conversation {
         }
         self.comm_mut(c).ended = true;
         env.ended += 1;
-        let base = self.comm_ref(t, c);
+        let CommHead {
+            event_id,
+            event_date_time,
+            conversation_id,
+            communication_id,
+        } = self.comm_ref(t, c);
         Self::emit(
             env,
             ConversationEvent::CommunicationEnded(CommunicationEndedEvent {
-                base,
+                event_id,
+                event_date_time,
+                conversation_id,
+                communication_id,
                 disconnect_type,
                 destination_conversation_id: None,
             }),
@@ -871,15 +984,23 @@ impl Conversation {
     ) {
         self.comm_mut(c).wrap_deadline = None;
         let code = env.lookups.wrap_up_code_id(disposition).map(str::to_owned);
-        let base = self.comm_ref(t, c);
+        let CommHead {
+            event_id,
+            event_date_time,
+            conversation_id,
+            communication_id,
+        } = self.comm_ref(t, c);
         Self::emit(
             env,
             ConversationEvent::CommunicationDispositionApplied(
                 CommunicationDispositionAppliedEvent {
-                    base,
+                    event_id,
+                    event_date_time,
+                    conversation_id,
+                    communication_id,
                     code,
                     notes: None,
-                    tags: None,
+                    tags: Vec::new(),
                 },
             ),
         );
@@ -1196,11 +1317,19 @@ impl Conversation {
                 let want_held = state == PartyState::Held;
                 if held != want_held && (answered || want_held) {
                     self.comm_mut(c).held = want_held;
-                    let base = self.comm_ref(t, c);
+                    let CommHead {
+                        event_id,
+                        event_date_time,
+                        conversation_id,
+                        communication_id,
+                    } = self.comm_ref(t, c);
                     Self::emit(
                         env,
                         ConversationEvent::HoldUpdated(HoldUpdatedEvent {
-                            base,
+                            event_id,
+                            event_date_time,
+                            conversation_id,
+                            communication_id,
                             held: want_held,
                         }),
                     );
@@ -1211,10 +1340,20 @@ impl Conversation {
     }
 
     fn answer<L: Lookups + ?Sized>(&mut self, env: &mut Env<'_, L>, c: u16, leg: u16, t: u64) {
-        let base = self.comm_ref(t, c);
+        let CommHead {
+            event_id,
+            event_date_time,
+            conversation_id,
+            communication_id,
+        } = self.comm_ref(t, c);
         Self::emit(
             env,
-            ConversationEvent::CommunicationAnswered(CommunicationAnsweredEvent { base }),
+            ConversationEvent::CommunicationAnswered(CommunicationAnsweredEvent {
+                event_id,
+                event_date_time,
+                conversation_id,
+                communication_id,
+            }),
         );
         self.mark_answered(env, c, leg, t);
         let ctx = usize::from(self.comm(c).ctx);
@@ -1330,11 +1469,27 @@ impl Conversation {
         dn: &str,
     ) -> u16 {
         let command = self.next_command();
-        let transfer = self.transfer_start(t, init, object, command);
+        let StartHead {
+            event_id,
+            event_date_time,
+            conversation_id,
+            transfer_type,
+            command_id,
+            initiating_communication_id,
+            target_communication_id,
+            object_communication_id,
+        } = self.transfer_start(t, init, object, command);
         Self::emit(
             env,
             ConversationEvent::UserTransfer(UserTransferEvent {
-                transfer,
+                event_id,
+                event_date_time,
+                conversation_id,
+                transfer_type,
+                command_id,
+                initiating_communication_id,
+                target_communication_id,
+                object_communication_id,
                 destination_user_id: user.to_owned(),
             }),
         );
@@ -1368,11 +1523,23 @@ impl Conversation {
             None if ctx_i == MAIN && !self.comms.iter().any(|c| c.kind == CommKind::User) => {
                 let c = self.new_comm(CommKind::Ivr, ctx_i, leg, &p.dn);
                 let invited_by = self.live(self.ctx[ci].object);
-                let base = self.established(env, t, c, false, invited_by);
+                let EstHead {
+                    event_id,
+                    event_date_time,
+                    conversation_id,
+                    communication_id,
+                    initial_configuration,
+                    source_configuration,
+                } = self.established(env, t, c, false, invited_by);
                 Self::emit(
                     env,
                     ConversationEvent::IvrEstablished(IvrEstablishedEvent {
-                        base,
+                        event_id,
+                        event_date_time,
+                        conversation_id,
+                        communication_id,
+                        initial_configuration,
+                        source_configuration,
                         ivr_phone_number: Some(p.dn.clone()),
                         ivr_name: None,
                         ani: None,
@@ -1424,7 +1591,14 @@ impl Conversation {
             (None, Some(p.dn.clone()), true)
         };
         self.comm_mut(c).answered = !alerting;
-        let base = self.established(
+        let EstHead {
+            event_id,
+            event_date_time,
+            conversation_id,
+            communication_id,
+            initial_configuration,
+            source_configuration,
+        } = self.established(
             env,
             t,
             c,
@@ -1434,7 +1608,12 @@ impl Conversation {
         Self::emit(
             env,
             ConversationEvent::ExternalEstablished(ExternalEstablishedEvent {
-                base,
+                event_id,
+                event_date_time,
+                conversation_id,
+                communication_id,
+                initial_configuration,
+                source_configuration,
                 ani,
                 ani_name: None,
                 dnis,
@@ -1480,14 +1659,30 @@ impl Conversation {
                     return;
                 };
                 let command = self.next_command();
-                let transfer = self.transfer_start(t, h, object, command);
+                let StartHead {
+                    event_id,
+                    event_date_time,
+                    conversation_id,
+                    transfer_type,
+                    command_id,
+                    initiating_communication_id,
+                    target_communication_id,
+                    object_communication_id,
+                } = self.transfer_start(t, h, object, command);
                 Self::emit(
                     env,
                     ConversationEvent::RoutingTransfer(RoutingTransferEvent {
-                        transfer,
+                        event_id,
+                        event_date_time,
+                        conversation_id,
+                        transfer_type,
+                        command_id,
+                        initiating_communication_id,
+                        target_communication_id,
+                        object_communication_id,
                         destination_queue_id: q.to_owned(),
                         language_id: None,
-                        skill_ids: None,
+                        skill_ids: Vec::new(),
                     }),
                 );
                 let r = self.establish_routing(env, t, (leg, ctx_i), q, Some(h));
@@ -1822,15 +2017,23 @@ impl Conversation {
             if self.comms[i].wrap_deadline.is_some_and(|d| stale || d <= t) {
                 let c = u16::try_from(i).unwrap_or(u16::MAX);
                 self.comm_mut(c).wrap_deadline = None;
-                let base = self.comm_ref(t, c);
+                let CommHead {
+                    event_id,
+                    event_date_time,
+                    conversation_id,
+                    communication_id,
+                } = self.comm_ref(t, c);
                 Self::emit(
                     env,
                     ConversationEvent::CommunicationDispositionApplied(
                         CommunicationDispositionAppliedEvent {
-                            base,
+                            event_id,
+                            event_date_time,
+                            conversation_id,
+                            communication_id,
                             code: None,
                             notes: None,
-                            tags: None,
+                            tags: Vec::new(),
                         },
                     ),
                 );

@@ -7,30 +7,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use engage_callmodel::fuzzing::{check_invariants, finish};
-use engage_callmodel::{CallModel, EngageEvent, ModelConfig, Output, StaticLookups};
-use serde::Deserialize;
+use engage_callmodel::scenario::{Scenario, Step};
+use engage_callmodel::{CallModel, ModelConfig, Output};
+use gcex::events::event_time_millis;
 use serde_yaml::{Mapping, Value};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Scenario {
-    name: String,
-    #[allow(dead_code)]
-    description: Option<String>,
-    #[serde(default)]
-    config: Option<ModelConfig>,
-    #[serde(default)]
-    lookups: StaticLookups,
-    steps: Vec<Step>,
-    expect: Vec<Value>,
-}
-
-#[derive(Clone, Deserialize)]
-#[serde(untagged)]
-enum Step {
-    Timeout { timeout: u64 },
-    Event(Box<EngageEvent>),
-}
 
 const ID_KEYS: [&str; 8] = [
     "conversationId",
@@ -44,11 +24,11 @@ const ID_KEYS: [&str; 8] = [
 ];
 
 fn scenario_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios")
+    Scenario::project_dir()
 }
 
 fn config_of(s: &Scenario) -> ModelConfig {
-    s.config.clone().unwrap_or_default()
+    s.model_config()
 }
 
 /// Run the steps; `mode` 0 = plain, 1 = every event twice, 2 = serialize/restore before each.
@@ -68,6 +48,7 @@ fn run(s: &Scenario, mode: u8) -> Vec<Output> {
                     model.handle_input(e, &s.lookups);
                 }
             }
+            other => panic!("unknown step {other:?}"),
         }
         out.extend(std::iter::from_fn(|| model.poll_output()));
     }
@@ -147,12 +128,18 @@ fn relabel(actual: &Value, expected: Option<&Value>, labels: &mut Labels) -> Val
     }
 }
 
+/// The expectation as the event's own form: the default conversation label, and
+/// `eventDateTime` (epoch ms in the files) formatted as GC's `yyyy-MM-ddTHH:mm:ss.SSSZ`.
 fn normalize_expected(e: &Value) -> Value {
     let mut e = e.clone();
-    if let Value::Mapping(m) = &mut e
-        && !m.contains_key("conversationId")
-    {
-        m.insert("conversationId".into(), "conv".into());
+    if let Value::Mapping(m) = &mut e {
+        if !m.contains_key("conversationId") {
+            m.insert("conversationId".into(), "conv".into());
+        }
+        if let Some(ms) = m.get("eventDateTime").and_then(Value::as_u64) {
+            let t = event_time_millis(ms).unwrap_or_else(|| format!("{ms} is past year 9999"));
+            m.insert("eventDateTime".into(), t.into());
+        }
     }
     e
 }
@@ -164,7 +151,7 @@ fn check_sources(s: &Scenario, out: &[Output]) -> Result<(), String> {
         .iter()
         .filter_map(|st| match st {
             Step::Event(e) => e.call_uuid().map(str::to_owned),
-            Step::Timeout { .. } => None,
+            _ => None,
         })
         .collect();
     for o in out {
@@ -188,8 +175,7 @@ fn check_sources(s: &Scenario, out: &[Output]) -> Result<(), String> {
 }
 
 fn check(path: &Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let s: Scenario = serde_yaml::from_str(&text).map_err(|e| format!("parse: {e}"))?;
+    let s = Scenario::load(path).map_err(|e| e.to_string())?;
     let out = run(&s, 0);
     let expected: Vec<Value> = s.expect.iter().map(normalize_expected).collect();
     let mut labels = Labels {
@@ -242,6 +228,7 @@ fn check(path: &Path) -> Result<(), String> {
         match step {
             Step::Timeout { timeout } => model.handle_timeout(*timeout),
             Step::Event(e) => model.handle_input(e, &s.lookups),
+            other => panic!("unknown step {other:?}"),
         }
         all.extend(std::iter::from_fn(|| model.poll_output()));
     }

@@ -10,8 +10,9 @@ use crate::client::GcClient;
 use crate::error::GcError;
 use crate::events::{
     ConversationEvent, InjectReport, MAX_EVENTS_PER_REQUEST, UserPresenceEvent,
-    UserRoutingStatusEvent, merge_reports,
+    UserRoutingStatusEvent,
 };
+use crate::inject::merge_reports;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;

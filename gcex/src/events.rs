@@ -1,6 +1,15 @@
-//! Event injection for a foreign ACD (`EventsApi`): conversation events, user presence
-//! events and user routing-status events, each posted in batches of at most
+//! Event injection for a foreign ACD (`EventsApi`): the wire models of conversation events,
+//! user presence events and user routing-status events, each posted in batches of at most
 //! [`MAX_EVENTS_PER_REQUEST`] and answered with a [`BatchEventResponse`].
+//!
+//! These models are the one definition of a GC conversation event in the workspace: the pure
+//! call model (`engage-callmodel`) emits them, the EXCP injector posts them, the emulator
+//! parses them. They need no HTTP: this module builds without the `client` feature (serde,
+//! serde_json and time only); the posting (`GcClient::inject_*`) needs `client`.
+//!
+//! Ids and times are strings, as on the wire: GC's ids are UUIDs and `eventDateTime` is
+//! `yyyy-MM-ddTHH:mm:ss.SSSZ` ([`event_time`], [`event_time_millis`]), but a receiver (the
+//! emulator) must still hold and answer an event whose id or time is malformed.
 //!
 //! Field names and enums follow the public models (`BatchConversationEventRequest`,
 //! `ExternalEstablishedEvent`, …, `UserPresenceEvent`, `UserRoutingStatusEvent`, `EventError`).
@@ -12,14 +21,29 @@
 //! events whose `retryable` is true are resent (only them) before the call returns, so later
 //! calls never overtake them.
 
-use crate::client::{GcClient, Req, Retry};
-use crate::error::GcError;
-use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+#[cfg(feature = "client")]
+pub use crate::inject::InjectReport;
 
 /// GC's per-request event limit ("A maximum of 100 events are allowed per request").
 pub const MAX_EVENTS_PER_REQUEST: usize = 100;
+
+/// The latest instant `eventDateTime` can express, 9999-12-31T23:59:59.999Z, in epoch
+/// milliseconds.
+pub const MAX_EVENT_MILLIS: u64 = 253_402_300_799_999;
+
+/// Formats epoch milliseconds as GC's `eventDateTime` (`yyyy-MM-ddTHH:mm:ss.SSSZ`, UTC);
+/// `None` after [`MAX_EVENT_MILLIS`].
+pub fn event_time_millis(millis: u64) -> Option<String> {
+    if millis > MAX_EVENT_MILLIS {
+        return None;
+    }
+    let nanos = i128::from(millis).checked_mul(1_000_000)?;
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?;
+    Some(event_time(t))
+}
 
 /// Formats a time as GC expects `eventDateTime`: `yyyy-MM-ddTHH:mm:ss.SSSZ` in UTC.
 pub fn event_time(t: time::OffsetDateTime) -> String {
@@ -88,7 +112,7 @@ pub struct SourceConfiguration {
 macro_rules! event_struct {
     ($(#[$m:meta])* $name:ident { comm; $($(#[$fm:meta])* $f:ident : $t:ty),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(rename_all = "camelCase")]
         pub struct $name {
             /// Unique event id (UUIDv4), the idempotency key.
@@ -107,7 +131,7 @@ macro_rules! event_struct {
     };
     ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $f:ident : $t:ty),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(rename_all = "camelCase")]
         pub struct $name {
             /// Unique event id (UUIDv4), the idempotency key.
@@ -430,7 +454,12 @@ event_struct!(
 macro_rules! conversation_events {
     ($( $variant:ident($ty:ident) => $field:ident, $json:literal, $rank:literal; )*) => {
         /// One voice conversation event, of any type.
-        #[derive(Debug, Clone, PartialEq)]
+        ///
+        /// Its own serde form (used for the call model's state and the scenario files, never
+        /// sent to GC) is the event's JSON with a `type` tag, the envelope array's name without
+        /// `Events` (`communicationEnded`); GC gets [`BatchConversationEventRequest`].
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(tag = "type", rename_all = "camelCase")]
         #[non_exhaustive]
         pub enum ConversationEvent {
             $(
@@ -440,7 +469,7 @@ macro_rules! conversation_events {
         }
 
         /// `BatchConversationEventRequest`: one array per event type (voice arrays).
-        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(rename_all = "camelCase")]
         pub struct BatchConversationEventRequest {
             $(
@@ -478,6 +507,17 @@ macro_rules! conversation_events {
             pub fn event_date_time(&self) -> &str { match self { $( Self::$variant(e) => &e.event_date_time, )* } }
             /// `communicationId`, for the event types that have one.
             pub fn communication_id(&self) -> Option<&str> { match self { $( Self::$variant(e) => e.communication(), )* } }
+            /// Whether this event creates a communication (the five `*EstablishedEvent`s).
+            pub fn is_established(&self) -> bool {
+                matches!(
+                    self,
+                    Self::ExternalEstablished(_)
+                        | Self::IvrEstablished(_)
+                        | Self::PhoneEstablished(_)
+                        | Self::RoutingEstablished(_)
+                        | Self::UserEstablished(_)
+                )
+            }
             /// The envelope array this event goes in, e.g. `communicationEndedEvents`.
             pub fn array_name(&self) -> &'static str { match self { $( Self::$variant(_) => $json, )* } }
             /// Order of application among events with the same `eventDateTime`.
@@ -619,147 +659,6 @@ pub struct BatchEventResponse {
     pub errors: Vec<EventError>,
 }
 
-/// What an injection call achieved.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct InjectReport {
-    /// Events given.
-    pub events: usize,
-    /// Events accepted.
-    pub accepted: usize,
-    /// HTTP requests used (without transport-level retries).
-    pub requests: usize,
-    /// Events that finally failed: not retryable, or still failing after the retry rounds.
-    pub failed: Vec<EventError>,
-}
-
-impl InjectReport {
-    fn merge(&mut self, other: InjectReport) {
-        self.events += other.events;
-        self.accepted += other.accepted;
-        self.requests += other.requests;
-        self.failed.extend(other.failed);
-    }
-}
-
-impl GcClient {
-    async fn inject<E, B>(
-        &self,
-        path: &str,
-        events: &[E],
-        id: fn(&E) -> &str,
-        build: fn(Vec<E>) -> B,
-    ) -> Result<InjectReport, GcError>
-    where
-        E: Clone,
-        B: Serialize,
-    {
-        let mut report = InjectReport {
-            events: events.len(),
-            ..InjectReport::default()
-        };
-        let rounds = self.config().retry.event_retry_rounds;
-        for chunk in events.chunks(MAX_EVENTS_PER_REQUEST) {
-            let mut pending: Vec<E> = chunk.to_vec();
-            let mut round = 0u32;
-            loop {
-                let req =
-                    Req::new(Method::POST, path, Retry::Safe).json(&build(pending.clone()))?;
-                report.requests += 1;
-                let resp: Option<BatchEventResponse> = self.call(req).await?;
-                let errors = resp.map(|r| r.errors).unwrap_or_default();
-                let retry_ids: HashSet<String> = errors
-                    .iter()
-                    .filter(|e| e.retryable)
-                    .filter_map(|e| e.event_id.clone())
-                    .collect();
-                let failed_ids: HashSet<&str> = errors
-                    .iter()
-                    .filter_map(|e| e.event_id.as_deref())
-                    .collect();
-                report.accepted += pending
-                    .iter()
-                    .filter(|e| !failed_ids.contains(id(e)))
-                    .count();
-                let can_retry = round < rounds && !retry_ids.is_empty();
-                for e in errors {
-                    if !(can_retry && e.retryable && e.event_id.is_some()) {
-                        report.failed.push(e);
-                    }
-                }
-                if !can_retry {
-                    break;
-                }
-                pending.retain(|e| retry_ids.contains(id(e)));
-                tokio::time::sleep(self.config().retry.backoff(round)).await;
-                round += 1;
-            }
-        }
-        Ok(report)
-    }
-
-    /// `POST /api/v2/events/conversations`: injects `events` in order, at most 100 per
-    /// request, resending only the events GC reports as `retryable`.
-    ///
-    /// On `Err` (a request failed as a whole after the client's retries) earlier requests of
-    /// this call may have been applied; resending all the events is safe, as GC applies each
-    /// `eventId` once.
-    pub async fn inject_conversation_events(
-        &self,
-        events: &[ConversationEvent],
-    ) -> Result<InjectReport, GcError> {
-        self.inject(
-            "/api/v2/events/conversations",
-            events,
-            |e| e.event_id(),
-            |v| {
-                let mut b = BatchConversationEventRequest::default();
-                for e in v {
-                    b.push(e);
-                }
-                b
-            },
-        )
-        .await
-    }
-
-    /// `POST /api/v2/events/users/presence` (`userPresenceEvents`).
-    pub async fn inject_presence_events(
-        &self,
-        events: &[UserPresenceEvent],
-    ) -> Result<InjectReport, GcError> {
-        self.inject(
-            "/api/v2/events/users/presence",
-            events,
-            |e| &e.event_id,
-            |v| BatchUserPresenceEventRequest {
-                user_presence_events: v,
-            },
-        )
-        .await
-    }
-
-    /// `POST /api/v2/events/users/routingstatus` (`userRoutingStatusEvents`).
-    pub async fn inject_routing_status_events(
-        &self,
-        events: &[UserRoutingStatusEvent],
-    ) -> Result<InjectReport, GcError> {
-        self.inject(
-            "/api/v2/events/users/routingstatus",
-            events,
-            |e| &e.event_id,
-            |v| BatchUserRoutingStatusEventRequest {
-                user_routing_status_events: v,
-            },
-        )
-        .await
-    }
-}
-
-pub(crate) fn merge_reports(a: &mut InjectReport, b: InjectReport) {
-    a.merge(b);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -795,5 +694,40 @@ mod tests {
     fn event_time_format() {
         let t = time::macros::datetime!(2026-03-04 05:06:07.089 UTC);
         assert_eq!(event_time(t), "2026-03-04T05:06:07.089Z");
+        assert_eq!(
+            event_time_millis(1_767_225_600_123).as_deref(),
+            Some("2026-01-01T00:00:00.123Z")
+        );
+        assert_eq!(
+            event_time_millis(0).as_deref(),
+            Some("1970-01-01T00:00:00.000Z")
+        );
+        assert_eq!(
+            event_time_millis(MAX_EVENT_MILLIS).as_deref(),
+            Some("9999-12-31T23:59:59.999Z")
+        );
+        assert_eq!(event_time_millis(MAX_EVENT_MILLIS + 1), None);
+        assert_eq!(event_time_millis(u64::MAX), None);
+    }
+
+    #[test]
+    fn tagged_form_names_the_type_and_round_trips() {
+        let e = ConversationEvent::ProgressConsultTransfer(ProgressConsultTransferEvent {
+            event_id: "e".into(),
+            event_date_time: "2026-01-01T00:00:00.000Z".into(),
+            conversation_id: "c".into(),
+            initiating_communication_id: "i".into(),
+            destination_communication_id: "d".into(),
+            object_communication_id: "o".into(),
+        });
+        let v = serde_json::to_value(&e).expect("json");
+        assert_eq!(v["type"], "progressConsultTransfer");
+        assert_eq!(
+            format!("{}Events", v["type"].as_str().unwrap_or_default()),
+            e.array_name()
+        );
+        let back: ConversationEvent = serde_json::from_value(v).expect("parse");
+        assert_eq!(back, e);
+        assert!(!e.is_established());
     }
 }

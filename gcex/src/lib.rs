@@ -11,7 +11,8 @@
 //! roles, skills, queues, wrap-up codes, presence, event injection and recording upload. With the
 //! `emulator` feature it also serves a stateful GC EX org over HTTP for tests and the demo.
 //!
-//! What it must never do: know anything about Engage, or let the client secret or an access
+//! What it must never do: know anything about Engage, do IO outside the `client` and `emulator`
+//! features, or let the client secret or an access
 //! token reach a log line, an error message or a `Debug` string.
 //!
 //! ## Shape
@@ -34,30 +35,61 @@
 //! (event ordering and idempotency in [`events`], the recording public key in [`recordings`]).
 //! GC's exact answer to a duplicate name is UNVERIFIED: the emulator answers 409
 //! `general.conflict`; callers should treat 409 on create as "exists, look it up".
+//!
+//! ## Features
+//! - `client` (default): the HTTP client, everything above.
+//! - without default features: only the wire models of event injection ([`events`]: the
+//!   conversation events, the batch envelopes, presence and routing-status events), with serde,
+//!   serde_json and time as the only dependencies: no reqwest, no tokio. The pure call model
+//!   (`engage-callmodel`) builds its output from them.
+//! - `emulator` (implies `client`): the GC EX org emulator.
 #![forbid(unsafe_code)]
 
-mod auth;
-pub mod batcher;
-mod client;
-mod config;
-mod error;
 pub mod events;
+
+#[cfg(feature = "client")]
+mod auth;
+#[cfg(feature = "client")]
+pub mod batcher;
+#[cfg(feature = "client")]
+mod client;
+#[cfg(feature = "client")]
+mod config;
+#[cfg(feature = "client")]
+mod error;
+#[cfg(feature = "client")]
+mod inject;
+#[cfg(feature = "client")]
 mod limiter;
+#[cfg(feature = "client")]
 mod models;
+#[cfg(feature = "client")]
 mod page;
+#[cfg(feature = "client")]
 pub mod presence;
+#[cfg(feature = "client")]
 pub mod recordings;
+#[cfg(feature = "client")]
 pub mod routing;
+#[cfg(feature = "client")]
 mod secret;
+#[cfg(feature = "client")]
 pub mod sta;
+#[cfg(feature = "client")]
 pub mod users;
 
 #[cfg(feature = "emulator")]
 pub mod emulator;
 
+#[cfg(feature = "client")]
 pub use client::{ClientStats, GcClient};
+#[cfg(feature = "client")]
 pub use config::{GcConfig, RateLimit, RetryPolicy, region_urls};
+#[cfg(feature = "client")]
 pub use error::{ErrorBody, ErrorDetail, GcError, Limit, TransportKind};
+#[cfg(feature = "client")]
 pub use models::EntityRef;
+#[cfg(feature = "client")]
 pub use page::{EntityListing, GcStream, PAGE_SIZE, collect_all};
+#[cfg(feature = "client")]
 pub use secret::Secret;

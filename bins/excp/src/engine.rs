@@ -13,7 +13,6 @@
 //! times), so an `EventQueued` that overtook the `EventCallCreated` of its call still reaches
 //! the model second.
 
-use super::gc_map::gc_event;
 use super::injector::Pending;
 use super::lookups::{AgentAt, ExcpLookups};
 use super::tlib_map::engage_event;
@@ -34,8 +33,6 @@ pub struct EngineStats {
     pub bad_messages: u64,
     /// GC events produced.
     pub gc_events: u64,
-    /// Model events that could not be converted (logged, skipped).
-    pub unconvertible: u64,
     /// Conversations closed.
     pub conversations_closed: u64,
     /// Of those, in monitoring-suspension mode.
@@ -260,16 +257,10 @@ impl Engine {
     fn drain(&mut self) {
         while let Some(out) = self.model.poll_output() {
             match out {
-                Output::Event(e) => match gc_event(&e) {
-                    Ok(g) => {
-                        self.stats.gc_events += 1;
-                        self.pending.push(g);
-                    }
-                    Err(err) => {
-                        self.stats.unconvertible += 1;
-                        tracing::error!(error = %err, "call-model event cannot be sent to GC; skipped");
-                    }
-                },
+                Output::Event(e) => {
+                    self.stats.gc_events += 1;
+                    self.pending.push(e);
+                }
                 Output::RecordingSegment(s) => {
                     self.stats.recording_segments += 1;
                     self.unsaved.push(s);

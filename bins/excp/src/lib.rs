@@ -8,11 +8,10 @@
 //! overtake each other, lose an event it read, or log a secret. It never imports another
 //! service; the SIP Server simulator and the TLib *encoding* live in `engage-sim`.
 //!
-//! Pure core (no tokio, no clock, no store): [`tlib_map`], [`gc_map`], [`engine`]. Driver:
+//! Pure core (no tokio, no clock, no store): [`tlib_map`], [`engine`] (the call model emits gcex's GC event types itself). Driver:
 //! [`lookups`], [`injector`], [`recording`], [`config`], [`service`].
 //!
 //! - [`tlib_map`]: the exact, documented translation of TLib messages into normalized events.
-//! - [`gc_map`]: call-model conversation events → gcex's event-injection models.
 //! - [`lookups`]: VQ / extension / disposition look-ups from what EXCS publishes in the store.
 //! - [`injector`]: ordered, de-duplicated delivery of conversation events to GC.
 //! - [`engine`]: TLib messages → call model → queued GC events (no IO).
@@ -22,7 +21,6 @@
 
 pub mod config;
 pub mod engine;
-pub mod gc_map;
 pub mod injector;
 pub mod lookups;
 pub mod recording;

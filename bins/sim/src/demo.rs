@@ -406,7 +406,7 @@ struct ExcpOutcome {
 /// seeded switch's agent extensions and VQs, played as TLib events.
 async fn excp_calls(sb: &Sandbox, store: Arc<dyn Store>) -> Result<ExcpOutcome, String> {
     use crate::player::{play, retarget};
-    use crate::scenario::Scenario;
+    use engage_callmodel::scenario::Scenario;
     use engage_excp::config::ServerPair;
     use engage_excp::service::{Deps, RunSettings, Service};
     use engage_store::{DnRecord, VqRecord};

@@ -3,7 +3,7 @@
 //! Genesys' servers cannot be had in a test or on a developer's machine, so the project carries
 //! faithful stand-ins and tests them like product code. This crate composes them:
 //!
-//! - [`scenario`]: the scenario files (`tests/scenarios/*.yaml`), one call flow each, with the
+//! - scenario files (`tests/scenarios/*.yaml`, `engage_callmodel::scenario`), one call flow each, with the
 //!   GC events it must produce;
 //! - [`tlib_encode`]: normalized Engage events → the TLib messages a SIP Server sends (the
 //!   encode half of EXCP's mapping; the decode half is `engage_excp::tlib_map`);
@@ -21,5 +21,4 @@
 
 pub mod demo;
 pub mod player;
-pub mod scenario;
 pub mod tlib_encode;

@@ -3,9 +3,9 @@
 //! clients registered on the extension. Times are shifted so the first step happens at the
 //! given start time (the call model runs on event time).
 
-use super::scenario::Scenario;
 use crate::tlib_encode::tlib_message;
 use engage_callmodel::EngageEvent;
+use engage_callmodel::scenario::Scenario;
 use engage_excp::tlib_map::TlibMapError;
 use engage_tlib::sim::SimServer;
 

@@ -6,8 +6,8 @@ use engage_callmodel::input::{
     CallCreated, CallDataChanged, CallDeleted, CallRef, CallType, DnType, Party, PartyDeleted,
     PartyEvent, PartyMoved, PartyRole, PartyState, UserEvent, VqEvent,
 };
+use engage_callmodel::scenario::Scenario;
 use engage_excp::tlib_map::*;
-use engage_sim::scenario::Scenario;
 use engage_sim::tlib_encode::tlib_message;
 use engage_tlib::wire::encode_with;
 use engage_tlib::{AttrInput, KvValue, WireConfig, decode_bytes};

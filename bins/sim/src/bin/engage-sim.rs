@@ -119,7 +119,7 @@ async fn sip(
     files: &[std::path::PathBuf],
     every: Option<u64>,
 ) -> ExitCode {
-    use engage_sim::scenario::Scenario;
+    use engage_callmodel::scenario::Scenario;
     let mut scenarios = Vec::new();
     for f in files {
         match Scenario::load(f) {

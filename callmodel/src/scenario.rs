@@ -1,10 +1,15 @@
-//! Scenario files (`tests/scenarios/*.yaml`, format in `callmodel/SCENARIOS.md`): one call flow
-//! as normalized Engage events, the model settings and look-ups it assumes, and the GC events it
-//! must produce. The SIP Server simulator plays their steps as TLib events; the end-to-end tests
+//! Scenario files (`tests/scenarios/*.yaml`, format in `callmodel/SCENARIOS.md`; feature
+//! `scenario`): one call flow as normalized Engage events, the model settings and look-ups it
+//! assumes, and the outputs it must produce. The model's scenario test runs them directly; the
+//! connector's SIP Server simulator plays their steps as TLib events and its end-to-end tests
 //! compare what reaches the GC emulator with their expectations.
+//!
+//! Reading files is the only IO here, and only when a caller asks ([`Scenario::load`],
+//! [`Scenario::load_dir`]); the model itself never touches this module.
 
-use engage_callmodel::{EngageEvent, ModelConfig, StaticLookups};
+use crate::{EngageEvent, ModelConfig, StaticLookups};
 use serde::Deserialize;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// One scenario file.
@@ -44,11 +49,10 @@ pub enum Step {
 }
 
 /// A scenario file could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum ScenarioError {
     /// The file or directory could not be read.
-    #[error("cannot read scenario {path}: {source}")]
     Io {
         /// The path.
         path: PathBuf,
@@ -56,13 +60,34 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     /// The file is not a valid scenario (see `callmodel/SCENARIOS.md` for the format).
-    #[error("scenario {path} is invalid: {source}")]
     Parse {
         /// The path.
         path: PathBuf,
         /// Why.
         source: serde_yaml::Error,
     },
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { path, source } => {
+                write!(f, "cannot read scenario {}: {source}", path.display())
+            }
+            Self::Parse { path, source } => {
+                write!(f, "scenario {} is invalid: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            Self::Parse { source, .. } => Some(source),
+        }
+    }
 }
 
 impl Scenario {
@@ -104,7 +129,7 @@ impl Scenario {
     /// The project's scenario directory (`tests/scenarios` at the workspace root), for tests,
     /// benches and the demo run from the source tree.
     pub fn project_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scenarios")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios")
     }
 
     /// The Engage events of the steps, in order (timeouts skipped).
