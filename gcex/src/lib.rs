@@ -48,7 +48,6 @@ mod page;
 pub mod presence;
 pub mod recordings;
 pub mod routing;
-mod secret;
 pub mod sta;
 pub mod users;
 
@@ -57,7 +56,9 @@ pub mod emulator;
 
 pub use client::{ClientStats, GcClient};
 pub use config::{GcConfig, RateLimit, RetryPolicy, region_urls};
+/// A secret string (client secret, access token) that never prints itself; shared with the
+/// other crates through `engage-base`.
+pub use engage_base::Secret;
 pub use error::{ErrorBody, ErrorDetail, GcError, Limit, TransportKind};
 pub use models::EntityRef;
 pub use page::{EntityListing, GcStream, PAGE_SIZE, collect_all};
-pub use secret::Secret;
