@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod codec;
 pub mod error;

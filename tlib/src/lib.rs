@@ -62,6 +62,7 @@
 #![forbid(unsafe_code)]
 
 mod attribute;
+#[cfg(feature = "client")]
 pub mod client;
 mod codec;
 pub mod connection;
