@@ -125,6 +125,16 @@ no_test_doubles engage-excs
 no_test_doubles engage-exas
 no_test_doubles engage-excp
 no_test_doubles engage-exec --no-default-features
+say "protocol crates without the client feature: sans-IO, no tokio"
+for crate in engage-tlib engage-statserver; do
+  cargo build -p "$crate" --no-default-features --locked --quiet
+  cargo clippy -p "$crate" --no-default-features --locked --quiet -- -D warnings
+  if cargo tree -e normal -p "$crate" --no-default-features --locked | grep -q -E '(^|[^-[:alnum:]_])tokio'; then
+    say "ERROR: $crate --no-default-features depends on tokio:"
+    cargo tree -e normal -p "$crate" --no-default-features --locked -i tokio || true
+    exit 1
+  fi
+done
 say "cargo check of the fuzz targets (cargo-fuzz layout, outside the workspace)"
 (cd fuzz && cargo check --bins --quiet)  # fuzz/Cargo.lock follows the libraries; not enforced
 say "cargo test (doc tests, then every unit, integration and end-to-end test)"

@@ -4,46 +4,13 @@
 //! A driver only has to run a list of `SELECT`s inside one read-only transaction
 //! ([`ConfigDb::read`]); everything else (SQL text, decoding into the model) is shared.
 
-use std::fmt;
-
 use async_trait::async_trait;
 
 use crate::dialect::{Dialect, UnknownDialect};
 
-/// A secret string (the DB password). `Debug` and `Display` never print it.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    /// The secret itself, for handing to a driver. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    /// Whether it is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "Secret(<empty>)"
-        } else {
-            "Secret(<redacted>)"
-        })
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+/// A secret string (the DB password): `Debug` and `Display` never print it. Shared with the
+/// other crates through `engage-base`; `engage_cfgdb::Secret` stays its name here.
+pub use engage_base::Secret;
 
 /// Config DB connection settings (the spec's `EXCS_CONFIG_DB_*` variables).
 #[derive(Debug, Clone, PartialEq, Eq)]

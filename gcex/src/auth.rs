@@ -1,8 +1,8 @@
 //! OAuth client credentials: one cached token, renewed ahead of expiry, one renewal at a time.
 
+use crate::Secret;
 use crate::config::GcConfig;
 use crate::error::GcError;
-use crate::secret::Secret;
 use base64::Engine;
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};

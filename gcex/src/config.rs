@@ -1,7 +1,7 @@
 //! Client configuration, from the `hybrid_integration` transaction values.
 
+use crate::Secret;
 use crate::error::GcError;
-use crate::secret::Secret;
 use std::time::Duration;
 
 /// How to reach and authenticate with one Genesys Cloud org.

@@ -72,8 +72,6 @@ pub mod recordings;
 #[cfg(feature = "client")]
 pub mod routing;
 #[cfg(feature = "client")]
-mod secret;
-#[cfg(feature = "client")]
 pub mod sta;
 #[cfg(feature = "client")]
 pub mod users;
@@ -85,11 +83,12 @@ pub mod emulator;
 pub use client::{ClientStats, GcClient};
 #[cfg(feature = "client")]
 pub use config::{GcConfig, RateLimit, RetryPolicy, region_urls};
+/// A secret string (client secret, access token) that never prints itself; shared with the
+/// other crates through `engage-base`.
+pub use engage_base::Secret;
 #[cfg(feature = "client")]
 pub use error::{ErrorBody, ErrorDetail, GcError, Limit, TransportKind};
 #[cfg(feature = "client")]
 pub use models::EntityRef;
 #[cfg(feature = "client")]
 pub use page::{EntityListing, GcStream, PAGE_SIZE, collect_all};
-#[cfg(feature = "client")]
-pub use secret::Secret;

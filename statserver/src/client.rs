@@ -27,12 +27,11 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use engage_base::{Backoff, Failover, Jitter};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -44,40 +43,10 @@ use crate::message::{ErrorCode, Message, ReferenceId, ServerMode, StatSpec, Stat
 use crate::session::{Session, SessionEvent};
 use crate::wire;
 
-/// A Stat Server address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Endpoint {
-    /// Host name or IP address.
-    pub host: String,
-    /// TCP port (Stat Server's default is 2060).
-    pub port: u16,
-}
-
-impl Endpoint {
-    /// An endpoint.
-    pub fn new(host: impl Into<String>, port: u16) -> Self {
-        Self {
-            host: host.into(),
-            port,
-        }
-    }
-}
-
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
-    }
-}
-
-/// Which server of the HA pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ServerRole {
-    /// The primary (`EXAS_STAT_SERVER_PRIMARY_*`).
-    Primary,
-    /// The backup (`EXAS_STAT_SERVER_BACKUP_*`).
-    Backup,
-}
+/// Server addresses (Stat Server's default port is 2060) and the HA pair's roles come from
+/// `engage-base`, shared with the T-Library client (`engage_statserver::client::Endpoint` stays
+/// their name here).
+pub use engage_base::{Endpoint, ServerRole};
 
 /// Client settings.
 #[derive(Debug, Clone)]
@@ -126,15 +95,22 @@ impl ClientConfig {
     }
 
     /// The backoff before attempt round `round` (1 = first retry): `initial · 2^(round-1)`,
-    /// capped at `max`, times a jitter factor in [0.75, 1.25] from `jitter_seed`.
+    /// times a jitter factor in [0.75, 1.25] from `jitter_seed`, never above `max`
+    /// ([`engage_base::Backoff::delay`]).
     pub fn backoff(&self, round: u32, jitter_seed: u64) -> Duration {
-        let exp = round.saturating_sub(1).min(20);
-        let base = self
-            .backoff_initial
-            .saturating_mul(1u32 << exp)
-            .min(self.backoff_max);
-        let permille = 750 + (jitter_seed % 501);
-        Duration::try_from_secs_f64(base.as_secs_f64() * permille as f64 / 1000.0).unwrap_or(base)
+        self.backoff_policy().delay(round, jitter_seed)
+    }
+
+    fn backoff_policy(&self) -> Backoff {
+        Backoff::new(self.backoff_initial, self.backoff_max)
+    }
+
+    fn failover(&self) -> Failover {
+        Failover::new(
+            self.primary.clone(),
+            self.backup.clone(),
+            self.backoff_policy(),
+        )
     }
 }
 
@@ -323,7 +299,7 @@ impl StatClient {
             cmd_rx,
             ev_tx,
             link_tx,
-            jitter: RandomState::new(),
+            jitter: Jitter::new(),
         };
         tokio::spawn(driver.run());
         (
@@ -401,7 +377,7 @@ struct Driver {
     cmd_rx: mpsc::UnboundedReceiver<Command>,
     ev_tx: mpsc::Sender<ClientEvent>,
     link_tx: watch::Sender<Option<ServerRole>>,
-    jitter: RandomState,
+    jitter: Jitter,
 }
 
 fn now() -> std::time::Instant {
@@ -409,20 +385,6 @@ fn now() -> std::time::Instant {
 }
 
 impl Driver {
-    fn endpoint(&self, role: ServerRole) -> &Endpoint {
-        match (role, &self.config.backup) {
-            (ServerRole::Backup, Some(b)) => b,
-            _ => &self.config.primary,
-        }
-    }
-
-    fn other(&self, role: ServerRole) -> ServerRole {
-        match (role, self.config.backup.is_some()) {
-            (ServerRole::Primary, true) => ServerRole::Backup,
-            _ => ServerRole::Primary,
-        }
-    }
-
     /// Applies a command; `false` means shut down.
     fn apply(&mut self, c: Option<Command>) -> bool {
         match c {
@@ -466,41 +428,27 @@ impl Driver {
     }
 
     async fn run(mut self) {
-        let mut target = ServerRole::Primary;
-        let mut previous: Option<ServerRole> = None;
-        let mut failures: u32 = 0;
+        let mut failover = self.config.failover();
         loop {
-            let ep = self.endpoint(target).clone();
-            let timeout = self.config.connect_timeout;
-            let attempt = async move {
-                match tokio::time::timeout(timeout, TcpStream::connect((ep.host.as_str(), ep.port)))
-                    .await
-                {
-                    Ok(Ok(s)) => Ok(s),
-                    Ok(Err(e)) => Err(format!("cannot connect to {ep}: {e}")),
-                    Err(_) => Err(format!("connecting to {ep} timed out after {timeout:?}")),
-                }
-            };
+            let target = failover.target();
+            let endpoint = failover.endpoint().clone();
+            let attempt = engage_base::net::connect(&endpoint, self.config.connect_timeout);
             let Some(result) = self.while_idle(attempt).await else {
                 return;
             };
             match result {
                 Ok(stream) => {
-                    failures = 0;
-                    if let Some(from) = previous
-                        && from != target
+                    if let Some(from) = failover.link_up()
                         && !self
                             .emit(ClientEvent::Switchover { from, to: target })
                             .await
                     {
                         return;
                     }
-                    previous = Some(target);
-                    let endpoint = self.endpoint(target).to_string();
                     if !self
                         .emit(ClientEvent::LinkUp {
                             role: target,
-                            endpoint,
+                            endpoint: endpoint.to_string(),
                         })
                         .await
                     {
@@ -524,30 +472,21 @@ impl Driver {
                             }
                         }
                     }
-                    target = self.other(target);
+                    // Any established link counts as healthy: switch over at once.
+                    let _ = failover.link_lost(true, self.jitter.sample());
                 }
                 Err(error) => {
-                    failures = failures.saturating_add(1);
-                    let round_done = self.config.backup.is_none() || failures.is_multiple_of(2);
-                    let retry_in = round_done.then(|| {
-                        let round = if self.config.backup.is_some() {
-                            failures / 2
-                        } else {
-                            failures
-                        };
-                        self.config.backoff(round, self.jitter.hash_one(failures))
-                    });
+                    let retry_in = failover.connect_failed(self.jitter.sample());
                     if !self
                         .emit(ClientEvent::ConnectFailed {
                             role: target,
-                            error,
+                            error: error.to_string(),
                             retry_in,
                         })
                         .await
                     {
                         return;
                     }
-                    target = self.other(target);
                     if let Some(d) = retry_in
                         && self.while_idle(tokio::time::sleep(d)).await.is_none()
                     {
@@ -559,7 +498,6 @@ impl Driver {
     }
 
     async fn run_link(&mut self, stream: TcpStream, role: ServerRole) -> LinkEnd {
-        let _ = stream.set_nodelay(true);
         let mut framed = Framed::new(stream, StatCodec::new(self.config.max_frame_body));
         self.session.handle_connected(now());
         // (interval() refuses a zero period.)
@@ -637,9 +575,9 @@ mod tests {
             let d3 = c.backoff(3, seed);
             assert!(d3 >= Duration::from_millis(300) && d3 <= Duration::from_millis(500));
             let d10 = c.backoff(10, seed);
-            assert!(d10 >= Duration::from_millis(750) && d10 <= Duration::from_millis(1250));
+            assert!(d10 >= Duration::from_millis(750) && d10 <= Duration::from_millis(1000));
         }
-        assert!(c.backoff(u32::MAX, 1) <= Duration::from_millis(1250));
+        assert!(c.backoff(u32::MAX, 1) <= Duration::from_millis(1000));
         // Extreme settings never panic.
         c.backoff_initial = Duration::MAX;
         c.backoff_max = Duration::MAX;

@@ -1,7 +1,6 @@
 //! Entry points for the fuzz targets and the corpus replay test (not a stable API).
 
 use bytes::BytesMut;
-use tokio_util::codec::Decoder;
 
 use crate::codec::StatCodec;
 use crate::wire;
@@ -25,7 +24,7 @@ pub fn frame(data: &[u8]) {
     let mut buf = BytesMut::from(&data[..mid]);
     let mut rest = &data[mid..];
     loop {
-        match codec.decode(&mut buf) {
+        match codec.decode_from(&mut buf) {
             Ok(Some(_)) => continue,
             Ok(None) if !rest.is_empty() => {
                 buf.extend_from_slice(rest);

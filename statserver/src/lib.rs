@@ -36,9 +36,21 @@
 //!    carries a [`StatValue::AgentStatus`]; [`AgentState::summarize`] turns it into logged
 //!    in/out, ready / not ready (+ reason) / after-call work, and the call type. `LinkUp`,
 //!    `LinkDown`, `Switchover` and [`client::StatClient::link`] feed health and metrics.
+//!
+//! `examples/agent_watch.rs` does exactly this and prints each agent's state; run with no
+//! arguments it watches agents on the simulator.
+//!
+//! ## Features
+//!
+//! - `client` (default): the tokio side, [`client`] and the `tokio_util::codec` impls of
+//!   [`codec::StatCodec`]. Without it (`default-features = false`) the crate is sans-IO: the
+//!   model, [`wire`], [`codec::StatCodec::decode_from`] and [`session`] build with no async
+//!   runtime.
+//! - `sim`: the Stat Server simulator (implies `client`).
 #![forbid(unsafe_code)]
 
 pub mod agent;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod codec;
 pub mod error;

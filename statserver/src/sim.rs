@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
@@ -163,14 +163,7 @@ impl SimServer {
     }
 
     async fn listen(&mut self) -> std::io::Result<()> {
-        let socket = if self.addr.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        socket.bind(self.addr)?;
-        let listener = socket.listen(1024)?;
+        let listener = engage_base::net::listen(self.addr)?;
         self.addr = listener.local_addr()?;
         let world = self.world.clone();
         let counters = self.counters.clone();

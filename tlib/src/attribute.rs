@@ -32,7 +32,7 @@ pub enum AttrKind {
 }
 
 macro_rules! attributes {
-    ($( $name:ident = $num:expr => $kind:ident, )*) => {
+    ($( $(#[doc = $doc:literal])* $name:ident = $num:expr => $kind:ident, )*) => {
         /// A T-Library attribute identifier.
         ///
         /// Build values from numbers with [`AttributeId::from_u16`]; unknown numbers are kept
@@ -44,6 +44,7 @@ macro_rules! attributes {
             $(
                 #[doc = concat!("`Attribute", stringify!($name), "`, number ", stringify!($num),
                     ", value kind `", stringify!($kind), "`.")]
+                $(#[doc = ""] #[doc = $doc])*
                 $name,
             )*
             /// An attribute number this crate does not know; its value is kept raw.
@@ -135,6 +136,8 @@ attributes! {
     DN = 115 => Str,
     OriginConnID = 117 => ConnId,
     RefConnID = 118 => ConnId,
+    /// The event time in **microseconds** since 1970-01-01 00:00:00 UTC (the public
+    /// `TTimeStamp`'s seconds · 1 000 000 + microseconds, as one `i64`; see `WIRE.md`).
     TimeStamp = 120 => Long,
     PartyID = 122 => Int,
     PartyType = 123 => Int,

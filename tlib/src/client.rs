@@ -31,13 +31,12 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use engage_base::{Backoff, Failover, Jitter};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -51,40 +50,9 @@ use crate::message::Message;
 use crate::message_type::MessageType;
 use crate::wire::WireConfig;
 
-/// A server address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Endpoint {
-    /// Host name or IP address.
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-}
-
-impl Endpoint {
-    /// An endpoint.
-    pub fn new(host: impl Into<String>, port: u16) -> Self {
-        Self {
-            host: host.into(),
-            port,
-        }
-    }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
-    }
-}
-
-/// Which server of the HA pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ServerRole {
-    /// The primary server.
-    Primary,
-    /// The backup server.
-    Backup,
-}
+/// Server addresses and the HA pair's roles come from `engage-base`, shared with the Stat
+/// Server client (`engage_tlib::client::Endpoint` stays their name here).
+pub use engage_base::{Endpoint, ServerRole};
 
 /// Client settings.
 #[derive(Clone)]
@@ -160,15 +128,22 @@ impl ClientConfig {
     }
 
     /// The backoff before attempt round `round` (1 = first retry): `initial · 2^(round-1)`,
-    /// capped at `max`, times a jitter factor in [0.75, 1.25] from `jitter_seed`.
+    /// times a jitter factor in [0.75, 1.25] from `jitter_seed`, never above `max`
+    /// ([`engage_base::Backoff::delay`]).
     pub fn backoff(&self, round: u32, jitter_seed: u64) -> Duration {
-        let exp = round.saturating_sub(1).min(20);
-        let base = self
-            .backoff_initial
-            .saturating_mul(1u32 << exp)
-            .min(self.backoff_max);
-        let permille = 750 + (jitter_seed % 501);
-        Duration::try_from_secs_f64(base.as_secs_f64() * permille as f64 / 1000.0).unwrap_or(base)
+        self.backoff_policy().delay(round, jitter_seed)
+    }
+
+    fn backoff_policy(&self) -> Backoff {
+        Backoff::new(self.backoff_initial, self.backoff_max)
+    }
+
+    fn failover(&self) -> Failover {
+        Failover::new(
+            self.primary.clone(),
+            self.backup.clone(),
+            self.backoff_policy(),
+        )
     }
 
     fn connection_config(&self) -> ConnectionConfig {
@@ -303,7 +278,7 @@ impl TlibClient {
             cmd_rx,
             ev_tx,
             link_tx,
-            jitter: RandomState::new(),
+            jitter: Jitter::new(),
             link_ready: false,
         };
         tokio::spawn(driver.run());
@@ -351,7 +326,7 @@ struct Driver {
     cmd_rx: mpsc::UnboundedReceiver<Command>,
     ev_tx: mpsc::Sender<ClientEvent>,
     link_tx: watch::Sender<Option<ServerRole>>,
-    jitter: RandomState,
+    jitter: Jitter,
     /// Whether the current link completed registration.
     link_ready: bool,
 }
@@ -375,34 +350,6 @@ fn lost_reason(why: &LinkLost) -> String {
 }
 
 impl Driver {
-    fn endpoint(&self, role: ServerRole) -> &Endpoint {
-        match (role, &self.config.backup) {
-            (ServerRole::Backup, Some(b)) => b,
-            _ => &self.config.primary,
-        }
-    }
-
-    fn other(&self, role: ServerRole) -> ServerRole {
-        match (role, self.config.backup.is_some()) {
-            (ServerRole::Primary, true) => ServerRole::Backup,
-            _ => ServerRole::Primary,
-        }
-    }
-
-    /// The backoff after the `failures`-th failure in a row: none between the two servers of
-    /// a round, a growing jittered delay after each full round.
-    fn retry_delay(&self, failures: u32) -> Option<Duration> {
-        let round_done = self.config.backup.is_none() || failures.is_multiple_of(2);
-        round_done.then(|| {
-            let round = if self.config.backup.is_some() {
-                failures / 2
-            } else {
-                failures
-            };
-            self.config.backoff(round, self.jitter.hash_one(failures))
-        })
-    }
-
     /// Sends an event, waiting while the channel is full; `false` means stop (the receiver is
     /// gone, or a shutdown arrived while waiting).
     async fn emit(&mut self, ev: ClientEvent) -> bool {
@@ -422,21 +369,11 @@ impl Driver {
     }
 
     async fn run(mut self) {
-        let mut target = ServerRole::Primary;
-        let mut previous: Option<ServerRole> = None;
-        let mut failures: u32 = 0;
+        let mut failover = self.config.failover();
         loop {
-            let ep = self.endpoint(target).clone();
-            let timeout = self.config.connect_timeout;
-            let attempt = async move {
-                match tokio::time::timeout(timeout, TcpStream::connect((ep.host.as_str(), ep.port)))
-                    .await
-                {
-                    Ok(Ok(s)) => Ok(s),
-                    Ok(Err(e)) => Err(format!("cannot connect to {ep}: {e}")),
-                    Err(_) => Err(format!("connecting to {ep} timed out after {timeout:?}")),
-                }
-            };
+            let target = failover.target();
+            let endpoint = failover.endpoint().clone();
+            let attempt = engage_base::net::connect(&endpoint, self.config.connect_timeout);
             let Some(result) = self.unless_shutdown(attempt).await else {
                 return;
             };
@@ -445,25 +382,19 @@ impl Driver {
                     self.counters
                         .links_established
                         .fetch_add(1, Ordering::Relaxed);
-                    if let Some(from) = previous
-                        && from != target
-                    {
+                    if let Some(from) = failover.link_up() {
                         self.counters.switchovers.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if let Some(from) = previous
-                        && from != target
-                        && !self
+                        if !self
                             .emit(ClientEvent::Switchover { from, to: target })
                             .await
-                    {
-                        return;
+                        {
+                            return;
+                        }
                     }
-                    previous = Some(target);
-                    let endpoint = self.endpoint(target).to_string();
                     if !self
                         .emit(ClientEvent::LinkUp {
                             which: target,
-                            endpoint,
+                            endpoint: endpoint.to_string(),
                         })
                         .await
                     {
@@ -488,38 +419,29 @@ impl Driver {
                             }
                         }
                     }
-                    target = self.other(target);
-                    if self.link_ready {
-                        failures = 0;
-                    } else {
-                        // Lost before registration completed (e.g. a refused password): a
-                        // failure like a refused connection, so a server that keeps refusing
-                        // is not hammered.
-                        failures = failures.saturating_add(1);
-                        if let Some(d) = self.retry_delay(failures)
-                            && self.unless_shutdown(tokio::time::sleep(d)).await.is_none()
-                        {
-                            return;
-                        }
+                    // A link lost before registration completed (e.g. a refused password)
+                    // counts as a failure, so a server that keeps refusing is not hammered.
+                    if let Some(d) = failover.link_lost(self.link_ready, self.jitter.sample())
+                        && self.unless_shutdown(tokio::time::sleep(d)).await.is_none()
+                    {
+                        return;
                     }
                 }
                 Err(error) => {
                     self.counters
                         .connect_failures
                         .fetch_add(1, Ordering::Relaxed);
-                    failures = failures.saturating_add(1);
-                    let retry_in = self.retry_delay(failures);
+                    let retry_in = failover.connect_failed(self.jitter.sample());
                     if !self
                         .emit(ClientEvent::ConnectFailed {
                             which: target,
-                            error,
+                            error: error.to_string(),
                             retry_in,
                         })
                         .await
                     {
                         return;
                     }
-                    target = self.other(target);
                     if let Some(d) = retry_in
                         && self.unless_shutdown(tokio::time::sleep(d)).await.is_none()
                     {
@@ -531,7 +453,6 @@ impl Driver {
     }
 
     async fn run_link(&mut self, stream: TcpStream, which: ServerRole) -> LinkEnd {
-        let _ = stream.set_nodelay(true);
         let mut framed = Framed::new(stream, TlibCodec::new(self.config.wire));
         let mut conn = match Connection::new(self.config.connection_config()) {
             Ok(c) => c,
@@ -640,7 +561,7 @@ mod tests {
             let d3 = c.backoff(3, seed);
             assert!(d3 >= Duration::from_millis(300) && d3 <= Duration::from_millis(500));
             let d10 = c.backoff(10, seed);
-            assert!(d10 >= Duration::from_millis(750) && d10 <= Duration::from_millis(1250));
+            assert!(d10 >= Duration::from_millis(750) && d10 <= Duration::from_millis(1000));
         }
         c.backoff_initial = Duration::MAX;
         c.backoff_max = Duration::MAX;

@@ -1,6 +1,10 @@
-//! A `tokio_util::codec` adapter over [`crate::wire`]: use it with `Framed` on a TCP stream.
+//! Stream framing over [`crate::wire`]: [`TlibCodec::decode_from`] takes one complete frame
+//! off a byte buffer (`Ok(None)` while incomplete), [`TlibCodec::encode_into`] appends one.
+//! With the `client` feature it is also a `tokio_util::codec` `Decoder`/`Encoder`: use it with
+//! `Framed` on a TCP stream.
 
 use bytes::BytesMut;
+#[cfg(feature = "client")]
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::message::Message;
@@ -53,13 +57,10 @@ impl TlibCodec {
     pub fn config(&self) -> &WireConfig {
         &self.config
     }
-}
 
-impl Decoder for TlibCodec {
-    type Item = Message;
-    type Error = CodecError;
-
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, CodecError> {
+    /// Takes the next complete frame off `src` and decodes it; `Ok(None)` while the frame is
+    /// incomplete (room for it is reserved). Sans-IO: feed it whatever the socket read.
+    pub fn decode_from(&mut self, src: &mut BytesMut) -> Result<Option<Message>, CodecError> {
         let Some(total) = wire::frame_len(src, &self.config)? else {
             src.reserve(HEADER_LEN);
             return Ok(None);
@@ -71,21 +72,38 @@ impl Decoder for TlibCodec {
         let frame = src.split_to(total).freeze();
         Ok(Some(wire::decode_bytes(frame, &self.config)?))
     }
-}
 
-impl Encoder<&Message> for TlibCodec {
-    type Error = CodecError;
-
-    fn encode(&mut self, msg: &Message, dst: &mut BytesMut) -> Result<(), CodecError> {
+    /// Appends `msg` as one frame to `dst`; on error nothing is written.
+    pub fn encode_into(&self, msg: &Message, dst: &mut BytesMut) -> Result<(), CodecError> {
         Ok(wire::encode_with(msg, &self.config, dst)?)
     }
 }
 
+#[cfg(feature = "client")]
+impl Decoder for TlibCodec {
+    type Item = Message;
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, CodecError> {
+        self.decode_from(src)
+    }
+}
+
+#[cfg(feature = "client")]
+impl Encoder<&Message> for TlibCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, msg: &Message, dst: &mut BytesMut) -> Result<(), CodecError> {
+        self.encode_into(msg, dst)
+    }
+}
+
+#[cfg(feature = "client")]
 impl Encoder<Message> for TlibCodec {
     type Error = CodecError;
 
     fn encode(&mut self, msg: Message, dst: &mut BytesMut) -> Result<(), CodecError> {
-        Ok(wire::encode_with(&msg, &self.config, dst)?)
+        self.encode_into(&msg, dst)
     }
 }
 
@@ -114,14 +132,14 @@ mod tests {
         let mut wire_bytes = BytesMut::new();
         let small = msg(3);
         let large = msg(600); // > 16 KiB: extended packet
-        codec.encode(&small, &mut wire_bytes).unwrap();
-        codec.encode(&large, &mut wire_bytes).unwrap();
+        codec.encode_into(&small, &mut wire_bytes).unwrap();
+        codec.encode_into(&large, &mut wire_bytes).unwrap();
         assert!(wire_bytes.len() > 16 * 1024);
         let mut src = BytesMut::new();
         let mut out = Vec::new();
         for b in wire_bytes {
             src.extend_from_slice(&[b]);
-            if let Some(m) = codec.decode(&mut src).unwrap() {
+            if let Some(m) = codec.decode_from(&mut src).unwrap() {
                 out.push(m);
             }
         }
@@ -133,15 +151,17 @@ mod tests {
     fn classic_codec_refuses_large_messages_both_ways() {
         let mut classic = TlibCodec::classic();
         let mut dst = BytesMut::new();
-        let err = classic.encode(&msg(600), &mut dst).unwrap_err();
+        let err = classic.encode_into(&msg(600), &mut dst).unwrap_err();
         assert!(matches!(
             err,
             CodecError::Encode(EncodeError::TooLarge { .. })
         ));
         assert!(dst.is_empty());
-        TlibCodec::default().encode(&msg(600), &mut dst).unwrap();
+        TlibCodec::default()
+            .encode_into(&msg(600), &mut dst)
+            .unwrap();
         let mut head = BytesMut::from(&dst[..4]);
-        let err = classic.decode(&mut head).unwrap_err();
+        let err = classic.decode_from(&mut head).unwrap_err();
         let CodecError::Decode(e) = err else {
             panic!("expected decode error")
         };
@@ -152,7 +172,7 @@ mod tests {
     fn rejects_oversized_header_before_the_body_arrives() {
         let mut codec = TlibCodec::extended(1024 * 1024);
         let mut src = BytesMut::from(&[0x80u8, 0x20, 0x00, 0x00][..]);
-        let err = codec.decode(&mut src).unwrap_err();
+        let err = codec.decode_from(&mut src).unwrap_err();
         assert!(err.to_string().contains("above the limit"), "{err}");
     }
 }

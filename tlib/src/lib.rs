@@ -37,6 +37,17 @@
 //!   backup switchover, re-registration of every DN and call monitoring on the new link,
 //!   backoff with jitter, ADDP, one bounded channel of [`client::ClientEvent`]s.
 //! - `sim` (feature `sim`): a SIP Server simulator over TCP for tests.
+//!
+//! ## Features
+//!
+//! - `client` (default): the tokio side, [`client`] and the `tokio_util::codec` impls of
+//!   [`TlibCodec`]. Without it (`default-features = false`) the crate is sans-IO: the message
+//!   model, [`wire`], [`TlibCodec::decode_from`] / [`TlibCodec::encode_into`] and [`connection`]
+//!   build with no async runtime.
+//! - `sim`: the SIP Server simulator (implies `client`).
+//!
+//! `examples/call_monitor.rs` shows an integrator's monitor: register DNs, print call events;
+//! run with no arguments it plays a call against the simulator.
 //! - [`fuzzing`]: entry points shared by the fuzz targets and the corpus replay test.
 //!
 //! ## Example
@@ -62,6 +73,7 @@
 #![forbid(unsafe_code)]
 
 mod attribute;
+#[cfg(feature = "client")]
 pub mod client;
 mod codec;
 pub mod connection;

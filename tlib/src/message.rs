@@ -314,10 +314,11 @@ impl Message {
 }
 
 macro_rules! accessors {
-    ($( $getter:ident, $id:ident, $ret:ty, $via:ident; )*) => {
+    ($( $(#[doc = $doc:literal])* $getter:ident, $id:ident, $ret:ty, $via:ident; )*) => {
         impl Message {
             $(
                 #[doc = concat!("`Attribute", stringify!($id), "` (first occurrence).")]
+                $(#[doc = ""] #[doc = $doc])*
                 #[inline]
                 pub fn $getter(&self) -> Option<$ret> {
                     self.$via(AttributeId::$id)
@@ -361,6 +362,8 @@ accessors! {
     dn, DN, &str, get_str;
     origin_conn_id, OriginConnID, ConnId, get_conn_id;
     ref_conn_id, RefConnID, ConnId, get_conn_id;
+    /// The event time in **microseconds** since the Unix epoch (UTC). Divide by 1 000 for
+    /// milliseconds (EXCP does, rounding down).
     time_stamp, TimeStamp, i64, get_long;
     party_id, PartyID, i32, get_int;
     party_type, PartyType, i32, get_int;
@@ -654,10 +657,11 @@ impl MessageBuilder {
 }
 
 macro_rules! setters {
-    ($( $setter:ident, $id:ident, $arg:ty, $variant:ident $(, $conv:ident)?; )*) => {
+    ($( $(#[doc = $doc:literal])* $setter:ident, $id:ident, $arg:ty, $variant:ident $(, $conv:ident)?; )*) => {
         impl MessageBuilder {
             $(
                 #[doc = concat!("Adds `Attribute", stringify!($id), "`.")]
+                $(#[doc = ""] #[doc = $doc])*
                 #[must_use]
                 pub fn $setter(mut self, value: $arg) -> Self {
                     self.push_input(AttributeId::$id, AttrInput::$variant(value $(.$conv())?));
@@ -702,6 +706,8 @@ setters! {
     dn, DN, &str, Str;
     origin_conn_id, OriginConnID, ConnId, ConnId;
     ref_conn_id, RefConnID, ConnId, ConnId;
+    /// `value`: the event time in **microseconds** since the Unix epoch (UTC), e.g.
+    /// milliseconds · 1 000.
     time_stamp, TimeStamp, i64, Long;
     party_id, PartyID, i32, Int;
     party_type, PartyType, i32, Int;

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
@@ -86,14 +86,7 @@ impl SimServer {
     }
 
     async fn listen(&mut self) -> std::io::Result<()> {
-        let socket = if self.addr.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        socket.bind(self.addr)?;
-        let listener = socket.listen(1024)?;
+        let listener = engage_base::net::listen(self.addr)?;
         self.addr = listener.local_addr()?;
         self.task = Some(tokio::spawn(accept_loop(listener, self.shared.clone())));
         Ok(())
