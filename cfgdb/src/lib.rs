@@ -29,6 +29,7 @@
 //! - [`filter`]: folder filtering ([`FolderFilter`]).
 //! - [`changes`]: deltas from fingerprints + history ([`ChangeTracker`], [`Poller`]).
 //! - [`mod@doctor`]: schema check ([`doctor()`]).
+//! - [`fuzzing`]: the entry point of the `cfgdb_vag` fuzz target and its corpus replay test.
 //! - [`seed`]: the fixture generator: the only code that writes, kept apart from the reader.
 //! - `pg` / `sqlite` / `mssql` / `oracle`: the drivers (features `postgres`, `sqlite`,
 //!   `mssql`, `oracle`).
@@ -39,6 +40,7 @@ pub mod db;
 pub mod dialect;
 pub mod doctor;
 pub mod filter;
+pub mod fuzzing;
 pub mod mapping;
 pub mod model;
 #[cfg(feature = "mssql")]

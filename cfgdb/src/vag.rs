@@ -22,8 +22,21 @@ use std::fmt;
 
 use crate::model::{AgentGroup, Dbid, ObjectState, Snapshot};
 
-/// Nesting limit: deeper input is rejected instead of overflowing the stack.
+#[cfg(test)]
+mod legacy;
+mod parser;
+
+/// Nesting limit: deeper input is rejected instead of overflowing the stack. The whole script
+/// counts one level, and each parenthesised group and each `~` one more.
 pub const MAX_DEPTH: usize = 64;
+
+/// Height limit of a parsed tree: the most `&`, `|` and `~` operators on one path from the root
+/// to a term (`a & b & c` is two deep: `&` chains fold to the left). Evaluating, printing and
+/// dropping an [`Expr`] recurse once per level, so a taller tree (a flat chain of a few
+/// thousand terms, tens of kilobytes of script) is rejected with
+/// [`ParseErrorKind::TooManyOperators`] instead of overflowing a 2 MiB thread stack later. Real
+/// scripts stay far below it.
+pub const MAX_OPERATOR_DEPTH: usize = 512;
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +132,9 @@ impl Truth {
     }
 }
 
-/// A script that does not parse; `position` is a byte offset into the script.
+/// A script that does not parse: where ([`position`](Self::position), a byte offset into the
+/// script, always on a `char` boundary and at most the script's length) and what
+/// ([`kind`](Self::kind); [`message`](Self::message) is its text).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "virtual agent group script: {message} at byte {position}; fix the group's annex virtual/script"
@@ -128,24 +143,72 @@ impl Truth {
 pub struct ParseError {
     /// Byte offset.
     pub position: usize,
-    /// What is wrong.
+    /// What is wrong, as text (`kind.to_string()`).
     pub message: String,
+    /// What is wrong, typed.
+    pub kind: ParseErrorKind,
+}
+
+impl ParseError {
+    fn new(position: usize, kind: ParseErrorKind) -> ParseError {
+        ParseError {
+            position,
+            message: kind.to_string(),
+            kind,
+        }
+    }
+}
+
+/// What is wrong with a script, or what was expected at [`ParseError::position`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// A required punctuation character (`(` or `)`) is missing.
+    #[error("expected `{0}`")]
+    ExpectedChar(char),
+    /// A term was expected (also for an empty script).
+    #[error("expected Skill, SkillExists, LoggedIn, `~` or `(`")]
+    ExpectedTerm,
+    /// A word that is not `Skill`, `SkillExists` or `LoggedIn` (lower-cased here).
+    #[error("unknown function `{0}`")]
+    UnknownFunction(String),
+    /// A function argument is not a `"`- or `'`-quoted name.
+    #[error("expected a quoted name")]
+    ExpectedQuotedName,
+    /// A quoted name has no closing quote; the position is just after the opening quote.
+    #[error("unterminated string")]
+    UnterminatedString,
+    /// `Skill(..)` is not followed by a comparison operator.
+    #[error("expected a comparison operator (= != >= <= > <)")]
+    ExpectedComparison,
+    /// A comparison is not followed by a decimal level that fits an `i64`.
+    #[error("expected an integer level")]
+    ExpectedLevel,
+    /// More than [`MAX_DEPTH`] nested groups and `~`; the position is just after the `(` or
+    /// `~` that passed the bound.
+    #[error("expression nested too deeply")]
+    TooDeep,
+    /// More than [`MAX_OPERATOR_DEPTH`] operators on one path of the tree (a very long `&` /
+    /// `|` chain); the position is the operator that passed the bound.
+    #[error(
+        "expression has too many operators (more than {} on one path); simplify the script",
+        MAX_OPERATOR_DEPTH
+    )]
+    TooManyOperators,
+    /// A complete expression is followed by something other than whitespace.
+    #[error("unexpected trailing input")]
+    TrailingInput,
+    /// Any other syntax error (not produced by the current grammar; kept for forward
+    /// compatibility).
+    #[error("{0}")]
+    Syntax(String),
 }
 
 impl Expr {
-    /// Parses a script.
+    /// Parses a script (see the grammar in the [module docs](self)). Never panics; nesting
+    /// deeper than [`MAX_DEPTH`] is rejected with [`ParseErrorKind::TooDeep`].
     pub fn parse(input: &str) -> Result<Expr, ParseError> {
-        let mut p = Parser {
-            s: input.as_bytes(),
-            pos: 0,
-            depth: 0,
-        };
-        let e = p.or()?;
-        p.ws();
-        if p.pos < p.s.len() {
-            return Err(p.err("unexpected trailing input"));
-        }
-        Ok(e)
+        parser::script(input)
     }
 
     /// Evaluates against a person's skills: `level_of(name)` gives the person's level in a
@@ -198,6 +261,15 @@ impl Expr {
     }
 }
 
+/// Prints the expression in the script grammar, fully parenthesised: `~(e)`, `(a & b)`,
+/// `(a | b)`, `Skill("name") >= 3` (operators `=` and `!=` for [`CmpOp::Eq`] / [`CmpOp::Ne`]).
+/// A name is quoted with `"`, or with `'` when it contains `"`.
+///
+/// [`Expr::parse`] reads the text back to an equal `Expr` provided (1) no name contains both
+/// `"` and `'` (the grammar has no escapes, so such a name cannot be written at all), and (2)
+/// the printed nesting fits [`MAX_DEPTH`]: every `Not`, `And` and `Or` node adds one level, so
+/// a tree deeper than `MAX_DEPTH - 1` operator nodes prints to text the parser rejects with
+/// [`ParseErrorKind::TooDeep`].
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -210,10 +282,10 @@ impl fmt::Display for Expr {
                     CmpOp::Gt => ">",
                     CmpOp::Lt => "<",
                 };
-                write!(f, "Skill(\"{name}\") {op} {level}")
+                write!(f, "Skill({}) {op} {level}", Quoted(name))
             }
-            Expr::SkillExists(n) => write!(f, "SkillExists(\"{n}\")"),
-            Expr::LoggedIn(n) => write!(f, "LoggedIn(\"{n}\")"),
+            Expr::SkillExists(n) => write!(f, "SkillExists({})", Quoted(n)),
+            Expr::LoggedIn(n) => write!(f, "LoggedIn({})", Quoted(n)),
             Expr::Not(e) => write!(f, "~({e})"),
             Expr::And(a, b) => write!(f, "({a} & {b})"),
             Expr::Or(a, b) => write!(f, "({a} | {b})"),
@@ -221,169 +293,30 @@ impl fmt::Display for Expr {
     }
 }
 
-struct Parser<'a> {
-    s: &'a [u8],
-    pos: usize,
-    depth: usize,
+/// The nesting [`Expr::parse`] counts in `e`'s `Display` text: one for the script, one for
+/// each `And` / `Or` group, two for each `Not` (`~` and its group).
+pub(crate) fn printed_depth(e: &Expr) -> usize {
+    fn inner(e: &Expr) -> usize {
+        match e {
+            Expr::Skill { .. } | Expr::SkillExists(_) | Expr::LoggedIn(_) => 0,
+            Expr::Not(e) => 2 + inner(e),
+            Expr::And(a, b) | Expr::Or(a, b) => 1 + inner(a).max(inner(b)),
+        }
+    }
+    1 + inner(e)
 }
 
-impl Parser<'_> {
-    fn err(&self, m: &str) -> ParseError {
-        ParseError {
-            position: self.pos,
-            message: m.to_string(),
-        }
-    }
-    fn ws(&mut self) {
-        while self.pos < self.s.len() && self.s[self.pos].is_ascii_whitespace() {
-            self.pos += 1;
-        }
-    }
-    fn peek(&mut self) -> Option<u8> {
-        self.ws();
-        self.s.get(self.pos).copied()
-    }
-    fn eat(&mut self, c: u8) -> bool {
-        if self.peek() == Some(c) {
-            self.pos += 1;
-            true
+/// A name between the quotes the grammar can read it back from.
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q = if self.0.contains('"') && !self.0.contains('\'') {
+            '\''
         } else {
-            false
-        }
-    }
-    fn expect(&mut self, c: u8) -> Result<(), ParseError> {
-        if self.eat(c) {
-            Ok(())
-        } else {
-            Err(self.err(&format!("expected `{}`", c as char)))
-        }
-    }
-    fn enter(&mut self) -> Result<(), ParseError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.err("expression nested too deeply"));
-        }
-        Ok(())
-    }
-    fn or(&mut self) -> Result<Expr, ParseError> {
-        self.enter()?;
-        let mut e = self.and()?;
-        while self.eat(b'|') {
-            e = Expr::Or(Box::new(e), Box::new(self.and()?));
-        }
-        self.depth -= 1;
-        Ok(e)
-    }
-    fn and(&mut self) -> Result<Expr, ParseError> {
-        let mut e = self.unary()?;
-        while self.eat(b'&') {
-            e = Expr::And(Box::new(e), Box::new(self.unary()?));
-        }
-        Ok(e)
-    }
-    fn unary(&mut self) -> Result<Expr, ParseError> {
-        if self.eat(b'~') {
-            self.enter()?;
-            let e = self.unary()?;
-            self.depth -= 1;
-            return Ok(Expr::Not(Box::new(e)));
-        }
-        self.primary()
-    }
-    fn primary(&mut self) -> Result<Expr, ParseError> {
-        if self.eat(b'(') {
-            let e = self.or()?;
-            self.expect(b')')?;
-            return Ok(e);
-        }
-        let start = self.pos;
-        while self.pos < self.s.len() && self.s[self.pos].is_ascii_alphabetic() {
-            self.pos += 1;
-        }
-        let word = std::str::from_utf8(&self.s[start..self.pos])
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        match word.as_str() {
-            "skill" => {
-                let name = self.call_arg()?;
-                let op = self.op()?;
-                let level = self.int()?;
-                Ok(Expr::Skill { name, op, level })
-            }
-            "skillexists" => Ok(Expr::SkillExists(self.call_arg()?)),
-            "loggedin" => Ok(Expr::LoggedIn(self.call_arg()?)),
-            "" => {
-                self.pos = start;
-                Err(self.err("expected Skill, SkillExists, LoggedIn, `~` or `(`"))
-            }
-            _ => {
-                self.pos = start;
-                Err(self.err(&format!("unknown function `{word}`")))
-            }
-        }
-    }
-    fn call_arg(&mut self) -> Result<String, ParseError> {
-        self.expect(b'(')?;
-        let q = match self.peek() {
-            Some(q @ (b'"' | b'\'')) => q,
-            _ => return Err(self.err("expected a quoted name")),
+            '"'
         };
-        self.pos += 1;
-        let start = self.pos;
-        while self.pos < self.s.len() && self.s[self.pos] != q {
-            self.pos += 1;
-        }
-        if self.pos >= self.s.len() {
-            return Err(ParseError {
-                position: start,
-                message: "unterminated string".into(),
-            });
-        }
-        // The quote is ASCII, so both ends are char boundaries.
-        let name = String::from_utf8_lossy(&self.s[start..self.pos]).into_owned();
-        self.pos += 1;
-        self.expect(b')')?;
-        Ok(name)
-    }
-    fn op(&mut self) -> Result<CmpOp, ParseError> {
-        self.ws();
-        let rest = &self.s[self.pos..];
-        let (op, len) = if rest.starts_with(b"==") {
-            (CmpOp::Eq, 2)
-        } else if rest.starts_with(b"!=") || rest.starts_with(b"<>") {
-            (CmpOp::Ne, 2)
-        } else if rest.starts_with(b">=") {
-            (CmpOp::Ge, 2)
-        } else if rest.starts_with(b"<=") {
-            (CmpOp::Le, 2)
-        } else if rest.starts_with(b"=") {
-            (CmpOp::Eq, 1)
-        } else if rest.starts_with(b">") {
-            (CmpOp::Gt, 1)
-        } else if rest.starts_with(b"<") {
-            (CmpOp::Lt, 1)
-        } else {
-            return Err(self.err("expected a comparison operator (= != >= <= > <)"));
-        };
-        self.pos += len;
-        Ok(op)
-    }
-    fn int(&mut self) -> Result<i64, ParseError> {
-        self.ws();
-        let start = self.pos;
-        if self.pos < self.s.len() && (self.s[self.pos] == b'-' || self.s[self.pos] == b'+') {
-            self.pos += 1;
-        }
-        while self.pos < self.s.len() && self.s[self.pos].is_ascii_digit() {
-            self.pos += 1;
-        }
-        std::str::from_utf8(&self.s[start..self.pos])
-            .ok()
-            .and_then(|t| t.parse::<i64>().ok())
-            .ok_or(ParseError {
-                position: start,
-                message: "expected an integer level".into(),
-            })
+        write!(f, "{q}{}{q}", self.0)
     }
 }
 
@@ -660,6 +593,258 @@ mod tests {
         })
     }
 
+    /// Parses with the nom parser, errors as `(position, message)` like the legacy oracle.
+    fn both(s: &str) -> Result<Expr, (usize, String)> {
+        let new = Expr::parse(s).map_err(|e| {
+            assert_eq!(e.message, e.kind.to_string());
+            (e.position, e.message)
+        });
+        assert_eq!(
+            new,
+            legacy::parse(s),
+            "nom and legacy parsers disagree on {s:?}"
+        );
+        new
+    }
+
+    fn skill_exists(n: &str) -> Box<Expr> {
+        Box::new(Expr::SkillExists(n.into()))
+    }
+
+    #[test]
+    fn and_binds_tighter_than_or_and_not_tighter_than_both() {
+        let (a, b, c) = (skill_exists("A"), skill_exists("B"), skill_exists("C"));
+        assert_eq!(
+            both("SkillExists('A') | SkillExists('B') & SkillExists('C')"),
+            Ok(Expr::Or(
+                a.clone(),
+                Box::new(Expr::And(b.clone(), c.clone()))
+            ))
+        );
+        assert_eq!(
+            both("~SkillExists('A') & SkillExists('B')"),
+            Ok(Expr::And(Box::new(Expr::Not(a.clone())), b.clone()))
+        );
+        assert_eq!(
+            both("~(SkillExists('A') & SkillExists('B'))"),
+            Ok(Expr::Not(Box::new(Expr::And(a.clone(), b.clone()))))
+        );
+        // Chains fold to the left; parentheses override.
+        assert_eq!(
+            both("SkillExists('A')|SkillExists('B')|SkillExists('C')"),
+            Ok(Expr::Or(
+                Box::new(Expr::Or(a.clone(), b.clone())),
+                c.clone()
+            ))
+        );
+        assert_eq!(
+            both("SkillExists('A')&(SkillExists('B')&SkillExists('C'))"),
+            Ok(Expr::And(a.clone(), Box::new(Expr::And(b, c))))
+        );
+        assert_eq!(both("((((SkillExists('A')))))"), Ok(*a));
+    }
+
+    #[test]
+    fn whitespace_case_and_quotes() {
+        let want = Ok(Expr::Skill {
+            name: " Sales Team ".into(),
+            op: CmpOp::Ge,
+            level: -7,
+        });
+        assert_eq!(
+            both("\t\r\n SKILL \x0c( \" Sales Team \" \n) >=\t-7 \n"),
+            want
+        );
+        assert_eq!(both("sKiLl(' Sales Team ')>=-7"), want);
+        // Names are verbatim between the quotes, the other quote included; no escapes.
+        assert_eq!(
+            both(r#"SkillExists('say "hi"')"#),
+            Ok(*skill_exists(r#"say "hi""#))
+        );
+        assert_eq!(
+            both(r#"LoggedIn("it's@SW")"#),
+            Ok(Expr::LoggedIn("it's@SW".into()))
+        );
+        assert_eq!(both(r#"SkillExists("a\")"#), Ok(*skill_exists("a\\")));
+        assert_eq!(both("SkillExists('')"), Ok(*skill_exists("")));
+        assert_eq!(
+            both("SkillExists('Ünïcødé ✓')"),
+            Ok(*skill_exists("Ünïcødé ✓"))
+        );
+        // Vertical tab is not ASCII whitespace for Rust (nor for the legacy parser).
+        assert_eq!(both("\x0bSkillExists('A')").unwrap_err().0, 0);
+        assert_eq!(
+            both("Skill('A') = +12"),
+            Ok(Expr::Skill {
+                name: "A".into(),
+                op: CmpOp::Eq,
+                level: 12
+            })
+        );
+    }
+
+    #[test]
+    fn errors_have_a_kind_and_a_position() {
+        let kind = |s: &str| {
+            both(s).unwrap_err();
+            let e = Expr::parse(s).unwrap_err();
+            (e.position, e.kind)
+        };
+        use ParseErrorKind as K;
+        assert_eq!(kind(""), (0, K::ExpectedTerm));
+        assert_eq!(kind("   "), (3, K::ExpectedTerm));
+        assert_eq!(kind("SkillExists('A') &"), (18, K::ExpectedTerm));
+        assert_eq!(kind("SkillExists('A') | "), (19, K::ExpectedTerm));
+        assert_eq!(kind("SkillExists('A') )"), (17, K::TrailingInput));
+        assert_eq!(kind("SkillExists('A') x"), (17, K::TrailingInput));
+        assert_eq!(kind("(SkillExists('A')"), (17, K::ExpectedChar(')')));
+        assert_eq!(kind("SkillExists 'A'"), (12, K::ExpectedChar('(')));
+        assert_eq!(kind("SkillExists('A'"), (15, K::ExpectedChar(')')));
+        assert_eq!(kind("SkillExists(A)"), (12, K::ExpectedQuotedName));
+        assert_eq!(kind("SkillExists('A)"), (13, K::UnterminatedString));
+        assert_eq!(kind("SkillExists(\"A')"), (13, K::UnterminatedString));
+        assert_eq!(
+            kind("Skills('A')"),
+            (0, K::UnknownFunction("skills".into()))
+        );
+        assert_eq!(kind(" ~ Skil('A')"), (3, K::UnknownFunction("skil".into())));
+        assert_eq!(kind("Skill('A') 3"), (11, K::ExpectedComparison));
+        assert_eq!(kind("Skill('A') => 3"), (12, K::ExpectedLevel));
+        assert_eq!(kind("Skill('A') > +"), (13, K::ExpectedLevel));
+        assert_eq!(kind("Skill('A') > 1.5"), (14, K::TrailingInput));
+        assert_eq!(
+            kind("Skill('A') > 99999999999999999999"),
+            (13, K::ExpectedLevel)
+        );
+        assert_eq!(kind("1"), (0, K::ExpectedTerm));
+        let e = Expr::parse("Skill('A') 3").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "virtual agent group script: expected a comparison operator (= != >= <= > <) at byte \
+             11; fix the group's annex virtual/script"
+        );
+    }
+
+    /// Stack for the parser at its bounds, a quarter of a tokio worker's or a test thread's
+    /// 2 MiB (unoptimised build; an optimised one needs far less).
+    const STACK: usize = 512 * 1024;
+
+    #[test]
+    fn nesting_is_bounded_at_max_depth() {
+        let atom = "SkillExists('A')";
+        // The script is one level, each group or `~` one more.
+        let ok_parens = format!(
+            "{}{atom}{}",
+            "(".repeat(MAX_DEPTH - 1),
+            ")".repeat(MAX_DEPTH - 1)
+        );
+        assert!(both(&ok_parens).is_ok());
+        let deep = format!("{}{atom}{}", "( ".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        let e = Expr::parse(&deep).unwrap_err();
+        assert_eq!(
+            (e.position, e.kind),
+            (2 * MAX_DEPTH - 1, ParseErrorKind::TooDeep)
+        );
+        both(&deep).unwrap_err();
+        assert!(both(&format!("{}{atom}", "~".repeat(MAX_DEPTH - 1))).is_ok());
+        let e = Expr::parse(&format!("{}{atom}", "~".repeat(MAX_DEPTH))).unwrap_err();
+        assert_eq!((e.position, e.kind), (MAX_DEPTH, ParseErrorKind::TooDeep));
+        // Far past the bound, in a small stack: rejected, not overflowed.
+        let huge = "(~".repeat(200_000);
+        let e = std::thread::Builder::new()
+            .stack_size(STACK)
+            .spawn(move || Expr::parse(&huge))
+            .unwrap()
+            .join()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::TooDeep);
+    }
+
+    #[test]
+    fn long_chains_are_bounded_at_max_operator_depth() {
+        let atom = "SkillExists('A')";
+        let chain = |n: usize| vec![atom; n].join(" | ");
+        // n terms fold to n - 1 levels.
+        let e = both(&chain(MAX_OPERATOR_DEPTH + 1)).unwrap();
+        assert_eq!(e.evaluate(&|_| Some(1)), Truth::True);
+        let e = Expr::parse(&chain(MAX_OPERATOR_DEPTH + 2)).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::TooManyOperators);
+        assert_eq!(e.position, (MAX_OPERATOR_DEPTH + 1) * (atom.len() + 3) - 2);
+        // Groups add their height to the chain around them; `~` adds one.
+        let half = format!("({})", chain(MAX_OPERATOR_DEPTH / 2));
+        assert!(Expr::parse(&format!("{half} & {half}")).is_ok());
+        assert!(Expr::parse(&format!("{half} & ~{half}")).is_ok());
+        assert!(Expr::parse(&format!("{half} & {atom} & {half}")).is_ok());
+        assert!(Expr::parse(&format!("~({})", chain(MAX_OPERATOR_DEPTH))).is_ok());
+        let e = Expr::parse(&format!("~({})", chain(MAX_OPERATOR_DEPTH + 1))).unwrap_err();
+        assert_eq!((e.position, e.kind), (1, ParseErrorKind::TooManyOperators));
+        // A script far past the bound (the old parser accepted it and the tree then overflowed
+        // the stack when evaluated, printed or dropped) is rejected in a small stack.
+        let huge = chain(200_000);
+        let e = std::thread::Builder::new()
+            .stack_size(STACK)
+            .spawn(move || Expr::parse(&huge))
+            .unwrap()
+            .join()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::TooManyOperators);
+    }
+
+    #[test]
+    fn display_picks_a_quote_the_name_does_not_contain() {
+        let e = Expr::And(
+            skill_exists(r#"say "hi""#),
+            Box::new(Expr::LoggedIn("it's".into())),
+        );
+        assert_eq!(
+            e.to_string(),
+            r#"(SkillExists('say "hi"') & LoggedIn("it's"))"#
+        );
+        assert_eq!(Expr::parse(&e.to_string()), Ok(e));
+    }
+
+    /// Names the grammar can write: any text without one of the two quote characters.
+    fn arb_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[^\"]{0,8}",
+            "[^']{0,8}",
+            "[ -~]{0,8}".prop_map(|s| s.replace('"', ""))
+        ]
+    }
+
+    /// Trees whose printed form nests at most `MAX_DEPTH` levels (each operator prints one).
+    fn arb_printable_expr() -> impl Strategy<Value = Expr> {
+        let ops = [
+            CmpOp::Eq,
+            CmpOp::Ne,
+            CmpOp::Ge,
+            CmpOp::Le,
+            CmpOp::Gt,
+            CmpOp::Lt,
+        ];
+        let leaf = prop_oneof![
+            (arb_name(), 0..6usize, any::<i64>()).prop_map(move |(name, op, level)| {
+                Expr::Skill {
+                    name,
+                    op: ops[op],
+                    level,
+                }
+            }),
+            arb_name().prop_map(Expr::SkillExists),
+            arb_name().prop_map(Expr::LoggedIn),
+        ];
+        leaf.prop_recursive(MAX_DEPTH as u32 - 1, 128, 2, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|e| Expr::Not(Box::new(e))),
+                (inner.clone(), inner.clone())
+                    .prop_map(|(a, b)| Expr::And(Box::new(a), Box::new(b))),
+                (inner.clone(), inner).prop_map(|(a, b)| Expr::Or(Box::new(a), Box::new(b))),
+            ]
+        })
+    }
+
     mod queue_membership {
         use super::super::*;
         use crate::model::{Annex, Person, Skill, SkillLevel};
@@ -817,6 +1002,48 @@ mod tests {
             if let Ok(e) = Expr::parse(&s) {
                 let _ = e.evaluate(&|_| Some(1));
             }
+        }
+
+        #[test]
+        fn display_round_trips_any_printable_tree(e in arb_printable_expr()) {
+            let text = e.to_string();
+            prop_assert_eq!(Expr::parse(&text), Ok(e));
+        }
+
+        #[test]
+        fn same_language_as_the_legacy_parser(
+            s in "[()~&|!<>=+\\- \t\n\r\x0b\x0c0-9\"'a-zA-Z@ÄЖ]{0,120}",
+        ) {
+            let _ = both(&s);
+        }
+
+        #[test]
+        fn same_language_as_the_legacy_parser_near_valid(
+            e in arb_expr(),
+            cut in any::<prop::sample::Index>(),
+            insert in "[()~&|<>= '\"xS1]{0,3}",
+        ) {
+            // Printed scripts, cut short and spliced with a few tokens.
+            let text = e.to_string();
+            let mut at = cut.index(text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let _ = both(&text);
+            let _ = both(&text[..at]);
+            let _ = both(&format!("{}{insert}{}", &text[..at], &text[at..]));
+        }
+
+        #[test]
+        fn arbitrary_strings_never_panic_and_errors_point_into_the_script(s in "\\PC{0,200}") {
+            match Expr::parse(&s) {
+                Ok(e) => prop_assert_eq!(Expr::parse(&e.to_string()), Ok(e)),
+                Err(e) => {
+                    prop_assert!(e.position <= s.len());
+                    prop_assert!(s.is_char_boundary(e.position));
+                }
+            }
+            let _ = both(&s);
         }
 
         #[test]
