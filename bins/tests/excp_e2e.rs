@@ -483,3 +483,155 @@ async fn a_restarted_excp_resumes_its_calls_from_the_checkpoint() {
     check_conversation(&view, &t, n);
     excp.shutdown().await;
 }
+
+/// Issue 12 §1: delivery runs apart from ingestion. While GC holds a request for seconds, the
+/// SIP Server's events keep being read and modelled; while GC answers 503 for good, nothing is
+/// lost; once GC is back every event arrives exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_or_failing_gc_never_stops_ingestion_and_loses_nothing() {
+    use gcex::emulator::{Fault, FaultKind};
+    let (w, t) = synced_world().await;
+    let sim = SimServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let excp = start_excp(&w, &sim, "excp-slow-gc").await;
+    wait_for("EXCP registers its DNs and call monitoring", || {
+        sim.call_monitors() >= 1
+            && sim.registrations(&t.extension) >= 1
+            && sim.registrations(&t.vq) >= 1
+    })
+    .await;
+    assert_eq!(login(&sim, &t.extension, &t.login_code), 1);
+    wait_for("EXCP sees the agent log in", || {
+        excp.status.lock().unwrap().agents_logged_in == 1
+    })
+    .await;
+    // GC takes 5 s to answer the first injection request.
+    w.gc.inject_fault(Fault {
+        path_prefix: "/api/v2/events/".into(),
+        remaining: 1,
+        kind: FaultKind::Delay { millis: 5_000 },
+    });
+    let s = scenario_on(&t);
+    let tlib_events = s.events().count() as u64;
+    let played = play(&sim, &s, now_ms()).unwrap();
+    assert_eq!(played.undelivered, 0, "{played:?}");
+    // Every TLib event of the call is read and modelled while the first request still hangs.
+    wait_for("EXCP ingests the whole call while GC hangs", || {
+        excp.status.lock().unwrap().engine.engage_events >= tlib_events
+    })
+    .await;
+    let status = excp.status.lock().unwrap().clone();
+    assert_eq!(
+        status.delivered, 0,
+        "nothing delivered yet: the hanging request is still open: {status:?}"
+    );
+    assert!(status.pending_events > 0);
+    let events = gc_event_count(&s);
+    let view = ended_conversation(&w, &s, events, &excp).await;
+    check_conversation(&view, &t, events);
+
+    // A second call while GC answers 503 to every injection: kept, then delivered.
+    w.gc.inject_fault(Fault {
+        path_prefix: "/api/v2/events/".into(),
+        remaining: u32::MAX,
+        kind: FaultKind::Status { status: 503 },
+    });
+    let mut s2 = s.clone();
+    for step in &mut s2.steps {
+        if let engage_callmodel::scenario::Step::Event(e) = step {
+            **e = engage_sim::player::renumbered(e, 1);
+        }
+    }
+    let played = play(&sim, &s2, now_ms()).unwrap();
+    assert_eq!(played.undelivered, 0, "{played:?}");
+    wait_for("EXCP ingests the second call while GC is down", || {
+        let st = excp.status.lock().unwrap();
+        st.engine.engage_events >= 2 * tlib_events && st.pending_events > 0
+    })
+    .await;
+    wait_for("/health reports GC down", || {
+        excp.health
+            .report()
+            .dependencies
+            .get("gc")
+            .is_some_and(|d| !d.up)
+    })
+    .await;
+    assert_eq!(
+        excp.status.lock().unwrap().dead_letters,
+        0,
+        "503 parks nothing"
+    );
+    w.gc.clear_faults();
+    let view = ended_conversation(&w, &s2, events, &excp).await;
+    check_conversation(&view, &t, events);
+    wait_for("every event of both calls delivered once", || {
+        let st = excp.status.lock().unwrap();
+        st.delivered == 2 * events as u64 && st.pending_events == 0
+    })
+    .await;
+    excp.shutdown().await;
+}
+
+/// The dead-letter list through REST: what is parked is listed in `/status` and
+/// `GET /api/v1/dead-letter`, and `POST /api/v1/dead-letter/replay` delivers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_events_are_listed_and_replayed() {
+    use engage_excp::injector::DeadLetter;
+    let (w, _t) = synced_world().await;
+    let sim = SimServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let source: String = w
+        .json()
+        .get(engage_store::PRESENCE_SOURCE_KEY)
+        .await
+        .unwrap()
+        .unwrap();
+    // Say an operator has since fixed what GC refused: the parked event is valid now.
+    let conversation = "00000000-0000-4000-9000-00000000d1e7";
+    let ev = gcex::events::ConversationEvent::from_json(
+        "externalEstablishedEvents",
+        serde_json::json!({
+            "eventId": "00000000-0000-4000-8000-00000000d1e7",
+            "eventDateTime": "2026-01-01T00:00:00.000Z",
+            "conversationId": conversation,
+            "communicationId": "00000000-0000-4000-a000-00000000d1e7",
+            "initialConfiguration": {"alerting": false, "inbound": true},
+            "sourceConfiguration": {"sourceId": source, "interactionId": "call-dead"},
+            "ani": "+15550001",
+            "dnis": "8000"
+        }),
+    )
+    .unwrap()
+    .unwrap();
+    let list = engage_excp::delivery::dead_letters(w.store.clone(), &w.ns);
+    list.push(&DeadLetter::new(ev, "refused".into(), Some(400)))
+        .await
+        .unwrap();
+    let excp = start_excp(&w, &sim, "excp-dead").await;
+    let addr = excp.http_addr;
+    wait_for("/status counts the dead letter", || {
+        excp.status.lock().unwrap().dead_letters == 1
+    })
+    .await;
+    let (code, body) = http(addr, "GET", "/api/v1/dead-letter", None).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["total"], 1);
+    assert_eq!(body["first"][0]["status"], 400);
+    assert!(excp.metrics.render().contains("excp_dead_letter_events 1"));
+    assert!(w.gc.conversation(conversation).is_none());
+    let (code, body) = http(addr, "POST", "/api/v1/dead-letter/replay", None).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["requeued"], 1);
+    wait_for("the replayed event reaches GC", || {
+        w.gc.conversation(conversation).is_some()
+    })
+    .await;
+    wait_for("the list is empty", || {
+        excp.status.lock().unwrap().dead_letters == 0
+    })
+    .await;
+    excp.shutdown().await;
+}

@@ -26,7 +26,8 @@
 //! `EXCP`), `EXCP_STA_USERDATA_LANGUAGE_KEY`, `EXCP_STA_DEFAULT_LANGUAGE`,
 //! `EXCP_DISPOSITION_KEY`, `EXCP_AFTER_CALL_WORK` (call-model settings; the first two override
 //! `conversation_provider/sta_userdata_language_key` and `sta_default_language`),
-//! `EXCP_LOOKUP_REFRESH_SECS` (10).
+//! `EXCP_LOOKUP_REFRESH_SECS` (10), `EXCP_MAX_PENDING_EVENTS` (200000: undelivered GC events
+//! at which `/health` reports delivery as degraded; warned at 80 %; events are never dropped).
 
 use engage_callmodel::ModelConfig;
 use engage_ops::config::{CommonConfig, ConfigError, EnvReader, GcEnv, Lookup};
@@ -108,6 +109,8 @@ pub struct ExcpConfig {
     pub model: ModelConfig,
     /// Look-up refresh period.
     pub lookup_every: Duration,
+    /// `EXCP_MAX_PENDING_EVENTS`: the undelivered-event level that degrades `/health`.
+    pub max_pending: usize,
     /// The store.
     pub store: StoreSettings,
     /// GC connection from `EXCP_GC_*`; `None`: the one EXCS publishes.
@@ -177,6 +180,12 @@ impl ExcpConfig {
         model.disposition_key = env.optional("EXCP_DISPOSITION_KEY");
         model.after_call_work_required = env.flag("EXCP_AFTER_CALL_WORK", false);
         let lookup_secs = env.parsed_or::<u64>("EXCP_LOOKUP_REFRESH_SECS", 10).max(1);
+        let max_pending = env
+            .parsed_or::<usize>(
+                "EXCP_MAX_PENDING_EVENTS",
+                crate::service::DEFAULT_MAX_PENDING,
+            )
+            .max(1);
         let store = engage_ops::config::store_settings(&mut env);
         let gc = GcEnv::read_optional(&mut env, "EXCP");
         let log = LogConfig {
@@ -208,6 +217,7 @@ impl ExcpConfig {
             app_password,
             model,
             lookup_every: Duration::from_secs(lookup_secs),
+            max_pending,
             store,
             gc,
             log,

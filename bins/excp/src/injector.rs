@@ -28,11 +28,18 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Undelivered events per conversation, in order.
+/// Undelivered events per conversation, in order: the pure part of delivery, with a
+/// plan/report interface. [`Pending::plan`] says what to send next (the oldest event of up to
+/// 100 conversations, rotating fairly so no conversation waits behind the same first hundred,
+/// never one with an event already in flight); [`Pending::report`] says what was finished.
 #[derive(Debug, Default)]
 pub struct Pending {
     queues: BTreeMap<String, VecDeque<ConversationEvent>>,
     len: usize,
+    /// Conversations with an event in a request that has not been reported yet.
+    in_flight: HashSet<String>,
+    /// The last conversation planned: the next plan starts after it.
+    cursor: Option<String>,
 }
 
 /// What happened to the events of one request.
@@ -44,8 +51,11 @@ pub struct RoundReport {
     pub skipped_claimed: usize,
     /// Kept: the other instance claimed them and has not finished yet.
     pub waiting_on_peer: usize,
-    /// Finally refused (not retryable); dropped.
+    /// Finally refused (not retryable): parked in the dead-letter list.
     pub refused: Vec<EventError>,
+    /// Events parked in the dead-letter list (refused one by one, or alone in a request GC
+    /// rejected as a whole).
+    pub parked: Vec<DeadLetter>,
     /// Kept for a later round (retryable failures, or the request failed as a whole).
     pub kept: usize,
 }
@@ -53,8 +63,60 @@ pub struct RoundReport {
 impl RoundReport {
     /// Whether the round finished any event (delivered, skipped or refused).
     pub fn progressed(&self) -> bool {
-        self.accepted + self.skipped_claimed + self.refused.len() > 0
+        self.accepted + self.skipped_claimed + self.parked.len() > 0
     }
+}
+
+/// One event GC refused for good, parked so it never blocks the rest (the dead-letter list
+/// in the store: `/status` shows it, `POST /api/v1/dead-letter/replay` re-queues it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    /// The event, as it was sent.
+    pub event: ConversationEvent,
+    /// What GC said.
+    pub error: String,
+    /// The HTTP status of a request GC rejected as a whole, if that is how it was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// When it was parked (RFC 3339).
+    pub parked_at: String,
+}
+
+impl DeadLetter {
+    /// A dead letter parked now.
+    pub fn new(event: ConversationEvent, error: String, status: Option<u16>) -> DeadLetter {
+        let parked_at = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        DeadLetter {
+            event,
+            error,
+            status,
+            parked_at,
+        }
+    }
+}
+
+/// Whether GC rejected a request because of what it carries (400, 413, 422): splitting the
+/// request isolates the bad event. Authorization and not-found answers (401/403/404) are
+/// systemic (every request would fail the same way until an operator acts) and are retried
+/// with a backoff instead, like 429 and 5xx.
+pub fn rejects_content(e: &gcex::GcError) -> bool {
+    matches!(e.status(), Some(400 | 413 | 422))
+}
+
+/// The outcome of delivering one plan: what to report to [`Pending::report`], and the
+/// round's counters; `error` is set when GC (or the store) failed for a reason that calls for
+/// a backoff (nothing is lost: unfinished events stay pending).
+#[derive(Debug, Default)]
+pub struct Delivery {
+    /// Event ids finished with (delivered, done by the peer, parked).
+    pub finished: HashSet<String>,
+    /// Counters.
+    pub report: RoundReport,
+    /// Why the round stopped early, if it did.
+    pub error: Option<InjectError>,
 }
 
 /// Who owns an event.
@@ -97,18 +159,59 @@ impl Pending {
         self.queues.len()
     }
 
-    /// The next request: the oldest event of up to `max` conversations (at most 100).
-    pub fn plan(&self, max: usize) -> Vec<ConversationEvent> {
-        self.queues
-            .values()
-            .filter_map(|q| q.front().cloned())
-            .take(max.clamp(1, MAX_EVENTS_PER_REQUEST))
-            .collect()
+    /// Conversations with an event in flight (planned, not yet reported).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
     }
 
-    /// Removes the given events (delivered, skipped or refused) from the heads of their
-    /// conversations.
-    pub fn remove(&mut self, done: &HashSet<String>) {
+    /// The next request: the oldest event of up to `max` conversations (at most 100), starting
+    /// after the conversation the previous plan ended with (round robin), skipping the
+    /// conversations already in flight. The planned conversations are in flight until
+    /// [`Pending::report`].
+    pub fn plan(&mut self, max: usize) -> Vec<ConversationEvent> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let max = max.clamp(1, MAX_EVENTS_PER_REQUEST);
+        type Entry<'a> = (&'a String, &'a VecDeque<ConversationEvent>);
+        let order: Box<dyn Iterator<Item = Entry<'_>> + '_> = match &self.cursor {
+            Some(c) => Box::new(
+                self.queues
+                    .range::<str, _>((Excluded(c.as_str()), Unbounded))
+                    .chain(
+                        self.queues
+                            .range::<str, _>((Unbounded, Included(c.as_str()))),
+                    ),
+            ),
+            None => Box::new(self.queues.iter()),
+        };
+        let plan: Vec<ConversationEvent> = order
+            .filter(|(c, _)| !self.in_flight.contains(*c))
+            .filter_map(|(_, q)| q.front().cloned())
+            .take(max)
+            .collect();
+        if let Some(last) = plan.last() {
+            self.cursor = Some(last.conversation_id().to_string());
+        }
+        for e in &plan {
+            self.in_flight.insert(e.conversation_id().to_string());
+        }
+        plan
+    }
+
+    /// Reports a planned request: `planned` is what [`Pending::plan`] gave (its conversations
+    /// are no longer in flight), `finished` the event ids that are done with (delivered,
+    /// delivered by the peer, or parked as dead letters). A finished event leaves the head of
+    /// its conversation; an id that is not at a head removes nothing (order is never broken).
+    pub fn report(&mut self, planned: &[ConversationEvent], finished: &HashSet<String>) {
+        for e in planned {
+            self.in_flight.remove(e.conversation_id());
+        }
+        self.remove(finished);
+    }
+
+    fn remove(&mut self, done: &HashSet<String>) {
+        if done.is_empty() {
+            return;
+        }
         self.queues.retain(|_, q| {
             while q.front().is_some_and(|e| done.contains(e.event_id())) {
                 q.pop_front();
@@ -196,76 +299,119 @@ impl Injector {
             .map(|_| ())
     }
 
-    /// One delivery round: plans a request, claims its events, injects the claimed ones and
-    /// removes what is finished from `pending`. On `Err` nothing was removed except events
-    /// the other instance owns.
-    pub async fn round(&self, pending: &mut Pending) -> Result<RoundReport, InjectError> {
-        let plan = pending.plan(MAX_EVENTS_PER_REQUEST);
-        let mut report = RoundReport::default();
-        if plan.is_empty() {
-            return Ok(report);
-        }
+    /// Delivers one plan: claims its events, injects the claimed ones, and classifies GC's
+    /// answer. A request GC rejects as a whole for its content ([`rejects_content`]) is split
+    /// in halves until the bad event is alone, and that event is parked ([`DeadLetter`]); an
+    /// event GC refuses with `retryable: false` is parked too. Retryable answers keep events
+    /// pending. Never fails: a systemic error ends the round with [`Delivery::error`] set.
+    pub async fn deliver(&self, plan: &[ConversationEvent]) -> Delivery {
+        let mut out = Delivery::default();
         let mut mine = Vec::with_capacity(plan.len());
-        let mut done = HashSet::new();
         for e in plan {
-            match self.claim(e.event_id()).await? {
-                Claim::Mine => mine.push(e),
-                Claim::Done => {
-                    report.skipped_claimed += 1;
-                    done.insert(e.event_id().to_string());
+            match self.claim(e.event_id()).await {
+                Ok(Claim::Mine) => mine.push(e.clone()),
+                Ok(Claim::Done) => {
+                    out.report.skipped_claimed += 1;
+                    out.finished.insert(e.event_id().to_string());
                 }
-                Claim::Peer => report.waiting_on_peer += 1,
+                Ok(Claim::Peer) => out.report.waiting_on_peer += 1,
+                Err(err) => {
+                    out.error = Some(err.into());
+                    return out;
+                }
             }
         }
-        if mine.is_empty() {
-            pending.remove(&done);
-            return Ok(report);
-        }
-        let result = match self.gc.inject_conversation_events(&mine).await {
-            Ok(r) => r,
-            Err(e) => {
-                pending.remove(&done);
-                return Err(e.into());
+        let mut work = vec![mine];
+        while let Some(batch) = work.pop() {
+            if batch.is_empty() {
+                continue;
             }
-        };
-        let failed: BTreeMap<&str, &EventError> = result
-            .failed
+            match self.gc.inject_conversation_events(&batch).await {
+                Ok(result) => self.settle(&batch, &result.failed, &mut out).await,
+                Err(e) if rejects_content(&e) && batch.len() > 1 => {
+                    tracing::warn!(error = %e, events = batch.len(), "GC rejected a request; splitting it to isolate the event");
+                    let mut first = batch;
+                    let second = first.split_off(first.len() / 2);
+                    // Halves go in order: the first half is delivered first.
+                    work.push(second);
+                    work.push(first);
+                }
+                Err(e) if rejects_content(&e) => {
+                    let Some(ev) = batch.into_iter().next() else {
+                        continue;
+                    };
+                    let id = ev.event_id().to_string();
+                    out.report
+                        .parked
+                        .push(DeadLetter::new(ev, e.to_string(), e.status()));
+                    self.mark_done(&id).await;
+                    out.finished.insert(id);
+                }
+                Err(e) => {
+                    out.report.kept += batch.len() + work.iter().map(Vec::len).sum::<usize>();
+                    out.error = Some(e.into());
+                    return out;
+                }
+            }
+        }
+        out
+    }
+
+    /// Books GC's per-event answer for one accepted request.
+    async fn settle(&self, batch: &[ConversationEvent], failed: &[EventError], out: &mut Delivery) {
+        let by_id: BTreeMap<&str, &EventError> = failed
             .iter()
             .filter_map(|f| f.event_id.as_deref().map(|id| (id, f)))
             .collect();
-        for e in &mine {
-            match failed.get(e.event_id()) {
+        for e in batch {
+            let id = e.event_id().to_string();
+            match by_id.get(id.as_str()) {
                 None => {
-                    report.accepted += 1;
-                    done.insert(e.event_id().to_string());
+                    out.report.accepted += 1;
                 }
-                Some(f) if f.retryable => report.kept += 1,
+                Some(f) if f.retryable => {
+                    out.report.kept += 1;
+                    continue;
+                }
                 Some(f) => {
-                    report.refused.push((*f).clone());
-                    done.insert(e.event_id().to_string());
+                    out.report.refused.push((*f).clone());
+                    out.report.parked.push(DeadLetter::new(
+                        e.clone(),
+                        f.message.clone().unwrap_or_else(|| "refused".into()),
+                        None,
+                    ));
                 }
             }
-        }
-        for e in &mine {
-            if done.contains(e.event_id())
-                && let Err(err) = self.finish(e.event_id()).await
-            {
-                // Without the mark the other instance may send it again once the claim
-                // expires; GC applies each eventId once.
-                tracing::warn!(error = %err, event_id = e.event_id(), "done mark not stored");
-            }
+            self.mark_done(&id).await;
+            out.finished.insert(id);
         }
         // A failure without an event id cannot be matched: its events count as accepted
         // above; surface it so it is logged.
-        report.refused.extend(
-            result
-                .failed
-                .iter()
-                .filter(|f| f.event_id.is_none())
-                .cloned(),
-        );
-        pending.remove(&done);
-        Ok(report)
+        out.report
+            .refused
+            .extend(failed.iter().filter(|f| f.event_id.is_none()).cloned());
+    }
+
+    async fn mark_done(&self, event_id: &str) {
+        if let Err(err) = self.finish(event_id).await {
+            // Without the mark the other instance may send it again once the claim expires;
+            // GC applies each eventId once.
+            tracing::warn!(error = %err, event_id, "done mark not stored");
+        }
+    }
+
+    /// One round on `pending`: plan, deliver, report (for tests and the last round at stop).
+    pub async fn round(&self, pending: &mut Pending) -> Result<RoundReport, InjectError> {
+        let plan = pending.plan(MAX_EVENTS_PER_REQUEST);
+        if plan.is_empty() {
+            return Ok(RoundReport::default());
+        }
+        let d = self.deliver(&plan).await;
+        pending.report(&plan, &d.finished);
+        match d.error {
+            Some(e) => Err(e),
+            None => Ok(d.report),
+        }
     }
 }
 
@@ -296,15 +442,21 @@ mod tests {
         let ids = |v: Vec<ConversationEvent>| -> Vec<String> {
             v.iter().map(|e| e.event_id().to_string()).collect()
         };
-        assert_eq!(ids(p.plan(100)), ["a-0", "b-0", "c-0"]);
-        assert_eq!(ids(p.plan(2)), ["a-0", "b-0"]);
+        let plan = p.plan(100);
+        assert_eq!(ids(plan.clone()), ["a-0", "b-0", "c-0"]);
+        assert!(p.plan(100).is_empty(), "every conversation is in flight");
         // a-0 accepted, b-0 kept (retryable): b does not advance.
-        p.remove(&HashSet::from(["a-0".to_string()]));
-        assert_eq!(ids(p.plan(100)), ["a-1", "b-0", "c-0"]);
+        p.report(&plan, &HashSet::from(["a-0".to_string()]));
+        let plan = p.plan(100);
+        assert_eq!(ids(plan.clone()), ["a-1", "b-0", "c-0"]);
         // An id that is not at a head removes nothing (order is never broken).
-        p.remove(&HashSet::from(["b-2".to_string()]));
+        p.report(&plan, &HashSet::from(["b-2".to_string()]));
         assert_eq!(p.len(), 6);
-        p.remove(&HashSet::from(["b-0".into(), "c-0".into(), "a-1".into()]));
+        let plan = p.plan(100);
+        p.report(
+            &plan,
+            &HashSet::from(["b-0".into(), "c-0".into(), "a-1".into()]),
+        );
         assert_eq!(ids(p.plan(100)), ["a-2", "b-1"]);
         assert_eq!((p.len(), p.conversations()), (3, 2));
     }
@@ -315,8 +467,43 @@ mod tests {
         for c in 0..250 {
             p.push(ev(&format!("conv{c:03}"), 0));
         }
-        assert_eq!(p.plan(usize::MAX).len(), MAX_EVENTS_PER_REQUEST);
-        assert_eq!(p.plan(0).len(), 1);
+        let first = p.plan(usize::MAX);
+        assert_eq!(first.len(), MAX_EVENTS_PER_REQUEST);
+        p.report(&first, &HashSet::new());
+        let one = p.plan(0);
+        assert_eq!(one.len(), 1);
+        p.report(&one, &HashSet::new());
+    }
+
+    #[test]
+    fn plans_rotate_fairly_between_conversations() {
+        let mut p = Pending::default();
+        for c in 0..250 {
+            p.push(ev(&format!("conv{c:03}"), 0));
+        }
+        let convs = |v: &[ConversationEvent]| -> Vec<String> {
+            v.iter().map(|e| e.conversation_id().to_string()).collect()
+        };
+        // Nothing is ever finished (say GC keeps answering retryable): the plans still walk
+        // through every conversation instead of retrying the first hundred forever.
+        let mut seen = std::collections::BTreeSet::new();
+        for round in 0..3 {
+            let plan = p.plan(100);
+            assert_eq!(plan.len(), 100, "round {round}");
+            seen.extend(convs(&plan));
+            p.report(&plan, &HashSet::new());
+        }
+        assert_eq!(
+            seen.len(),
+            250,
+            "every conversation got its turn within three rounds"
+        );
+        let plan = p.plan(100);
+        assert_eq!(
+            convs(&plan)[0],
+            "conv050",
+            "the rotation continues where it stopped"
+        );
     }
 }
 
@@ -389,5 +576,164 @@ mod ha_tests {
         let r = peer.round(&mut again).await.unwrap();
         assert_eq!(r.skipped_claimed, 1);
         assert!(again.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod dead_letter_tests {
+    use super::*;
+    use engage_store::EmbeddedStore;
+    use gcex::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Fault, FaultKind};
+
+    struct World {
+        emu: EmulatorHandle,
+        injector: Injector,
+        source: String,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn world() -> World {
+        let emu = Emulator::start(
+            EmulatorConfig::new("dl", "dl-secret").with_rate_limit(0, Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(EmbeddedStore::open(dir.path().join("s.redb")).unwrap());
+        let mut cfg = emu.client_config();
+        cfg.retry.budget = Duration::from_secs(2);
+        cfg.retry.initial_backoff = Duration::from_millis(5);
+        let gc = GcClient::new(cfg).unwrap();
+        let source = gc
+            .create_presence_source("EXCP dead letters", None)
+            .await
+            .unwrap()
+            .id
+            .unwrap();
+        World {
+            injector: Injector::new(gc, store, "claims:", "me"),
+            emu,
+            source,
+            _dir: dir,
+        }
+    }
+
+    /// An external party's established event of conversation `n` (a known or unknown source).
+    fn established(n: u32, source: &str) -> ConversationEvent {
+        ConversationEvent::from_json(
+            "externalEstablishedEvents",
+            serde_json::json!({
+                "eventId": format!("00000000-0000-4000-8000-{n:012}"),
+                "eventDateTime": "2026-01-01T00:00:00.000Z",
+                "conversationId": format!("00000000-0000-4000-9000-{n:012}"),
+                "communicationId": format!("00000000-0000-4000-a000-{n:012}"),
+                "initialConfiguration": {"alerting": false, "inbound": true},
+                "sourceConfiguration": {"sourceId": source, "interactionId": format!("call-{n}")},
+                "ani": "+15550001",
+                "dnis": "8000"
+            }),
+        )
+        .unwrap()
+        .unwrap()
+    }
+
+    fn conversation_exists(emu: &EmulatorHandle, n: u32) -> bool {
+        emu.conversation(&format!("00000000-0000-4000-9000-{n:012}"))
+            .is_some()
+    }
+
+    #[tokio::test]
+    async fn an_event_refused_for_good_is_parked_and_the_rest_flows() {
+        let w = world().await;
+        let mut pending = Pending::default();
+        for n in 0..20 {
+            // Conversation 7 names a presence source GC does not know: refused for good.
+            let source = if n == 7 {
+                "00000000-0000-4000-8000-ffffffffffff"
+            } else {
+                w.source.as_str()
+            };
+            pending.push(established(n, source));
+        }
+        let r = w.injector.round(&mut pending).await.unwrap();
+        assert_eq!(r.accepted, 19, "{r:?}");
+        assert_eq!(r.parked.len(), 1);
+        assert_eq!(
+            r.parked[0].event.event_id(),
+            "00000000-0000-4000-8000-000000000007"
+        );
+        assert!(r.parked[0].error.contains("presence source"), "{r:?}");
+        assert!(
+            pending.is_empty(),
+            "nothing blocks behind the refused event"
+        );
+        for n in (0..20).filter(|n| *n != 7) {
+            assert!(conversation_exists(&w.emu, n), "conversation {n} delivered");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_rejected_as_a_whole_is_split_until_the_bad_event_is_alone() {
+        let w = world().await;
+        let mut pending = Pending::default();
+        for n in 0..8 {
+            pending.push(established(n, &w.source));
+        }
+        // GC rejects the request of 8, then the first half (4), then its first half (2), then
+        // the first event alone: that one is parked, the 7 others are delivered.
+        w.emu.inject_fault(Fault {
+            path_prefix: "/api/v2/events/".into(),
+            remaining: 4,
+            kind: FaultKind::Status { status: 400 },
+        });
+        let r = w.injector.round(&mut pending).await.unwrap();
+        assert_eq!(
+            (r.accepted, r.parked.len()),
+            (7, 1),
+            "split isolates exactly one event: {r:?}"
+        );
+        assert_eq!(r.parked[0].status, Some(400));
+        assert_eq!(
+            r.parked[0].event.event_id(),
+            "00000000-0000-4000-8000-000000000000"
+        );
+        assert!(pending.is_empty());
+        assert!(!conversation_exists(&w.emu, 0));
+        for n in 1..8 {
+            assert!(conversation_exists(&w.emu, n), "conversation {n} delivered");
+        }
+    }
+
+    #[tokio::test]
+    async fn systemic_failures_keep_every_event_for_later() {
+        let w = world().await;
+        let mut pending = Pending::default();
+        for n in 0..5 {
+            pending.push(established(n, &w.source));
+        }
+        // 403 (a missing permission) is not the events' fault: nothing is parked or split.
+        w.emu.inject_fault(Fault {
+            path_prefix: "/api/v2/events/".into(),
+            remaining: 1,
+            kind: FaultKind::Status { status: 403 },
+        });
+        let e = w.injector.round(&mut pending).await.unwrap_err();
+        assert!(
+            matches!(e, InjectError::Gc(ref g) if g.is_unauthorized()),
+            "{e}"
+        );
+        assert_eq!(pending.len(), 5, "kept");
+        assert_eq!(pending.in_flight(), 0, "reported");
+        let r = w.injector.round(&mut pending).await.unwrap();
+        assert_eq!(r.accepted, 5);
+        assert!(r.parked.is_empty());
+    }
+
+    #[test]
+    fn a_dead_letter_round_trips_through_json() {
+        let d = DeadLetter::new(established(1, "s"), "refused".into(), Some(400));
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(serde_json::from_str::<DeadLetter>(&json).unwrap(), d);
     }
 }

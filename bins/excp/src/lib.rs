@@ -13,13 +13,16 @@
 //!
 //! - [`tlib_map`]: the exact, documented translation of TLib messages into normalized events.
 //! - [`lookups`]: VQ / extension / disposition look-ups from what EXCS publishes in the store.
-//! - [`injector`]: ordered, de-duplicated delivery of conversation events to GC.
+//! - [`injector`]: ordered, de-duplicated delivery of conversation events to GC (pure queue
+//!   with a plan/report interface, and the injector that claims, sends, splits and parks).
+//! - [`delivery`]: the delivery task apart from ingestion, and the dead-letter list.
 //! - [`engine`]: TLib messages → call model → queued GC events (no IO).
 //! - [`config`], [`service`]: the `excp` service (settings, SIP Server clients, REST on 3650).
 //! - [`recording`]: the recording metadata API (MCP posts) and the stored agent segments.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod delivery;
 pub mod engine;
 pub mod injector;
 pub mod lookups;

@@ -3,8 +3,9 @@
 //! `/metrics`) on `EXCP_PORT` (3650).
 
 use super::config::{ExcpConfig, ServerPair};
+use super::delivery::{self, DeadLetterApi, DeliveryTask, ReplayRequest};
 use super::engine::{Engine, EngineStats};
-use super::injector::Injector;
+use super::injector::{Injector, rejects_content};
 use super::lookups::ExcpLookups;
 use axum::Json;
 use axum::extract::State;
@@ -17,6 +18,7 @@ use engage_store::{
     IdMap, JsonView, Namespace, PRESENCE_SOURCE_KEY, ServiceConnection, Store, StoreError,
 };
 use engage_tlib::client::{ClientConfig, ClientEvent, TlibClient};
+use gcex::events::MAX_EVENTS_PER_REQUEST;
 use gcex::{GcClient, GcError};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -26,6 +28,13 @@ use tokio::sync::{mpsc, watch};
 
 /// The re-ordering window of the engine.
 const REORDER_MS: u64 = 150;
+
+/// The default of `EXCP_MAX_PENDING_EVENTS`.
+pub const DEFAULT_MAX_PENDING: usize = 200_000;
+
+/// How long the last delivery round at stop may take before the events are left in the
+/// checkpoint (a SIGTERM grace period is typically 30 s).
+const LAST_ROUND: Duration = Duration::from_secs(10);
 
 /// How often a changed engine is checkpointed to the store.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
@@ -99,6 +108,10 @@ pub struct RunSettings {
     pub tick: Duration,
     /// Tunes the TLib clients (tests shorten the backoffs).
     pub tlib_tweak: fn(&mut ClientConfig),
+    /// Undelivered GC events above which `/health` reports delivery as degraded and an
+    /// alert fires (`EXCP_MAX_PENDING_EVENTS`, 200,000; warned at 80 %). Events are never
+    /// dropped: memory grows past it while GC is unreachable.
+    pub max_pending: usize,
 }
 
 impl RunSettings {
@@ -117,6 +130,7 @@ impl RunSettings {
             lookup_every: Duration::from_secs(10),
             tick: Duration::from_millis(200),
             tlib_tweak: |_| {},
+            max_pending: DEFAULT_MAX_PENDING,
         }
     }
 
@@ -134,6 +148,7 @@ impl RunSettings {
             lookup_every: c.lookup_every,
             tick: Duration::from_millis(200),
             tlib_tweak: |_| {},
+            max_pending: c.max_pending,
         }
     }
 }
@@ -160,6 +175,13 @@ pub struct ExcpStatus {
     pub agents_logged_in: usize,
     /// Last delivery error, if the last round failed.
     pub last_error: Option<String>,
+    /// GC events parked in the dead-letter list (refused for good), in the store.
+    pub dead_letters: usize,
+    /// The last event parked: its id and GC's answer.
+    pub last_dead_letter: Option<String>,
+    /// The pending-event level at which `/health` reports delivery as degraded
+    /// (`EXCP_MAX_PENDING_EVENTS`).
+    pub pending_cap: usize,
 }
 
 /// Shared status.
@@ -273,11 +295,16 @@ impl Service {
             deps.store.clone(),
             deps.ns.clone(),
         )));
+        let (replay_tx, replay_rx) = mpsc::channel::<ReplayRequest>(4);
+        let router = router.merge(delivery::router(DeadLetterApi {
+            list: delivery::dead_letters(deps.store.clone(), &deps.ns),
+            replay: replay_tx,
+        }));
         let (http_addr, http) = serve(addr, router).await.map_err(listen_err)?;
         let (stop, stop_rx) = watch::channel(false);
         let health = deps.health.clone();
         let metrics = deps.metrics.clone();
-        let task = tokio::spawn(run(settings, deps, status.clone(), stop_rx));
+        let task = tokio::spawn(run(settings, deps, status.clone(), stop_rx, replay_rx));
         Ok(Service {
             http_addr,
             health,
@@ -381,6 +408,7 @@ async fn run(
     deps: Deps,
     status: SharedStatus,
     mut stop: watch::Receiver<bool>,
+    mut replays: mpsc::Receiver<ReplayRequest>,
 ) {
     let json = JsonView::new(deps.store.clone(), deps.ns.clone());
     let ids = IdMap::new(deps.store.clone(), deps.ns.clone());
@@ -460,14 +488,75 @@ async fn run(
     let mut refresh = tokio::time::interval(settings.lookup_every);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     refresh.tick().await;
+    let dead = delivery::dead_letters(deps.store.clone(), &deps.ns);
+    let mut dead_count = dead.len().await.unwrap_or(0);
+    let mut delivery_task = DeliveryTask::start(injector.clone());
+    let mut in_flight = false;
     let mut retry_at = tokio::time::Instant::now();
-    let mut failures = 0u32;
-    let (mut delivered, mut skipped, mut refused) = (0u64, 0u64, 0u64);
+    let mut backoff =
+        engage_base::Backoff::new(Duration::from_millis(250), Duration::from_secs(32));
+    let mut jitter = engage_base::Jitter::new();
+    let mut counts = Counts::default();
     let mut last_error: Option<String> = None;
+    let mut last_dead: Option<String> = None;
+    let mut near_cap_warned = false;
     let mut segments_unsaved = std::collections::VecDeque::new();
     loop {
         tokio::select! {
             _ = stop.changed() => break,
+            report = delivery_task.reports.recv() => {
+                let Some((plan, d)) = report else {
+                    // The delivery task ended: nothing would ever be delivered again.
+                    tracing::error!("the GC delivery task died; EXCP stops so that its supervisor restarts it");
+                    deps.health.down("delivery", "the GC delivery task died");
+                    break;
+                };
+                in_flight = false;
+                engine.pending().report(&plan, &d.finished);
+                book(&deps, &d, &mut counts);
+                for p in &d.report.parked {
+                    last_dead = Some(format!("{}: {}", p.event.event_id(), p.error));
+                    if let Err(e) = dead.push(p).await {
+                        tracing::error!(error = %e, event_id = p.event.event_id(), "dead letter not stored; keeping the event pending");
+                        engine.pending().push(p.event.clone());
+                    } else {
+                        dead_count += 1;
+                    }
+                }
+                match &d.error {
+                    None => {
+                        backoff.reset();
+                        last_error = None;
+                        deps.health.up("gc", "events delivered");
+                        if !d.report.progressed() {
+                            // Only retryable answers, or the peer is on these events.
+                            retry_at = tokio::time::Instant::now() + Duration::from_millis(200);
+                        }
+                    }
+                    Some(e) => {
+                        let wait = backoff.next_delay(jitter.sample());
+                        tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "delivery to GC failed; events kept");
+                        deps.health.down("gc", e.to_string());
+                        last_error = Some(e.to_string());
+                        retry_at = tokio::time::Instant::now() + wait;
+                    }
+                }
+            }
+            Some(reply) = replays.recv() => {
+                let moved = delivery::take_dead_letters(&dead).await.map(|events| {
+                    let n = events.len();
+                    for e in events {
+                        engine.pending().push(e);
+                    }
+                    n
+                });
+                if let Ok(n) = &moved {
+                    tracing::info!(events = n, "dead letters put back in the delivery queue");
+                    dead_count = dead.len().await.unwrap_or(0);
+                    retry_at = tokio::time::Instant::now();
+                }
+                let _ = reply.send(moved);
+            }
             Some((role, ev)) = rx.recv() => {
                 handle(&mut engine, &lookups, &deps, role, ev);
                 while let Ok((role, ev)) = rx.try_recv() {
@@ -494,52 +583,46 @@ async fn run(
                 }
             }
         }
-        // Deliver while there is something to deliver and GC is not in a backoff.
-        while !engine.pending().is_empty() && tokio::time::Instant::now() >= retry_at {
-            match injector.round(engine.pending()).await {
-                Ok(r) => {
-                    failures = 0;
-                    last_error = None;
-                    deps.health.up("gc", "events delivered");
-                    delivered += r.accepted as u64;
-                    skipped += r.skipped_claimed as u64;
-                    refused += r.refused.len() as u64;
-                    for f in &r.refused {
-                        tracing::error!(event_id = ?f.event_id, message = ?f.message, "GC refused a conversation event");
+        // Hand the next plan to the delivery task when it is idle and GC is not in a backoff;
+        // this never waits on GC.
+        if !in_flight && !engine.pending().is_empty() && tokio::time::Instant::now() >= retry_at {
+            let plan = engine.pending().plan(MAX_EVENTS_PER_REQUEST);
+            if !plan.is_empty() {
+                match delivery_task.plans.try_send(plan) {
+                    Ok(()) => in_flight = true,
+                    Err(e) => {
+                        let plan = match e {
+                            mpsc::error::TrySendError::Full(p)
+                            | mpsc::error::TrySendError::Closed(p) => p,
+                        };
+                        engine.pending().report(&plan, &Default::default());
                     }
-                    deps.metrics.inc_by(
-                        "excp_events_delivered_total",
-                        "Conversation events accepted by GC.",
-                        &[],
-                        r.accepted as u64,
-                    );
-                    deps.metrics.inc_by(
-                        "excp_events_skipped_total",
-                        "Conversation events delivered by the other instance of the pair.",
-                        &[],
-                        r.skipped_claimed as u64,
-                    );
-                    deps.metrics.inc_by(
-                        "excp_events_refused_total",
-                        "Conversation events GC refused for good.",
-                        &[],
-                        r.refused.len() as u64,
-                    );
-                    if !r.progressed() {
-                        // Only retryable failures, or the other instance is on these events:
-                        // wait a little before the next round.
-                        retry_at = tokio::time::Instant::now() + Duration::from_millis(200);
-                    }
-                }
-                Err(e) => {
-                    failures = failures.saturating_add(1);
-                    let wait = Duration::from_millis(250u64 << failures.min(7));
-                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "delivery to GC failed; events kept");
-                    deps.health.down("gc", e.to_string());
-                    last_error = Some(e.to_string());
-                    retry_at = tokio::time::Instant::now() + wait;
                 }
             }
+        }
+        let pending_now = engine.pending().len();
+        if pending_now >= settings.max_pending.saturating_mul(4) / 5 {
+            if !near_cap_warned {
+                tracing::warn!(
+                    pending = pending_now,
+                    cap = settings.max_pending,
+                    "undelivered GC events near the cap (EXCP_MAX_PENDING_EVENTS); check GC reachability"
+                );
+                near_cap_warned = true;
+            }
+            if pending_now >= settings.max_pending {
+                deps.health.down(
+                    "delivery",
+                    format!(
+                        "{pending_now} undelivered events, cap {}",
+                        settings.max_pending
+                    ),
+                );
+            }
+        } else if near_cap_warned {
+            near_cap_warned = false;
+            deps.health
+                .up("delivery", "undelivered events below the cap");
         }
         // Recording segments go to the store for the recording provider (kept on failure).
         segments_unsaved.extend(engine.take_new_segments());
@@ -579,13 +662,25 @@ async fn run(
             &[],
             engine.live_conversations() as f64,
         );
+        deps.metrics.set(
+            "excp_pending_events_cap",
+            "EXCP_MAX_PENDING_EVENTS: alert when excp_pending_events nears it.",
+            &[],
+            settings.max_pending as f64,
+        );
+        deps.metrics.set(
+            "excp_dead_letter_events",
+            "GC events parked in the dead-letter list (refused for good; replay with POST /api/v1/dead-letter/replay).",
+            &[],
+            dead_count as f64,
+        );
         *status.lock().unwrap_or_else(PoisonError::into_inner) = ExcpStatus {
             engine: stats,
             live_conversations: engine.live_conversations(),
             pending_events: engine.pending().len(),
-            delivered,
-            skipped_claimed: skipped,
-            refused,
+            delivered: counts.delivered,
+            skipped_claimed: counts.skipped,
+            refused: counts.refused,
             lookups: (
                 lookups.queues.len(),
                 lookups.extensions.len(),
@@ -593,20 +688,101 @@ async fn run(
             ),
             agents_logged_in: engine.logged_in().len(),
             last_error: last_error.clone(),
+            dead_letters: dead_count,
+            last_dead_letter: last_dead.clone(),
+            pending_cap: settings.max_pending,
         };
     }
     for (_, c) in &links.clients {
         c.shutdown();
     }
-    // What is still held or queued gets one last round.
+    // The request in flight is reported, then what is still held or queued gets one last,
+    // bounded round; the rest stays in the checkpoint.
+    drop(delivery_task.plans);
     engine.release(u64::MAX, &lookups);
-    if !engine.pending().is_empty()
-        && let Err(e) = injector.round(engine.pending()).await
-    {
-        tracing::warn!(error = %e, pending = engine.pending().len(), "stopping with undelivered events");
+    let last = async {
+        if in_flight && let Some((plan, d)) = delivery_task.reports.recv().await {
+            engine.pending().report(&plan, &d.finished);
+            for p in &d.report.parked {
+                if dead.push(p).await.is_err() {
+                    engine.pending().push(p.event.clone());
+                }
+            }
+        }
+        if !engine.pending().is_empty()
+            && let Err(e) = injector.round(engine.pending()).await
+        {
+            tracing::warn!(error = %e, "last delivery round failed");
+        }
+    };
+    if tokio::time::timeout(LAST_ROUND, last).await.is_err() {
+        tracing::warn!("last delivery round cut short");
+    }
+    delivery_task.task.abort();
+    if !engine.pending().is_empty() {
+        tracing::warn!(
+            pending = engine.pending().len(),
+            "stopping with undelivered events; they are in the checkpoint"
+        );
     }
     if let Err(e) = deps.store.put(&checkpoint_key, &engine.checkpoint()).await {
         tracing::warn!(error = %e, "final checkpoint not stored");
+    }
+}
+
+/// Delivery counters since start.
+#[derive(Debug, Default)]
+struct Counts {
+    delivered: u64,
+    skipped: u64,
+    refused: u64,
+}
+
+/// Books a delivery's counters in the metrics and logs what GC refused.
+fn book(deps: &Deps, d: &super::injector::Delivery, counts: &mut Counts) {
+    let r = &d.report;
+    counts.delivered += r.accepted as u64;
+    counts.skipped += r.skipped_claimed as u64;
+    counts.refused += r.parked.len() as u64;
+    for p in &r.parked {
+        tracing::error!(
+            event_id = p.event.event_id(),
+            conversation_id = p.event.conversation_id(),
+            status = ?p.status,
+            error = %p.error,
+            "GC refused a conversation event for good; parked in the dead-letter list"
+        );
+    }
+    deps.metrics.inc_by(
+        "excp_events_delivered_total",
+        "Conversation events accepted by GC.",
+        &[],
+        r.accepted as u64,
+    );
+    deps.metrics.inc_by(
+        "excp_events_skipped_total",
+        "Conversation events delivered by the other instance of the pair.",
+        &[],
+        r.skipped_claimed as u64,
+    );
+    deps.metrics.inc_by(
+        "excp_events_refused_total",
+        "Conversation events GC refused for good (parked in the dead-letter list).",
+        &[],
+        r.parked.len() as u64,
+    );
+    if let Some(e) = &d.error {
+        let kind = match e {
+            super::injector::InjectError::Gc(g) if rejects_content(g) => "content",
+            super::injector::InjectError::Gc(g) if g.is_unauthorized() => "unauthorized",
+            super::injector::InjectError::Gc(_) => "gc",
+            super::injector::InjectError::Store(_) => "store",
+        };
+        deps.metrics.inc(
+            "excp_delivery_failures_total",
+            "Delivery rounds that ended early, by cause (GC unreachable or refusing, the store).",
+            &[("cause", kind)],
+        );
     }
 }
 

@@ -433,6 +433,10 @@ async fn gate(State(app): State<App>, req: Request, next: Next) -> Response {
             });
             Response::new(Body::from_stream(s))
         }
+        Ok(Some(FaultKind::Delay { millis })) => {
+            tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+            next.run(req).await
+        }
         Ok(None) => next.run(req).await,
     }
 }

@@ -136,6 +136,11 @@ pub enum FaultKind {
     },
     /// Drop the connection without a complete answer.
     Drop,
+    /// Answer normally, but only after this many milliseconds (a slow or hanging GC).
+    Delay {
+        /// The delay, ms.
+        millis: u64,
+    },
 }
 
 /// A fault armed for the next `remaining` requests whose path starts with `path_prefix`.
@@ -549,6 +554,14 @@ impl EmulatorHandle {
     /// Arms a fault.
     pub fn inject_fault(&self, fault: Fault) {
         self.app.lock().faults.push(fault);
+    }
+
+    /// Disarms every fault (armed with [`EmulatorHandle::inject_fault`] or
+    /// [`EmulatorHandle::fail_next_events`]).
+    pub fn clear_faults(&self) {
+        let mut org = self.app.lock();
+        org.faults.clear();
+        org.event_faults = 0;
     }
 
     /// The next `n` injected events fail with `retryable: true` (and are not applied).
