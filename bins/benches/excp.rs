@@ -34,9 +34,10 @@ fn main() {
         .collect();
     let mut lookups = ExcpLookups::default();
     for s in &scenarios {
-        lookups.queues.extend(s.lookups.queues.clone());
-        lookups.agents.extend(s.lookups.agents.clone());
+        lookups.maps.queues.extend(s.lookups.queues.clone());
+        lookups.maps.agents.extend(s.lookups.agents.clone());
         lookups
+            .maps
             .wrap_up_codes
             .extend(s.lookups.wrap_up_codes.clone());
     }

@@ -11,7 +11,7 @@
 //! The call model asks synchronously, so the maps are loaded into memory and refreshed by the
 //! service every few seconds (a new snapshot replaces the old one whole).
 
-use engage_callmodel::Lookups;
+use engage_callmodel::{Lookups, StaticLookups};
 use engage_store::schema::keys;
 use engage_store::{DnRecord, IdKind, IdMap, JsonView, PersonRecord, StoreResult, VqRecord};
 use std::collections::BTreeMap;
@@ -20,17 +20,15 @@ use std::collections::btree_map::Entry;
 /// One snapshot of the look-ups.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExcpLookups {
-    /// VQ DN number → GC queue id.
-    pub queues: BTreeMap<String, String>,
-    /// Extension DN number → GC user id of the (active, agent) person it belongs to, where
-    /// EXCS knows the owner.
-    pub agents: BTreeMap<String, String>,
+    /// The call model's three maps (the one [`StaticLookups`] implementation): VQ DN number →
+    /// GC queue id; extension DN number → GC user id of the (active, agent) person it belongs
+    /// to, where EXCS knows the owner; disposition (business attribute value) name → GC
+    /// wrap-up code id.
+    pub maps: StaticLookups,
     /// Every extension DN number of the switch (registered for agent events).
     pub extensions: std::collections::BTreeSet<String>,
     /// Agent login code → GC user id of the (active, agent) person who has it.
     pub logins: BTreeMap<String, String>,
-    /// Disposition (business attribute value) name → GC wrap-up code id.
-    pub wrap_up_codes: BTreeMap<String, String>,
     /// Numbers that exist on several switches while no switch was chosen (the lowest DN DBID
     /// wins); set `EXCP_SWITCH_NAME` to pick one.
     pub ambiguous: Vec<String>,
@@ -38,13 +36,13 @@ pub struct ExcpLookups {
 
 impl Lookups for ExcpLookups {
     fn queue_id(&self, vq_dn: &str) -> Option<&str> {
-        self.queues.get(vq_dn).map(String::as_str)
+        self.maps.queue_id(vq_dn)
     }
     fn agent_user_id(&self, extension_dn: &str) -> Option<&str> {
-        self.agents.get(extension_dn).map(String::as_str)
+        self.maps.agent_user_id(extension_dn)
     }
     fn wrap_up_code_id(&self, disposition: &str) -> Option<&str> {
-        self.wrap_up_codes.get(disposition).map(String::as_str)
+        self.maps.wrap_up_code_id(disposition)
     }
 }
 
@@ -69,7 +67,7 @@ impl ExcpLookups {
                 None => {}
             }
             vq_seen.insert(vq.number.clone(), vq.dn_dbid);
-            out.queues.insert(vq.number, vq.queue_id);
+            out.maps.queues.insert(vq.number, vq.queue_id);
         }
         for (_, person) in json.scan::<PersonRecord>(PersonRecord::PREFIX).await? {
             if !(person.active && person.is_agent) {
@@ -110,10 +108,10 @@ impl ExcpLookups {
             };
             if person.active && person.is_agent {
                 dn_seen.insert(dn.number.clone(), dn.dbid);
-                out.agents.insert(dn.number, person.gc_user_id.clone());
+                out.maps.agents.insert(dn.number, person.gc_user_id.clone());
             }
         }
-        out.wrap_up_codes = ids.all(IdKind::WrapUpCode).await?.into_iter().collect();
+        out.maps.wrap_up_codes = ids.all(IdKind::WrapUpCode).await?.into_iter().collect();
         out.ambiguous.sort();
         out.ambiguous.dedup();
         Ok(out)
@@ -152,7 +150,10 @@ mod tests {
     #[test]
     fn the_logged_in_agent_wins_over_the_owner() {
         let base = ExcpLookups {
-            agents: BTreeMap::from([("1000".into(), "owner".into())]),
+            maps: StaticLookups {
+                agents: BTreeMap::from([("1000".into(), "owner".into())]),
+                ..StaticLookups::default()
+            },
             logins: BTreeMap::from([("7000".into(), "user-7000".into())]),
             ..ExcpLookups::default()
         };

@@ -436,7 +436,7 @@ async fn run(
         lookups = l;
     }
     let (tx, mut rx) = mpsc::channel::<(Role, ClientEvent)>(16_384);
-    let vq_dns: BTreeSet<String> = lookups.queues.keys().cloned().collect();
+    let vq_dns: BTreeSet<String> = lookups.maps.queues.keys().cloned().collect();
     let agent_dns: BTreeSet<String> = lookups.extensions.clone();
     let mut links = Links {
         clients: Vec::new(),
@@ -567,7 +567,7 @@ async fn run(
             _ = refresh.tick() => {
                 if let Some(l) = load_lookups(&deps, &settings, &json, &ids).await {
                     lookups = l;
-                    let vq: BTreeSet<String> = lookups.queues.keys().cloned().collect();
+                    let vq: BTreeSet<String> = lookups.maps.queues.keys().cloned().collect();
                     let agent: BTreeSet<String> = lookups.extensions.clone();
                     for (i, (role, new)) in [(Role::Vq, vq), (Role::Agent, agent)].into_iter().enumerate() {
                         if new != links.dns[i] {
@@ -682,9 +682,9 @@ async fn run(
             skipped_claimed: counts.skipped,
             refused: counts.refused,
             lookups: (
-                lookups.queues.len(),
+                lookups.maps.queues.len(),
                 lookups.extensions.len(),
-                lookups.wrap_up_codes.len(),
+                lookups.maps.wrap_up_codes.len(),
             ),
             agents_logged_in: engine.logged_in().len(),
             last_error: last_error.clone(),

@@ -12,9 +12,7 @@ fn setup() -> (Scenario, ExcpLookups, Vec<Message>) {
     let path = Scenario::project_dir().join("10-consult-complete-transfer-to-agent.yaml");
     let s = Scenario::load(&path).unwrap();
     let lookups = ExcpLookups {
-        queues: s.lookups.queues.clone(),
-        agents: s.lookups.agents.clone(),
-        wrap_up_codes: s.lookups.wrap_up_codes.clone(),
+        maps: s.lookups.clone(),
         ..ExcpLookups::default()
     };
     let msgs = s.events().map(|e| tlib_message(e).unwrap()).collect();
@@ -93,9 +91,7 @@ proptest::proptest! {
     ) {
         let fl = engage_callmodel::fuzzing::lookups();
         let lookups = ExcpLookups {
-            queues: fl.queues.clone(),
-            agents: fl.agents.clone(),
-            wrap_up_codes: fl.wrap_up_codes.clone(),
+            maps: fl.clone(),
             ..ExcpLookups::default()
         };
         let config = engage_callmodel::fuzzing::config();
@@ -177,7 +173,7 @@ fn agent_logins_decide_who_answers() {
     assert!(!want.is_empty());
     // No static owners: only log-ins map extensions to users.
     let mut lookups = static_lookups.clone();
-    lookups.agents.clear();
+    lookups.maps.agents.clear();
     let mut e = Engine::with_reorder(s.model_config(), 0);
     for (i, (dn, user)) in s.lookups.agents.iter().enumerate() {
         let code = format!("login{i}");
