@@ -196,11 +196,7 @@ async fn initial_sync_then_every_kind_of_change() {
 
     // GC-side drift: rename the user in GC; the next (full) poll restores Engage's value.
     let client = gcex::GcClient::new(w.gc.client_config()).unwrap();
-    let phone = gcex::users::Contact {
-        address: Some("+15550100".into()),
-        media_type: Some("PHONE".into()),
-        kind: Some("WORK".into()),
-    };
+    let phone = gcex::users::Contact::phone("+15550100", "WORK");
     let phone2 = phone.clone();
     client
         .update_user(&gc_id, 3, move |_| gcex::users::UpdateUser {
@@ -669,4 +665,118 @@ async fn full_scans_find_changes_without_history_and_failed_cycles_are_retried()
     let name = w.gc.user(&gc_id).unwrap().user.name.unwrap_or_default();
     assert!(name.ends_with(" Scanned"), "{name}");
     assert!(excs.poll_once().await.unwrap().unchanged);
+}
+
+/// Genesys Cloud fidelity (issue 11): an unmapped person whose e-mail belongs to a *deleted*
+/// GC user restores that user; a full cycle does not re-post external ids; a queue update
+/// keeps the fields admins set; a phone extension on the user survives the e-mail contact.
+#[tokio::test]
+async fn deleted_gc_user_is_restored_and_rmw_keeps_admin_fields() {
+    let w = world(10).await;
+    let snap = w.snapshot().await;
+    let desired = desired_org(&snap, &DesiredSettings::default());
+    let (dbid, person) = desired
+        .users
+        .iter()
+        .find(|(_, u)| u.active)
+        .expect("an active person");
+    // Before EXCS ever ran, the org had a user with this e-mail, since deleted.
+    let client = gcex::GcClient::new(w.gc.client_config()).unwrap();
+    let old = client
+        .create_user(&gcex::users::CreateUser {
+            name: "Former employee".into(),
+            email: person.user_name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    client.delete_user(&old.id).await.unwrap();
+
+    let mut excs = w.excs().await;
+    let r = excs.poll_once().await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.users_restored, 1, "{r:?}");
+    let mapped = w
+        .ids()
+        .gc_id(IdKind::Person, &dbid.to_string())
+        .await
+        .unwrap();
+    assert_eq!(
+        mapped.as_deref(),
+        Some(old.id.as_str()),
+        "the old user is reused"
+    );
+    let u = w.gc.user(&old.id).unwrap();
+    assert_eq!(u.user.state, Some(gcex::users::UserState::Active));
+    assert_eq!(u.user.name.as_deref(), Some(person.display_name.as_str()));
+    assert!(
+        u.external_ids
+            .iter()
+            .any(|e| e.external_key == person.external_id)
+    );
+
+    // An admin gives the user a phone extension and the queue ACW settings.
+    client
+        .update_user(&old.id, 3, |cur| gcex::users::UpdateUser {
+            addresses: Some(
+                cur.addresses
+                    .iter()
+                    .cloned()
+                    .chain([gcex::users::Contact::phone_extension("4711", "WORK")])
+                    .collect(),
+            ),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let queue = w.gc.org().queues[0].queue.clone();
+    client
+        .update_queue_fields(&queue.id, |q| {
+            q.name = format!("{} (renamed in GC)", queue.name);
+            q.extra.insert(
+                "acwSettings".into(),
+                serde_json::json!({"wrapupPrompt": "MANDATORY_TIMEOUT", "timeoutMs": 30000}),
+            );
+        })
+        .await
+        .unwrap();
+
+    // A full cycle (drift check every poll): no external id re-posted, the queue's name is
+    // restored and its ACW settings kept, the extension kept.
+    let posts_before: u64 =
+        w.gc.stats()
+            .requests
+            .iter()
+            .filter(|(k, _)| k.starts_with("POST ") && k.ends_with("/externalid"))
+            .map(|(_, n)| n)
+            .sum();
+    let r = excs.poll_once().await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let posts_after: u64 =
+        w.gc.stats()
+            .requests
+            .iter()
+            .filter(|(k, _)| k.starts_with("POST ") && k.ends_with("/externalid"))
+            .map(|(_, n)| n)
+            .sum();
+    assert_eq!(
+        posts_after, posts_before,
+        "external ids are read, not re-posted"
+    );
+    let q = client.get_queue(&queue.id).await.unwrap();
+    assert_eq!(q.name, queue.name, "EXCS restores the name it owns");
+    assert_eq!(
+        q.extra.get("acwSettings"),
+        Some(&serde_json::json!({"wrapupPrompt": "MANDATORY_TIMEOUT", "timeoutMs": 30000})),
+        "the admin's ACW settings survive the full-replace PUT"
+    );
+    let u = w.gc.user(&old.id).unwrap();
+    assert!(
+        u.user
+            .addresses
+            .iter()
+            .any(|c| c.extension.as_deref() == Some("4711")),
+        "{:?}",
+        u.user.addresses
+    );
 }

@@ -245,6 +245,32 @@ impl GcError {
         self.status() == Some(409)
     }
 
+    /// A stale `version` (optimistic locking): GC answers 409, or 400 `general.conflict` /
+    /// "does not match the current version" (the terraform provider's `IsVersionMismatch`
+    /// checks both). Re-read the object and retry.
+    pub fn is_version_conflict(&self) -> bool {
+        match self.status() {
+            Some(409) => true,
+            Some(400) => self.error_body().is_some_and(|b| {
+                b.code.as_deref() == Some("general.conflict")
+                    || b.message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("does not match the current version"))
+            }),
+            _ => false,
+        }
+    }
+
+    /// A duplicate on create: 409, or 400 `general.conflict` (skills, languages, users) or
+    /// 400 `duplicate.name` (queues, wrap-up codes). Look the existing object up.
+    pub fn is_duplicate(&self) -> bool {
+        match self.status() {
+            Some(409) => true,
+            Some(400) => matches!(self.code(), Some("general.conflict" | "duplicate.name")),
+            _ => false,
+        }
+    }
+
     /// 404: the object does not exist.
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)

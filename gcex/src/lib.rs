@@ -33,8 +33,11 @@
 //! ## Where the public API is silent
 //! Each module says what it designed where the public reference says NOT FOUND or UNVERIFIED
 //! (event ordering and idempotency in [`events`], the recording public key in [`recordings`]).
-//! GC's exact answer to a duplicate name is UNVERIFIED: the emulator answers 409
-//! `general.conflict`; callers should treat 409 on create as "exists, look it up".
+//! Duplicate names: GC answers queues and wrap-up codes 400 `duplicate.name`, skills,
+//! languages and users 409 or 400 `general.conflict`; callers ask
+//! [`GcError::is_duplicate`] and look the existing object up. A stale `version` is 409 or 400
+//! ([`GcError::is_version_conflict`]). `gcex/README.md` tables each GC behaviour with its
+//! public source and its test.
 //!
 //! ## Features
 //! - `client` (default): the HTTP client, everything above.

@@ -34,7 +34,9 @@ pub struct PresenceDefinition {
     /// Labels per locale, e.g. `{"en_US": "Lunch"}` (required).
     #[serde(default)]
     pub language_labels: BTreeMap<String, String>,
-    /// The system presence it maps to (one of [`SYSTEM_PRESENCES`]).
+    /// The system presence it maps to (one of [`SYSTEM_PRESENCES`]). Optional in GC's model:
+    /// a definition without it decodes with an empty string here (and is not sent back empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub system_presence: String,
     /// Division id.
     #[serde(default, skip_serializing_if = "Option::is_none")]

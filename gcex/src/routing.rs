@@ -8,6 +8,7 @@ use crate::models::EntityRef;
 use crate::page::GcStream;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// At most this many members or wrap-up codes per queue POST (GC's limit).
 pub const QUEUE_BULK_MAX: usize = 100;
@@ -109,6 +110,49 @@ pub struct Queue {
     /// URI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_uri: Option<String>,
+    /// Every other field GC sends (`mediaSettings`, `acwSettings`, `bullseye`,
+    /// `routingRules`, `skillEvaluationMethod`, …): written back by
+    /// [`GcClient::update_queue_fields`], since the queue PUT is a full replace.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Queue fields GC sets itself: not sent back in a PUT.
+const QUEUE_READ_ONLY: [&str; 6] = [
+    "dateCreated",
+    "dateModified",
+    "modifiedBy",
+    "createdBy",
+    "userMemberCount",
+    "joinedMemberCount",
+];
+
+impl Queue {
+    /// The queue as a full-replace `PUT` body: every writable field it has, unknown ones
+    /// included, without the ones GC sets (`id`, `selfUri`, counts, dates).
+    pub fn to_request(&self) -> QueueRequest {
+        let mut extra = self.extra.clone();
+        for k in QUEUE_READ_ONLY {
+            extra.remove(k);
+        }
+        let skill_evaluation_method = match extra.remove("skillEvaluationMethod") {
+            Some(Value::String(m)) => Some(m),
+            Some(other) => {
+                extra.insert("skillEvaluationMethod".into(), other);
+                None
+            }
+            None => None,
+        };
+        QueueRequest {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            division: self.division.as_ref().map(|d| EntityRef::id(d.id.clone())),
+            peer_id: self.peer_id.clone(),
+            enable_transcription: self.enable_transcription,
+            skill_evaluation_method,
+            extra,
+        }
+    }
 }
 
 /// Body of queue create (`CreateQueueRequest`) and full-replace PUT (`QueueRequest`; queues
@@ -133,6 +177,10 @@ pub struct QueueRequest {
     /// `NONE`, `BEST` or `ALL`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skill_evaluation_method: Option<String>,
+    /// Every other `QueueRequest` field (`mediaSettings`, `acwSettings`, `bullseye`, …), sent
+    /// as is.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// A queue member (`QueueMember`).
@@ -317,7 +365,23 @@ impl GcClient {
             .await
     }
 
-    /// `PUT /api/v2/routing/queues/{queueId}` (full replace; unset fields are cleared).
+    /// Read-modify-write of a queue: `GET`, let `change` set the fields the caller owns on the
+    /// full request ([`Queue::to_request`]), `PUT` everything back. GC's queue PUT replaces
+    /// the whole queue and has no `version`, so this keeps what admins set (ACW, media
+    /// settings, bullseye, …); a concurrent edit between the read and the write can still be
+    /// lost (GC offers no lock for queues).
+    pub async fn update_queue_fields<F>(&self, id: &str, change: F) -> Result<Queue, GcError>
+    where
+        F: FnOnce(&mut QueueRequest),
+    {
+        let current = self.get_queue(id).await?;
+        let mut body = current.to_request();
+        change(&mut body);
+        self.update_queue(id, &body).await
+    }
+
+    /// `PUT /api/v2/routing/queues/{queueId}` (full replace; unset fields are cleared: use
+    /// [`GcClient::update_queue_fields`] unless `body` is complete).
     pub async fn update_queue(&self, id: &str, body: &QueueRequest) -> Result<Queue, GcError> {
         self.send_json(
             Method::PUT,

@@ -1,4 +1,4 @@
-//! Speech and text analytics: settings (`defaultProgramId`), programs and program-to-queue
+//! Speech and text analytics: settings (`defaultProgram`), programs and program-to-queue
 //! mappings (`/api/v2/speechandtextanalytics/…`).
 
 use crate::client::{GcClient, Retry, seg};
@@ -7,12 +7,43 @@ use crate::models::EntityRef;
 use crate::page::GcStream;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-/// `SpeechTextAnalyticsSettingsResponse` / request.
+/// `SpeechTextAnalyticsSettingsResponse`: what GC answers. The default program comes back
+/// as a reference `defaultProgram{id, selfUri}`; `defaultProgramId` is only the request
+/// field ([`StaSettingsRequest`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StaSettings {
     /// The default program (topic detection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_program: Option<EntityRef>,
+    /// Expected dialects, e.g. `en-US`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_dialects: Option<Vec<String>>,
+    /// Text analytics on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_analytics_enabled: Option<bool>,
+    /// Agent empathy on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_empathy_enabled: Option<bool>,
+    /// Any other field GC sends.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl StaSettings {
+    /// The default program's id, if one is set.
+    pub fn default_program_id(&self) -> Option<&str> {
+        self.default_program.as_ref().map(|p| p.id.as_str())
+    }
+}
+
+/// `SpeechTextAnalyticsSettingsRequest`: the body of the settings `PUT`/`PATCH`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StaSettingsRequest {
+    /// The default program's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_program_id: Option<String>,
     /// Expected dialects, e.g. `en-US`.
@@ -93,7 +124,10 @@ impl GcClient {
     }
 
     /// `PATCH /api/v2/speechandtextanalytics/settings` (only the fields set).
-    pub async fn update_sta_settings(&self, body: &StaSettings) -> Result<StaSettings, GcError> {
+    pub async fn update_sta_settings(
+        &self,
+        body: &StaSettingsRequest,
+    ) -> Result<StaSettings, GcError> {
         self.send_json(
             Method::PATCH,
             "/api/v2/speechandtextanalytics/settings",

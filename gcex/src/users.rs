@@ -7,6 +7,15 @@ use crate::models::EntityRef;
 use crate::page::{EntityListing, GcStream};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::future::Future;
+
+/// At most this many skills or languages per bulk request (GC's limit; the terraform provider
+/// chunks its `PATCH …/bulk` calls at 50).
+pub const SKILL_BULK_MAX: usize = 50;
+
+/// Attempts of a read-modify-write or bulk call that meets a stale `version`.
+pub const VERSION_ATTEMPTS: u32 = 5;
 
 /// A user's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -36,20 +45,38 @@ impl UserState {
     }
 }
 
-/// A contact address of a user (`Contact` model: `address`, `mediaType` PHONE/EMAIL/SMS,
-/// `type` PRIMARY/WORK/WORK2/WORK3/WORK4/HOME/MOBILE/MAIN/OTHER).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A contact address of a user (`Contact` model: `address`, `display`, `mediaType`
+/// PHONE/EMAIL/SMS, `type` PRIMARY/WORK/WORK2/WORK3/WORK4/HOME/MOBILE/MAIN/OTHER, `extension`,
+/// `countryCode`, `integration`). Fields this model does not know are kept in `extra`, so a
+/// read-modify-write of `addresses` never drops what an admin set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Contact {
-    /// E-mail address or phone number.
+    /// E-mail address or phone number (mutually exclusive with `extension`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// Formatted version of `address` (set by GC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
     /// `EMAIL`, `PHONE` or `SMS`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
     /// `WORK`, `HOME`, `PRIMARY`, …
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// An internal extension, used instead of `address` (mutually exclusive with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
+    /// Country code of a phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<String>,
+    /// Integration tag, when the number belongs to an external integration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<String>,
+    /// Any other field GC sends, written back unchanged.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 impl Contact {
@@ -59,6 +86,27 @@ impl Contact {
             address: Some(address.into()),
             media_type: Some("EMAIL".into()),
             kind: Some("WORK".into()),
+            ..Contact::default()
+        }
+    }
+
+    /// A phone number of the given `type` (`WORK`, `MOBILE`, …).
+    pub fn phone(number: impl Into<String>, kind: impl Into<String>) -> Contact {
+        Contact {
+            address: Some(number.into()),
+            media_type: Some("PHONE".into()),
+            kind: Some(kind.into()),
+            ..Contact::default()
+        }
+    }
+
+    /// An internal phone extension of the given `type` (no `address`).
+    pub fn phone_extension(extension: impl Into<String>, kind: impl Into<String>) -> Contact {
+        Contact {
+            extension: Some(extension.into()),
+            media_type: Some("PHONE".into()),
+            kind: Some(kind.into()),
+            ..Contact::default()
         }
     }
 }
@@ -99,6 +147,10 @@ pub struct User {
     /// Contact addresses (`addresses`: e-mail, phone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<Contact>,
+    /// Every other field GC sends (`primaryContactInfo`, `chat`, `images`, `acdAutoAnswer`,
+    /// …), kept so a decoded user re-encodes without loss.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// Body of `POST /api/v2/users` (`CreateUser`).
@@ -219,6 +271,31 @@ pub struct UsersSearchResponse {
     pub results: Vec<User>,
 }
 
+/// Re-runs `call` while it fails with a stale `version` ([`GcError::is_version_conflict`]),
+/// at most `attempts` times in all, with the client's backoff between attempts.
+pub(crate) async fn retry_version<T, F, Fut>(
+    gc: &GcClient,
+    attempts: u32,
+    mut call: F,
+) -> Result<T, GcError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, GcError>>,
+{
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
+        match call().await {
+            Err(e) if e.is_version_conflict() && tries < attempts.max(1) => {
+                let wait = gc.config().retry.backoff(tries - 1);
+                tracing::debug!(error = %e, attempt = tries, "stale version; re-reading and retrying");
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 fn check_proficiency(list: &[SkillAssignment]) -> Result<(), GcError> {
     for s in list {
         if !(0.0..=5.0).contains(&s.proficiency) {
@@ -258,6 +335,30 @@ impl GcClient {
         }))
     }
 
+    /// `POST /api/v2/users/search` for a **deleted** user owning `email` (`EXACT` on `email`
+    /// and `state` = `deleted`, the criteria the terraform provider uses before it creates a
+    /// user). GC keeps a deleted user's e-mail: creating it again conflicts; restore it with
+    /// [`GcClient::set_user_state`] instead.
+    pub async fn find_deleted_user_by_email(&self, email: &str) -> Result<Option<User>, GcError> {
+        let body = serde_json::json!({
+            "pageSize": 25,
+            "pageNumber": 1,
+            "query": [
+                {"type": "EXACT", "fields": ["email"], "value": email},
+                {"type": "EXACT", "fields": ["state"], "values": ["deleted"]},
+            ],
+        });
+        let r: UsersSearchResponse = self
+            .send_json(Method::POST, "/api/v2/users/search", &body, Retry::Safe)
+            .await?;
+        Ok(r.results.into_iter().find(|u| {
+            u.state == Some(UserState::Deleted)
+                && u.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        }))
+    }
+
     /// `GET /api/v2/users/{userId}`; deleted users with `Some(UserState::Deleted)`.
     pub async fn get_user(&self, id: &str, state: Option<UserState>) -> Result<User, GcError> {
         let mut r = Req::new(
@@ -278,7 +379,8 @@ impl GcClient {
             .await
     }
 
-    /// `PATCH /api/v2/users/{userId}`; a stale `version` gives a 409 ([`GcError::is_conflict`]).
+    /// `PATCH /api/v2/users/{userId}`; a stale `version` gives a 409 or a 400
+    /// `general.conflict` ([`GcError::is_version_conflict`]).
     pub async fn patch_user(&self, id: &str, body: &UpdateUser) -> Result<User, GcError> {
         self.send_json(
             Method::PATCH,
@@ -290,7 +392,8 @@ impl GcClient {
     }
 
     /// Reads the user and patches it with `change(&current)`, re-reading and retrying up to
-    /// `attempts` times on a version conflict (409), as Genesys' own tools do.
+    /// `attempts` times on a stale version (409, or 400 `general.conflict`), as the terraform
+    /// provider does (`RetryWhen(IsVersionMismatch, …)`).
     pub async fn update_user<F>(
         &self,
         id: &str,
@@ -310,7 +413,10 @@ impl GcClient {
             let mut body = change(&current);
             body.version = current.version;
             match self.patch_user(id, &body).await {
-                Err(e) if e.is_conflict() && tries < attempts.max(1) => continue,
+                Err(e) if e.is_version_conflict() && tries < attempts.max(1) => {
+                    tracing::debug!(user = id, error = %e, attempt = tries, "stale user version; re-reading");
+                    tokio::time::sleep(self.config().retry.backoff(tries - 1)).await;
+                }
                 other => return other,
             }
         }
@@ -331,7 +437,46 @@ impl GcClient {
         self.delete(format!("/api/v2/users/{}", seg(id))).await
     }
 
-    /// `POST /api/v2/users/{userId}/externalid`; answers all of the user's identifiers.
+    /// `GET /api/v2/users/{userId}/externalid`: the user's external identifiers.
+    pub async fn user_external_ids(
+        &self,
+        id: &str,
+    ) -> Result<Vec<UserExternalIdentifier>, GcError> {
+        self.get(format!("/api/v2/users/{}/externalid", seg(id)))
+            .await
+    }
+
+    /// Makes sure the user carries `authority_name`/`external_key`: reads the identifiers
+    /// first and posts only a missing one (GC answers 409 "The external identifier already
+    /// exists" to a repeat, which is taken as success if it names this user's own key).
+    /// Returns whether a POST was sent.
+    pub async fn ensure_user_external_id(
+        &self,
+        id: &str,
+        authority_name: &str,
+        external_key: &str,
+    ) -> Result<bool, GcError> {
+        let has = |list: &[UserExternalIdentifier]| {
+            list.iter()
+                .any(|x| x.authority_name == authority_name && x.external_key == external_key)
+        };
+        if has(&self.user_external_ids(id).await?) {
+            return Ok(false);
+        }
+        match self
+            .add_user_external_id(id, authority_name, external_key)
+            .await
+        {
+            Ok(_) => Ok(true),
+            // A concurrent writer added it between the read and the POST.
+            Err(e) if e.is_conflict() && has(&self.user_external_ids(id).await?) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /api/v2/users/{userId}/externalid`; answers all of the user's identifiers. GC
+    /// answers 409 if the user already has this key: prefer
+    /// [`GcClient::ensure_user_external_id`].
     pub async fn add_user_external_id(
         &self,
         id: &str,
@@ -393,13 +538,60 @@ impl GcClient {
         )
     }
 
-    /// `PUT /api/v2/users/{userId}/routingskills/bulk`: replaces all skill assignments.
+    /// `PATCH /api/v2/users/{userId}/routingskills/bulk`: adds or updates these skills and
+    /// keeps the others; sent in chunks of [`SKILL_BULK_MAX`], each retried on a stale
+    /// version. Answers the assignments after the last chunk (empty input sends nothing).
+    pub async fn patch_user_skills(
+        &self,
+        id: &str,
+        skills: &[SkillAssignment],
+    ) -> Result<Vec<UserRoutingSkill>, GcError> {
+        check_proficiency(skills)?;
+        self.bulk_patch(
+            format!("/api/v2/users/{}/routingskills/bulk", seg(id)),
+            skills,
+        )
+        .await
+    }
+
+    /// `DELETE /api/v2/users/{userId}/routingskills/{skillId}`, retried on a stale version.
+    pub async fn remove_user_skill(&self, id: &str, skill_id: &str) -> Result<(), GcError> {
+        let path = format!("/api/v2/users/{}/routingskills/{}", seg(id), seg(skill_id));
+        retry_version(self, VERSION_ATTEMPTS, || self.delete(path.clone())).await
+    }
+
+    async fn bulk_patch(
+        &self,
+        path: String,
+        list: &[SkillAssignment],
+    ) -> Result<Vec<UserRoutingSkill>, GcError> {
+        let mut last = Vec::new();
+        for chunk in list.chunks(SKILL_BULK_MAX) {
+            let l: EntityListing<UserRoutingSkill> = retry_version(self, VERSION_ATTEMPTS, || {
+                self.send_json(Method::PATCH, path.clone(), chunk, Retry::Safe)
+            })
+            .await?;
+            last = l.entities;
+        }
+        Ok(last)
+    }
+
+    /// `PUT /api/v2/users/{userId}/routingskills/bulk`: replaces all skill assignments. GC
+    /// takes at most [`SKILL_BULK_MAX`] per request, so a longer list is refused here; prefer
+    /// [`GcClient::patch_user_skills`] plus [`GcClient::remove_user_skill`], which keep
+    /// skills the caller does not manage.
     pub async fn set_user_skills(
         &self,
         id: &str,
         skills: &[SkillAssignment],
     ) -> Result<Vec<UserRoutingSkill>, GcError> {
         check_proficiency(skills)?;
+        if skills.len() > SKILL_BULK_MAX {
+            return Err(GcError::InvalidInput(format!(
+                "{} skills in one replace; GC takes at most {SKILL_BULK_MAX} per bulk request: use patch_user_skills",
+                skills.len()
+            )));
+        }
         let l: EntityListing<UserRoutingSkill> = self
             .send_json(
                 Method::PUT,
@@ -421,30 +613,29 @@ impl GcClient {
 
     /// `PATCH /api/v2/users/{userId}/routinglanguages/bulk`: adds or updates (there is no
     /// replace-all for languages; remove the others with [`GcClient::remove_user_language`]).
+    /// Sent in chunks of [`SKILL_BULK_MAX`], each retried on a stale version; answers the
+    /// assignments after the last chunk.
     pub async fn upsert_user_languages(
         &self,
         id: &str,
         languages: &[SkillAssignment],
     ) -> Result<Vec<UserRoutingSkill>, GcError> {
         check_proficiency(languages)?;
-        let l: EntityListing<UserRoutingSkill> = self
-            .send_json(
-                Method::PATCH,
-                format!("/api/v2/users/{}/routinglanguages/bulk", seg(id)),
-                languages,
-                Retry::Safe,
-            )
-            .await?;
-        Ok(l.entities)
+        self.bulk_patch(
+            format!("/api/v2/users/{}/routinglanguages/bulk", seg(id)),
+            languages,
+        )
+        .await
     }
 
-    /// `DELETE /api/v2/users/{userId}/routinglanguages/{languageId}`.
+    /// `DELETE /api/v2/users/{userId}/routinglanguages/{languageId}`, retried on a stale
+    /// version.
     pub async fn remove_user_language(&self, id: &str, language_id: &str) -> Result<(), GcError> {
-        self.delete(format!(
+        let path = format!(
             "/api/v2/users/{}/routinglanguages/{}",
             seg(id),
             seg(language_id)
-        ))
-        .await
+        );
+        retry_version(self, VERSION_ATTEMPTS, || self.delete(path.clone())).await
     }
 }

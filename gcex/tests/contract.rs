@@ -8,7 +8,7 @@ use gcex::events::*;
 use gcex::presence::PresenceDefinition;
 use gcex::recordings::{UploadUrlRequest, content_md5};
 use gcex::routing::{QueueRequest, TranscriptionMode, TranscriptionSettings, WrapupCodeRequest};
-use gcex::sta::{ProgramMappingsRequest, ProgramRequest, StaSettings};
+use gcex::sta::{ProgramMappingsRequest, ProgramRequest, StaSettingsRequest};
 use gcex::users::{SkillAssignment, UpdateUser, UserState};
 use gcex::{EntityRef, GcError, collect_all};
 use std::collections::BTreeMap;
@@ -131,13 +131,17 @@ async fn user_state_delete_restore_and_external_ids() {
         .await
         .expect("ext");
     assert_eq!(ids.len(), 1);
-    // Adding the same mapping again is harmless.
-    assert_eq!(
+    // GC answers 409 to a repeat; ensure_user_external_id reads first and posts nothing.
+    assert!(
         c.add_user_external_id(&u.id, "engage", "Person-101")
             .await
-            .expect("again")
-            .len(),
-        1
+            .expect_err("repeat")
+            .is_conflict()
+    );
+    assert!(
+        !c.ensure_user_external_id(&u.id, "engage", "Person-101")
+            .await
+            .expect("ensure")
     );
     let found = c
         .user_by_external_id("engage", "Person-101")
@@ -348,7 +352,8 @@ async fn wrapup_codes_queues_members_and_transcription() {
         })
         .await
         .expect_err("dup")
-        .is_conflict()
+        .code()
+            == Some("duplicate.name")
     );
     let w2 = c
         .update_wrapup_code(
@@ -371,6 +376,7 @@ async fn wrapup_codes_queues_members_and_transcription() {
             peer_id: Some("engage-vq-1".into()),
             enable_transcription: Some(true),
             skill_evaluation_method: Some("BEST".into()),
+            ..Default::default()
         })
         .await
         .expect("queue");
@@ -383,7 +389,7 @@ async fn wrapup_codes_queues_members_and_transcription() {
         })
         .await
         .expect_err("dup")
-        .is_conflict()
+        .is_duplicate()
     );
     c.create_queue(&QueueRequest {
         name: "Support".into(),
@@ -900,19 +906,24 @@ async fn speech_and_text_analytics_settings_programs_mappings() {
         .await
         .expect("program");
     let s = c
-        .update_sta_settings(&StaSettings {
+        .update_sta_settings(&StaSettingsRequest {
             default_program_id: Some(p.id.clone()),
             ..Default::default()
         })
         .await
         .expect("settings");
-    assert_eq!(s.default_program_id.as_deref(), Some(p.id.as_str()));
+    // The response names the program as `defaultProgram{id}`, not `defaultProgramId`.
+    assert_eq!(s.default_program_id(), Some(p.id.as_str()));
     assert_eq!(
-        c.sta_settings().await.expect("get").default_program_id,
+        c.sta_settings()
+            .await
+            .expect("get")
+            .default_program
+            .map(|r| r.id),
         Some(p.id.clone())
     );
     assert!(
-        c.update_sta_settings(&StaSettings {
+        c.update_sta_settings(&StaSettingsRequest {
             default_program_id: Some(uuid()),
             ..Default::default()
         })

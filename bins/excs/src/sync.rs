@@ -13,8 +13,15 @@
 //! Deletion rules of the guide: a person leaving the scope makes its user inactive and removes it
 //! from every queue; a re-created person (new DBID, same user name) reactivates the user; a
 //! deleted VQ keeps its queue with no members; skills and wrap-up codes are never deleted.
-//! Objects deleted in GC are not re-created (they are remembered in the store until it is
-//! cleared).
+//! Objects deleted in GC after EXCS mapped them are not re-created (they are remembered in the
+//! store until it is cleared). A person with no mapping whose e-mail belongs to a *deleted* GC
+//! user (GC keeps the e-mail, so a create conflicts) restores that user with a `state` PATCH,
+//! as the terraform provider does.
+//!
+//! Genesys Cloud fidelity (see `gcex/README.md`): user PATCHes re-read and retry on a stale
+//! `version` (409 or 400); the external id is read before it is posted; skills are changed
+//! with chunked `PATCH …/routingskills/bulk` and single DELETEs (never the replace-all PUT);
+//! queues are updated read-modify-write, because their PUT replaces the whole queue.
 
 use super::desired::{DesiredOrg, DesiredQueue, DesiredUser, NameConflict};
 use super::rules::{PersonClass, RoleNames};
@@ -67,6 +74,8 @@ pub struct SyncReport {
     pub users_updated: usize,
     /// Users made inactive because their person left the scope.
     pub users_deactivated: usize,
+    /// Deleted GC users restored because an unmapped person owns their e-mail.
+    pub users_restored: usize,
     /// Skills created.
     pub skills_created: usize,
     /// Queues created.
@@ -794,10 +803,26 @@ impl Reconciler {
                             report.users_created += 1;
                             (u.id, true)
                         }
-                        Err(e) if e.is_conflict() || e.is_bad_request() => {
+                        Err(e) if e.is_duplicate() || e.is_bad_request() => {
                             match self.find_user_by_email(&user.user_name, None).await? {
                                 Some(u) => (u.id, false),
-                                None => return Err(e.into()),
+                                None => match self
+                                    .gc
+                                    .find_deleted_user_by_email(&user.user_name)
+                                    .await?
+                                {
+                                    Some(u) => {
+                                        tracing::info!(
+                                            user = %user.user_name,
+                                            gc_id = %u.id,
+                                            "restoring the deleted GC user that owns this e-mail"
+                                        );
+                                        self.gc.set_user_state(&u.id, state).await?;
+                                        report.users_restored += 1;
+                                        (u.id, false)
+                                    }
+                                    None => return Err(e.into()),
+                                },
                             }
                         }
                         Err(e) => return Err(e.into()),
@@ -856,14 +881,15 @@ impl Reconciler {
             }
         }
 
-        // External id DBID_username (idempotent on GC's side).
+        // External id DBID_username: read first, post only when missing (GC answers 409 to a
+        // repeat).
         let prev = self
             .json
             .get::<PersonRecord>(&PersonRecord::key(user.person_dbid))
             .await?;
         if created || full || prev.is_none() {
             self.gc
-                .add_user_external_id(&gc_id, EXTERNAL_ID_AUTHORITY, &user.external_id)
+                .ensure_user_external_id(&gc_id, EXTERNAL_ID_AUTHORITY, &user.external_id)
                 .await?;
         }
 
@@ -927,19 +953,24 @@ impl Reconciler {
             .map(|s| (s.id.clone(), s.proficiency))
             .collect();
         if current_managed != desired_skills {
-            let mut list: Vec<SkillAssignment> = current
+            // Add or update what differs (chunked PATCH), remove managed skills no longer
+            // wanted; skills EXCS does not manage are never sent, so they stay.
+            let upsert: Vec<SkillAssignment> = desired_skills
                 .iter()
-                .filter(|s| !managed.contains(&s.id))
-                .map(|s| SkillAssignment {
-                    id: s.id.clone(),
-                    proficiency: s.proficiency,
+                .filter(|(id, p)| current_managed.get(*id) != Some(*p))
+                .map(|(id, p)| SkillAssignment {
+                    id: id.clone(),
+                    proficiency: *p,
                 })
                 .collect();
-            list.extend(desired_skills.iter().map(|(id, p)| SkillAssignment {
-                id: id.clone(),
-                proficiency: *p,
-            }));
-            self.gc.set_user_skills(&gc_id, &list).await?;
+            if !upsert.is_empty() {
+                self.gc.patch_user_skills(&gc_id, &upsert).await?;
+            }
+            for id in current_managed.keys() {
+                if !desired_skills.contains_key(id) {
+                    self.gc.remove_user_skill(&gc_id, id).await?;
+                }
+            }
             changed = true;
         }
 
@@ -986,8 +1017,7 @@ impl Reconciler {
             description: Some(queue.description.clone()),
             division: self.division.clone(),
             peer_id: Some(queue.dn_dbid.to_string()),
-            enable_transcription: None,
-            skill_evaluation_method: None,
+            ..QueueRequest::default()
         };
         let mapped = self.ids.gc_id(IdKind::Queue, &key).await?;
         if mapped.is_none() && self.deleted_in_gc("queue", &key).await? {
@@ -1040,11 +1070,15 @@ impl Reconciler {
                 && current.description.as_deref() == Some(queue.description.as_str())
                 && current.peer_id.as_deref() == Some(key.as_str());
             if !same {
-                let body = QueueRequest {
-                    enable_transcription: current.enable_transcription,
-                    ..body
-                };
-                self.gc.update_queue(&id, &body).await?;
+                // The queue PUT replaces the whole queue: write back everything GC has (ACW,
+                // media settings, bullseye, …) with only the fields EXCS owns changed.
+                self.gc
+                    .update_queue_fields(&id, |q| {
+                        q.name = queue.name.clone();
+                        q.description = Some(queue.description.clone());
+                        q.peer_id = Some(key.clone());
+                    })
+                    .await?;
                 changed = true;
             }
         }

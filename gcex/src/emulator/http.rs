@@ -11,7 +11,10 @@ use crate::routing::{
     NamedEntity, Queue, QueueMember, QueueRequest, TranscriptionSettings, WrapupCode,
     WrapupCodeRequest,
 };
-use crate::sta::{Program, ProgramMappings, ProgramMappingsRequest, ProgramRequest, StaSettings};
+use crate::sta::{
+    Program, ProgramMappings, ProgramMappingsRequest, ProgramRequest, StaSettings,
+    StaSettingsRequest,
+};
 use crate::users::{
     CreateUser, SkillAssignment, User, UserAuthorization, UserExternalIdentifier, UserState,
 };
@@ -53,6 +56,11 @@ impl IntoResponse for ApiError {
         if let Some(s) = self.retry_after {
             resp.headers_mut()
                 .insert("Retry-After", HeaderValue::from(s));
+        }
+        for (k, v) in self.headers {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                resp.headers_mut().insert(k, v);
+            }
         }
         resp
     }
@@ -234,7 +242,10 @@ pub(crate) fn router(app: App) -> Router {
             "/api/v2/users/{id}",
             get(get_user).patch(patch_user).delete(delete_user),
         )
-        .route("/api/v2/users/{id}/externalid", post(add_external_id))
+        .route(
+            "/api/v2/users/{id}/externalid",
+            get(get_external_ids).post(add_external_id),
+        )
         .route(
             "/api/v2/users/{id}/roles",
             get(get_user_roles).put(put_user_roles),
@@ -242,7 +253,11 @@ pub(crate) fn router(app: App) -> Router {
         .route("/api/v2/users/{id}/routingskills", get(get_user_skills))
         .route(
             "/api/v2/users/{id}/routingskills/bulk",
-            put(put_user_skills),
+            put(put_user_skills).patch(patch_user_skills),
+        )
+        .route(
+            "/api/v2/users/{id}/routingskills/{sid}",
+            axum::routing::delete(delete_user_skill),
         )
         .route(
             "/api/v2/users/{id}/routinglanguages",
@@ -390,6 +405,7 @@ async fn method_not_allowed(req: Request) -> Response {
 async fn gate(State(app): State<App>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let key = format!("{} {}", req.method(), path);
+    let mut token_seen: Option<String> = None;
     let verdict: ApiResult<Option<FaultKind>> = (|| {
         let mut org = app.lock();
         *org.requests.entry(key).or_insert(0) += 1;
@@ -415,6 +431,7 @@ async fn gate(State(app): State<App>, req: Request, next: Next) -> Response {
                 })?;
             org.check_token(token)?;
             org.check_rate(token, app.cfg.rate_limit, app.cfg.rate_window)?;
+            token_seen = Some(token.to_owned());
         }
         Ok(None)
     })();
@@ -426,6 +443,11 @@ async fn gate(State(app): State<App>, req: Request, next: Next) -> Response {
             "Injected fault: the service is temporarily unavailable",
         )
         .into_response(),
+        Ok(Some(FaultKind::VersionConflict)) => ApiError::conflict_as(
+            app.cfg.conflict_status,
+            "The version supplied does not match the current version of the user",
+        )
+        .into_response(),
         Ok(Some(FaultKind::Drop)) => {
             // A body that fails at once: the server aborts the connection mid-answer.
             let s = futures_util::stream::once(async {
@@ -435,10 +457,25 @@ async fn gate(State(app): State<App>, req: Request, next: Next) -> Response {
         }
         Ok(Some(FaultKind::Delay { millis })) => {
             tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-            next.run(req).await
+            with_rate_headers(&app, token_seen.as_deref(), next.run(req).await)
         }
-        Ok(None) => next.run(req).await,
+        Ok(None) => with_rate_headers(&app, token_seen.as_deref(), next.run(req).await),
     }
+}
+
+/// Adds GC's `inin-ratelimit-count/allowed/reset` headers of the caller's token.
+fn with_rate_headers(app: &App, token: Option<&str>, mut resp: Response) -> Response {
+    let counts = token.and_then(|t| {
+        app.lock()
+            .rate_headers(t, app.cfg.rate_limit, app.cfg.rate_window)
+    });
+    if let Some((count, allowed, reset)) = counts {
+        let h = resp.headers_mut();
+        h.insert("inin-ratelimit-count", HeaderValue::from(count));
+        h.insert("inin-ratelimit-allowed", HeaderValue::from(allowed));
+        h.insert("inin-ratelimit-reset", HeaderValue::from(reset));
+    }
+    resp
 }
 
 // ---------------------------------------------------------------- oauth
@@ -533,7 +570,9 @@ async fn list_users(State(app): State<App>, RawQuery(q): RawQuery) -> ApiResult<
 }
 
 /// `POST /api/v2/users/search`: `EXACT`, `STARTS_WITH` and `CONTAINS` criteria on `email`,
-/// `name`, `id`, case-insensitive, all criteria must match; active and inactive users.
+/// `name`, `id`, `state`, case-insensitive, all criteria must match. Without a `state`
+/// criterion only active and inactive users match (deleted ones are found only by asking for
+/// `state` = `deleted`). No `query` at all lists those users.
 async fn search_users(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -555,9 +594,6 @@ async fn search_users(State(app): State<App>, body: Bytes) -> ApiResult<Response
         query: Vec<Criteria>,
     }
     let req: Search = parse(&body)?;
-    if req.query.is_empty() {
-        return Err(ApiError::bad("query is required"));
-    }
     for c in &req.query {
         if !["EXACT", "STARTS_WITH", "CONTAINS"].contains(&c.kind.as_str()) {
             return Err(ApiError::new(
@@ -569,7 +605,7 @@ async fn search_users(State(app): State<App>, body: Bytes) -> ApiResult<Response
         if let Some(f) = c
             .fields
             .iter()
-            .find(|f| !["email", "name", "id"].contains(&f.as_str()))
+            .find(|f| !["email", "name", "id", "state"].contains(&f.as_str()))
         {
             return Err(ApiError::new(
                 400,
@@ -590,6 +626,7 @@ async fn search_users(State(app): State<App>, body: Bytes) -> ApiResult<Response
             let have = match f.as_str() {
                 "email" => u.email.clone(),
                 "name" => u.name.clone(),
+                "state" => u.state.map(|s| s.as_str().to_owned()),
                 _ => Some(u.id.clone()),
             }
             .unwrap_or_default()
@@ -601,10 +638,14 @@ async fn search_users(State(app): State<App>, body: Bytes) -> ApiResult<Response
             })
         })
     };
+    let by_state = req
+        .query
+        .iter()
+        .any(|c| c.fields.iter().any(|f| f == "state"));
     let found: Vec<User> = org
         .users
         .values()
-        .filter(|u| u.user.state != Some(UserState::Deleted))
+        .filter(|u| by_state || u.user.state != Some(UserState::Deleted))
         .filter(|u| req.query.iter().all(|c| matches(&u.user, c)))
         .map(|u| u.user.clone())
         .collect();
@@ -654,10 +695,10 @@ async fn create_user(State(app): State<App>, body: Bytes) -> ApiResult<Response>
         &req.email,
         None,
     ) {
-        return Err(ApiError::conflict(format!(
-            "A user with email {} already exists",
-            req.email
-        )));
+        return Err(ApiError::conflict_as(
+            app.cfg.conflict_status,
+            format!("A user with email {} already exists", req.email),
+        ));
     }
     let id = new_id();
     let mut user = User {
@@ -672,6 +713,7 @@ async fn create_user(State(app): State<App>, body: Bytes) -> ApiResult<Response>
         version: 1,
         self_uri: None,
         addresses: req.addresses,
+        extra: serde_json::Map::new(),
     };
     user_uri(&mut user);
     let employee = org
@@ -731,17 +773,19 @@ async fn patch_user(
             Some(&id),
         )
     {
-        return Err(ApiError::conflict(format!(
-            "A user with email {email} already exists"
-        )));
+        return Err(ApiError::conflict_as(
+            app.cfg.conflict_status,
+            format!("A user with email {email} already exists"),
+        ));
     }
     let u = org
         .users
         .get_mut(&id)
         .ok_or_else(|| ApiError::not_found("User", &id))?;
     if u.user.version != version {
-        return Err(ApiError::conflict(
-            "The version number of the modified resource must match the version number in the database.",
+        return Err(ApiError::conflict_as(
+            app.cfg.conflict_status,
+            "The version supplied does not match the current version of the user",
         ));
     }
     if let Some(state) = req.state {
@@ -811,23 +855,35 @@ async fn add_external_id(
         )));
     }
     let u = get_user_rec_mut(&mut org, &id)?;
-    if !u.external_ids.contains(&pair) {
-        if u.external_ids.len() >= 100 {
-            return Err(ApiError::bad(
-                "A user can have at most 100 external identifiers",
-            ));
-        }
-        u.external_ids.push(pair);
+    if u.external_ids.contains(&pair) {
+        return Err(ApiError::new(
+            409,
+            "general.resource.conflict",
+            "The external identifier already exists",
+        ));
     }
-    let all: Vec<UserExternalIdentifier> = u
-        .external_ids
+    if u.external_ids.len() >= 100 {
+        return Err(ApiError::bad(
+            "A user can have at most 100 external identifiers",
+        ));
+    }
+    u.external_ids.push(pair);
+    ok(&external_ids_of(u))
+}
+
+fn external_ids_of(u: &UserRec) -> Vec<UserExternalIdentifier> {
+    u.external_ids
         .iter()
         .map(|(a, k)| UserExternalIdentifier {
             authority_name: a.clone(),
             external_key: k.clone(),
         })
-        .collect();
-    ok(&all)
+        .collect()
+}
+
+async fn get_external_ids(State(app): State<App>, Path(id): Path<String>) -> ApiResult<Response> {
+    let org = app.lock();
+    ok(&external_ids_of(get_user_rec(&org, &id)?))
 }
 
 async fn user_by_external_id(
@@ -874,14 +930,31 @@ async fn put_user_roles(
     ok(&authorization(&org, u))
 }
 
+/// GC's bulk limit for user skills and languages.
+const SKILL_BULK_MAX: usize = 50;
+
 fn check_assignments(
     list: &[SkillAssignment],
     known: &BTreeMap<String, NamedEntity>,
     what: &str,
 ) -> ApiResult<()> {
+    if list.len() > SKILL_BULK_MAX {
+        return Err(ApiError::new(
+            400,
+            "constraint.validation",
+            format!(
+                "{} entries submitted; at most {SKILL_BULK_MAX} are allowed per request",
+                list.len()
+            ),
+        ));
+    }
     for s in list {
         if !known.contains_key(&s.id) {
-            return Err(ApiError::bad(format!("{what} {} does not exist", s.id)));
+            return Err(ApiError::new(
+                404,
+                "general.resource.not.found",
+                format!("{what} {} does not exist", s.id),
+            ));
         }
         if !(0.0..=5.0).contains(&s.proficiency) {
             return Err(ApiError::new(
@@ -922,6 +995,37 @@ async fn put_user_skills(
         entities: v,
         ..EntityListing::default()
     })
+}
+
+async fn patch_user_skills(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let list: Vec<SkillAssignment> = parse(&body)?;
+    let mut org = app.lock();
+    check_assignments(&list, &org.skills, "Skill")?;
+    let u = get_user_rec_mut(&mut org, &id)?;
+    for s in list {
+        u.skills.insert(s.id, s.proficiency);
+    }
+    let u = get_user_rec(&org, &id)?;
+    let v = org.skill_views(&u.skills, &org.skills, "skills");
+    ok(&EntityListing {
+        total: Some(v.len() as u64),
+        entities: v,
+        ..EntityListing::default()
+    })
+}
+
+async fn delete_user_skill(
+    State(app): State<App>,
+    Path((id, sid)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let mut org = app.lock();
+    let u = get_user_rec_mut(&mut org, &id)?;
+    u.skills.remove(&sid);
+    empty()
 }
 
 async fn get_user_languages(
@@ -1021,6 +1125,7 @@ fn named_create(
     map: &mut BTreeMap<String, NamedEntity>,
     body: &Bytes,
     kind: &str,
+    answer: super::ConflictStatus,
 ) -> ApiResult<NamedEntity> {
     let req: NameReq = parse(body)?;
     let name = req.name.trim();
@@ -1028,9 +1133,10 @@ fn named_create(
         return Err(ApiError::bad("name is required"));
     }
     if Org::name_taken(map.values().map(|s| (&s.id, s.name.as_str())), name, None) {
-        return Err(ApiError::conflict(format!(
-            "A {kind} named {name} already exists (names are case-insensitive)"
-        )));
+        return Err(ApiError::conflict_as(
+            answer,
+            format!("A {kind} named {name} already exists (names are case-insensitive)"),
+        ));
     }
     let id = new_id();
     let e = NamedEntity {
@@ -1064,7 +1170,12 @@ async fn list_skills(State(app): State<App>, RawQuery(q): RawQuery) -> ApiResult
 }
 
 async fn create_skill(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
-    let e = named_create(&mut app.lock().skills, &body, "skill")?;
+    let e = named_create(
+        &mut app.lock().skills,
+        &body,
+        "skill",
+        app.cfg.conflict_status,
+    )?;
     ok(&e)
 }
 
@@ -1094,7 +1205,12 @@ async fn list_languages(State(app): State<App>, RawQuery(q): RawQuery) -> ApiRes
 }
 
 async fn create_language(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
-    let e = named_create(&mut app.lock().languages, &body, "language")?;
+    let e = named_create(
+        &mut app.lock().languages,
+        &body,
+        "language",
+        app.cfg.conflict_status,
+    )?;
     ok(&e)
 }
 
@@ -1152,7 +1268,7 @@ fn wrapup_upsert(org: &mut Org, id: Option<&str>, body: &Bytes) -> ApiResult<Wra
         name,
         id,
     ) {
-        return Err(ApiError::conflict(format!(
+        return Err(ApiError::duplicate_name(format!(
             "A wrap-up code named {name} already exists (names are case-insensitive)"
         )));
     }
@@ -1244,7 +1360,7 @@ fn queue_upsert(org: &mut Org, id: Option<&str>, body: &Bytes) -> ApiResult<Queu
         name,
         id,
     ) {
-        return Err(ApiError::conflict(format!(
+        return Err(ApiError::duplicate_name(format!(
             "A queue named {name} already exists (names are case-insensitive)"
         )));
     }
@@ -1259,6 +1375,20 @@ fn queue_upsert(org: &mut Org, id: Option<&str>, body: &Bytes) -> ApiResult<Queu
     }
     let division = division_of(org, &req.division)?;
     let id = id.map(str::to_owned).unwrap_or_else(new_id);
+    // A full replace: what the request carries is the whole queue (unknown fields included).
+    let mut extra = req.extra;
+    for k in [
+        "id",
+        "selfUri",
+        "memberCount",
+        "dateCreated",
+        "dateModified",
+    ] {
+        extra.remove(k);
+    }
+    if let Some(m) = req.skill_evaluation_method {
+        extra.insert("skillEvaluationMethod".into(), Value::String(m));
+    }
     let queue = Queue {
         id: id.clone(),
         name: name.to_owned(),
@@ -1268,6 +1398,7 @@ fn queue_upsert(org: &mut Org, id: Option<&str>, body: &Bytes) -> ApiResult<Queu
         enable_transcription: Some(req.enable_transcription.unwrap_or(false)),
         member_count: None,
         self_uri: Some(format!("/api/v2/routing/queues/{id}")),
+        extra,
     };
     let rec = org.queues.entry(id).or_insert_with(|| QueueRec {
         queue: queue.clone(),
@@ -1703,7 +1834,7 @@ async fn list_recording_keys(State(app): State<App>, RawQuery(q): RawQuery) -> A
 
 // ---------------------------------------------------------------- speech and text analytics
 
-fn check_program(org: &Org, s: &StaSettings) -> ApiResult<()> {
+fn check_program(org: &Org, s: &StaSettingsRequest) -> ApiResult<()> {
     if let Some(p) = &s.default_program_id
         && !org.programs.contains_key(p)
     {
@@ -1714,25 +1845,40 @@ fn check_program(org: &Org, s: &StaSettings) -> ApiResult<()> {
     Ok(())
 }
 
+/// The response names the default program as a reference, `defaultProgram{id, selfUri}`.
+fn program_ref(id: &str) -> EntityRef {
+    EntityRef {
+        id: id.to_owned(),
+        name: None,
+        self_uri: Some(format!("/api/v2/speechandtextanalytics/programs/{id}")),
+    }
+}
+
 async fn get_sta(State(app): State<App>) -> ApiResult<Response> {
     ok(&app.lock().sta_settings)
 }
 
 async fn put_sta(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
-    let s: StaSettings = parse(&body)?;
+    let s: StaSettingsRequest = parse(&body)?;
     let mut org = app.lock();
     check_program(&org, &s)?;
-    org.sta_settings = s;
+    org.sta_settings = StaSettings {
+        default_program: s.default_program_id.as_deref().map(program_ref),
+        expected_dialects: s.expected_dialects,
+        text_analytics_enabled: s.text_analytics_enabled,
+        agent_empathy_enabled: s.agent_empathy_enabled,
+        ..StaSettings::default()
+    };
     ok(&org.sta_settings)
 }
 
 async fn patch_sta(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
-    let s: StaSettings = parse(&body)?;
+    let s: StaSettingsRequest = parse(&body)?;
     let mut org = app.lock();
     check_program(&org, &s)?;
     let cur = &mut org.sta_settings;
-    if s.default_program_id.is_some() {
-        cur.default_program_id = s.default_program_id;
+    if let Some(p) = &s.default_program_id {
+        cur.default_program = Some(program_ref(p));
     }
     if s.expected_dialects.is_some() {
         cur.expected_dialects = s.expected_dialects;

@@ -5,11 +5,19 @@
 //! [`EmulatorHandle::base_url`]. It behaves like GC where the connector depends on it:
 //! - OAuth client credentials: only the configured client id / secret; tokens expire after
 //!   [`EmulatorConfig::token_lifetime`]; unknown or expired tokens get 401.
-//! - Names of users (email), skills, languages, queues and wrap-up codes are unique
-//!   case-insensitively (409 `general.conflict`; GC's exact code is UNVERIFIED); a user PATCH
-//!   with a stale `version` gets 409; a deleted user comes back with a PATCH of `state`.
-//! - A per-token sliding-window rate limit answers 429 with `Retry-After` (seconds) and
-//!   `limit{key, namespace, value}`.
+//! - Names are unique case-insensitively: a duplicate queue or wrap-up code answers 400
+//!   `duplicate.name`; a duplicate user e-mail, skill or language answers `general.conflict`
+//!   with 409 or 400 ([`EmulatorConfig::conflict_status`]); a user PATCH with a stale
+//!   `version` answers the same `general.conflict` ("The version supplied does not match the
+//!   current version of the user"). A deleted user keeps its e-mail, is found by a search with
+//!   `state` = `deleted`, and comes back with a PATCH of `state`.
+//! - `POST /api/v2/users/{id}/externalid` answers 409 for a key the user already has;
+//!   routing skill / language bulk requests take at most 50 entries, unknown ids are 404.
+//! - A queue PUT is a full replace: fields not sent are cleared (unknown ones are kept as
+//!   sent, so a client that round-trips them keeps them).
+//! - A per-token sliding-window rate limit answers 429 `too.many.requests.retry.after` with
+//!   `Retry-After` (seconds), `limit{key, namespace, value}` and the
+//!   `inin-ratelimit-count` / `-allowed` / `-reset` headers (also on successful answers).
 //! - Fault injection: the next N requests on a path prefix answer a status (e.g. 503) or drop
 //!   the connection; the next N injected events fail as `retryable`; tokens can be revoked.
 //! - Event injection validates every event and answers per-event errors, applies each
@@ -74,6 +82,32 @@ pub struct EmulatorConfig {
     pub rate_window: Duration,
     /// Base64 public key served as the org's recording key.
     pub recording_public_key: String,
+    /// The status of a `general.conflict` answer (stale user `version`, duplicate user
+    /// e-mail, skill or language name): GC answers 409 or 400, so tests run both.
+    pub conflict_status: ConflictStatus,
+}
+
+/// Which status GC's `general.conflict` answers carry: GC has been seen answering a stale
+/// user `version` with 409 and with 400 (the terraform provider's `IsVersionMismatch` checks
+/// both), and duplicate skill / language / user names likewise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ConflictStatus {
+    /// 409 Conflict.
+    #[default]
+    Conflict,
+    /// 400 Bad Request with code `general.conflict`.
+    BadRequest,
+}
+
+impl ConflictStatus {
+    /// The HTTP status.
+    pub fn status(self) -> u16 {
+        match self {
+            ConflictStatus::Conflict => 409,
+            ConflictStatus::BadRequest => 400,
+        }
+    }
 }
 
 impl EmulatorConfig {
@@ -89,7 +123,14 @@ impl EmulatorConfig {
             rate_limit: 300,
             rate_window: Duration::from_secs(60),
             recording_public_key: DEFAULT_RECORDING_PUBLIC_KEY.into(),
+            conflict_status: ConflictStatus::Conflict,
         }
+    }
+
+    /// Sets the status of `general.conflict` answers (409 or 400).
+    pub fn with_conflict_status(mut self, answer: ConflictStatus) -> Self {
+        self.conflict_status = answer;
+        self
     }
 
     /// Sets the listen address.
@@ -141,6 +182,9 @@ pub enum FaultKind {
         /// The delay, ms.
         millis: u64,
     },
+    /// Answer a stale-version `general.conflict` (with [`EmulatorConfig::conflict_status`]),
+    /// as GC does when another writer changed the object first.
+    VersionConflict,
 }
 
 /// A fault armed for the next `remaining` requests whose path starts with `path_prefix`.
@@ -567,6 +611,15 @@ impl EmulatorHandle {
     /// The next `n` injected events fail with `retryable: true` (and are not applied).
     pub fn fail_next_events(&self, n: u32) {
         self.app.lock().event_faults = n;
+    }
+
+    /// Bumps a user's `version`, as a concurrent admin edit would: the next PATCH carrying the
+    /// old version meets a stale-version conflict. Returns the new version.
+    pub fn bump_user_version(&self, id: &str) -> Option<i64> {
+        let mut org = self.app.lock();
+        let u = org.users.get_mut(id)?;
+        u.user.version += 1;
+        Some(u.user.version)
     }
 
     /// Invalidates every token (clients get 401 and must renew).

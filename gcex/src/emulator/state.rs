@@ -24,6 +24,8 @@ pub(crate) struct ApiError {
     pub message: String,
     pub retry_after: Option<u64>,
     pub limit: Option<serde_json::Value>,
+    /// Extra response headers (the 429's `inin-ratelimit-*`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
@@ -34,6 +36,7 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             limit: None,
+            headers: Vec::new(),
         }
     }
     pub(crate) fn bad(message: impl Into<String>) -> Self {
@@ -44,6 +47,14 @@ impl ApiError {
     }
     pub(crate) fn conflict(message: impl Into<String>) -> Self {
         Self::new(409, "general.conflict", message)
+    }
+    /// `general.conflict` with the status the org is configured to answer (409 or 400).
+    pub(crate) fn conflict_as(answer: super::ConflictStatus, message: impl Into<String>) -> Self {
+        Self::new(answer.status(), "general.conflict", message)
+    }
+    /// 400 `duplicate.name` (queues, wrap-up codes).
+    pub(crate) fn duplicate_name(message: impl Into<String>) -> Self {
+        Self::new(400, "duplicate.name", message)
     }
 }
 
@@ -299,12 +310,17 @@ impl Org {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             let mut e = ApiError::new(
                 429,
-                "too.many.requests",
+                "too.many.requests.retry.after",
                 format!(
                     "Rate limit exceeded the maximum. [{max}] requests for [client.credentials.token.rate.per.minute]"
                 ),
             );
             e.retry_after = Some(secs.max(1));
+            e.headers = vec![
+                ("inin-ratelimit-count", q.len().to_string()),
+                ("inin-ratelimit-allowed", max.to_string()),
+                ("inin-ratelimit-reset", secs.max(1).to_string()),
+            ];
             e.limit = Some(
                 json!({"key": "client.credentials.token.rate.per.minute", "namespace": "platform.api", "value": max}),
             );
@@ -312,6 +328,28 @@ impl Org {
         }
         q.push_back(now);
         Ok(())
+    }
+
+    /// `inin-ratelimit-*` values for a request that passed: (count, allowed, reset seconds).
+    pub(crate) fn rate_headers(
+        &self,
+        token: &str,
+        max: u32,
+        window: Duration,
+    ) -> Option<(usize, u32, u64)> {
+        if max == 0 {
+            return None;
+        }
+        let q = self.rate.get(token)?;
+        let reset = q
+            .front()
+            .map(|t| (*t + window).saturating_duration_since(Instant::now()))
+            .unwrap_or(window);
+        Some((
+            q.len(),
+            max,
+            reset.as_secs() + u64::from(reset.subsec_nanos() > 0),
+        ))
     }
 
     /// The fault for this request, if one is armed for its path.
