@@ -3,7 +3,8 @@
 
 use engage_cfgdb::PgConfigDb;
 use engage_excs::desired::{DesiredSettings, desired_org};
-use engage_excs::service::Excs;
+use engage_excs::guard::{BlockReason, Category, Confirmation};
+use engage_excs::service::{Excs, ExcsSettings};
 use engage_ops::health::Health;
 use engage_ops::metrics::Metrics;
 use engage_store::{IdKind, JsonView, PRESENCE_SOURCE_KEY, PersonRecord};
@@ -259,10 +260,23 @@ async fn initial_sync_then_every_kind_of_change() {
         "the user is not deleted"
     );
 
-    // VAG membership change: remove every explicit member row of the linked groups.
+    // VAG membership change: remove every explicit member row of the linked groups. That
+    // empties most queues at once: the removal guard refuses it until the operator confirms
+    // (the planned count, then a restart), and the confirmed cycle makes the queues follow.
     sql.execute("DELETE FROM cfg_agent_group", &[])
         .await
         .unwrap();
+    let refused = excs.poll_once().await.unwrap_err();
+    let block = refused.blocked().expect("refused by the removal guard");
+    assert_eq!(block.reason, BlockReason::TooManyRemovals);
+    assert!(
+        block.plan.planned_in(Category::QueueMembers) > 0,
+        "{block:?}"
+    );
+    let mut settings = w.settings();
+    settings.confirm_removals = Confirmation::UpTo(block.plan.planned());
+    drop(excs);
+    let mut excs = w.excs_with(settings).await;
     excs.poll_once().await.unwrap();
     let snap2 = w.snapshot().await;
     let desired2 = desired_org(&snap2, &DesiredSettings::default());
@@ -778,5 +792,316 @@ async fn deleted_gc_user_is_restored_and_rmw_keeps_admin_fields() {
             .any(|c| c.extension.as_deref() == Some("4711")),
         "{:?}",
         u.user.addresses
+    );
+}
+
+/// EXCS with its own health and metrics registries (to read what it reports).
+async fn observed_excs(w: &common::World, settings: ExcsSettings) -> (Excs, Health, Metrics) {
+    let health = Health::new();
+    let metrics = Metrics::new();
+    let db = PgConfigDb::from_conn_str(w.db.config()).unwrap();
+    let excs = Excs::start(
+        settings,
+        Box::new(db),
+        w.store.clone(),
+        w.ns.clone(),
+        health.clone(),
+        metrics.clone(),
+    )
+    .await
+    .unwrap();
+    (excs, health, metrics)
+}
+
+/// GC users that are inactive.
+fn inactive_users(gc: &EmulatorHandle) -> usize {
+    gc.org()
+        .users
+        .iter()
+        .filter(|u| u.user.state == Some(gcex::users::UserState::Inactive))
+        .count()
+}
+
+#[tokio::test]
+async fn an_empty_config_db_read_deactivates_nobody_and_says_why() {
+    use engage_excs::service::{ApiState, router};
+    use engage_ops::http::{OpsState, serve};
+    let w = world(20).await;
+    let (mut excs, health, metrics) = observed_excs(&w, w.settings()).await;
+    excs.poll_once().await.unwrap();
+    let users = w.gc.org().users.len();
+    assert!(users >= 20);
+    assert_eq!(inactive_users(&w.gc), 0);
+    let api = ApiState {
+        org_id: "org-e2e".into(),
+        progress: excs.progress(),
+        ids: w.ids(),
+        json: w.json(),
+    };
+    let ops = OpsState {
+        health: health.clone(),
+        metrics: metrics.clone(),
+    };
+    let (addr, _t) = serve("127.0.0.1:0".parse().unwrap(), router(api, ops))
+        .await
+        .unwrap();
+
+    // The person table comes back empty (a half-restored database).
+    let sql = w.db.connect().await;
+    sql.batch_execute(
+        "CREATE TABLE person_backup AS SELECT * FROM cfg_person; DELETE FROM cfg_person;",
+    )
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        let e = excs.poll_once().await.unwrap_err();
+        let block = e.blocked().expect("refused");
+        assert_eq!(block.reason, BlockReason::EmptyRead);
+        assert_eq!(block.persons_read, 0);
+        assert!(block.message.contains("cfg_person"), "{}", block.message);
+    }
+    assert_eq!(inactive_users(&w.gc), 0, "nobody deactivated");
+    assert_eq!(w.gc.org().users.len(), users);
+    let (_, body) = http_get(addr, "/status").await;
+    assert_eq!(body["status"]["code"], 2, "{body}");
+    assert_eq!(body["data"]["blocked"]["reason"], "emptyRead", "{body}");
+    assert_eq!(body["data"]["blocked"]["personsInScope"], 0);
+    assert!(
+        body["data"]["blocked"]["activeUsersMapped"]
+            .as_u64()
+            .unwrap()
+            >= 20,
+        "{body}"
+    );
+    assert!(
+        body["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("EXEC_TENANT_ID")
+    );
+    let (code, h) = http_get(addr, "/health").await;
+    assert_eq!(code, 503, "{h}");
+    assert_eq!(h["dependencies"]["configDb"]["up"], false, "{h}");
+    assert_eq!(
+        metrics.value("excs_cycles_blocked_total", &[("reason", "empty_read")]),
+        Some(3.0)
+    );
+
+    // The read recovers: sync resumes without operator action.
+    sql.batch_execute("INSERT INTO cfg_person SELECT * FROM person_backup;")
+        .await
+        .unwrap();
+    let r = excs.poll_once().await.unwrap();
+    assert_eq!(r.users_deactivated, 0);
+    assert!(excs.progress().get().blocked.is_none());
+    assert!(health.report().dependencies["configDb"].up);
+    let (_, body) = http_get(addr, "/status").await;
+    assert_eq!(body["status"]["code"], 0, "{body}");
+    assert!(body["data"]["blocked"].is_null());
+    assert_eq!(inactive_users(&w.gc), 0);
+}
+
+#[tokio::test]
+async fn a_folder_filter_typo_deactivates_nobody() {
+    let w = world(20).await;
+    let mut excs = w.excs().await;
+    excs.poll_once().await.unwrap();
+    let users = w.gc.org().users.len();
+    drop(excs);
+    // Restarted with a folder name that does not exist (a typo).
+    let mut settings = w.settings();
+    settings.filter =
+        engage_cfgdb::FolderFilter::from_settings(Some("true"), Some("Agnets")).unwrap();
+    let (mut excs, health, metrics) = observed_excs(&w, settings).await;
+    let e = excs.poll_once().await.unwrap_err();
+    let block = e.blocked().expect("refused");
+    assert_eq!(block.reason, BlockReason::EmptyRead);
+    assert!(block.persons_read >= 20);
+    assert!(
+        block.message.contains("EXCS_SYNC_CUSTOMER_FOLDER_NAME"),
+        "{}",
+        block.message
+    );
+    assert_eq!(inactive_users(&w.gc), 0, "nobody deactivated");
+    assert_eq!(w.gc.org().users.len(), users);
+    assert_eq!(
+        excs.progress().get().blocked.map(|b| b.reason),
+        Some(BlockReason::EmptyRead)
+    );
+    assert!(!health.report().dependencies["configDb"].up);
+    assert_eq!(
+        metrics.value("excs_cycles_blocked_total", &[("reason", "empty_read")]),
+        Some(1.0)
+    );
+}
+
+/// Deletes these persons from the Config DB.
+async fn delete_persons(w: &common::World, dbids: &[i64]) {
+    let ids: Vec<i32> = dbids.iter().map(|d| *d as i32).collect();
+    w.db.connect()
+        .await
+        .execute("DELETE FROM cfg_person WHERE dbid = ANY($1)", &[&ids])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn removing_half_the_persons_needs_confirmation() {
+    let w = world(20).await;
+    let (mut excs, health, metrics) = observed_excs(&w, w.settings()).await;
+    excs.poll_once().await.unwrap();
+    let desired = desired_org(&w.snapshot().await, &DesiredSettings::default());
+    let half: Vec<i64> = desired
+        .users
+        .keys()
+        .copied()
+        .take(desired.users.len() / 2)
+        .collect();
+    delete_persons(&w, &half).await;
+    let e = excs.poll_once().await.unwrap_err();
+    let block = e.blocked().expect("refused").clone();
+    assert_eq!(block.reason, BlockReason::TooManyRemovals);
+    assert_eq!(block.plan.planned_in(Category::Users), half.len());
+    assert_eq!(inactive_users(&w.gc), 0, "nothing deactivated");
+    assert!(!health.report().dependencies["removalGuard"].up);
+    assert_eq!(
+        metrics.value(
+            "excs_cycles_blocked_total",
+            &[("reason", "too_many_removals")]
+        ),
+        Some(1.0)
+    );
+    // Still refused on the next poll (nothing changed in between).
+    assert!(excs.poll_once().await.unwrap_err().blocked().is_some());
+    drop(excs);
+
+    // A confirmation smaller than the plan does not unlock it.
+    let mut settings = w.settings();
+    settings.confirm_removals = Confirmation::UpTo(block.plan.planned() - 1);
+    let mut excs = w.excs_with(settings).await;
+    assert!(excs.poll_once().await.unwrap_err().blocked().is_some());
+    assert_eq!(inactive_users(&w.gc), 0);
+    drop(excs);
+
+    // The operator confirms the planned count and restarts: the cycle runs once.
+    let mut settings = w.settings();
+    settings.confirm_removals = Confirmation::UpTo(block.plan.planned());
+    let (mut excs, health, _) = observed_excs(&w, settings).await;
+    let r = excs.poll_once().await.unwrap();
+    assert_eq!(r.users_deactivated, half.len());
+    assert_eq!(inactive_users(&w.gc), half.len());
+    assert!(health.report().dependencies["removalGuard"].up);
+    assert!(excs.progress().get().blocked.is_none());
+    // Used: the next mass removal is refused again.
+    let rest: Vec<i64> = desired
+        .users
+        .keys()
+        .copied()
+        .filter(|d| !half.contains(d))
+        .take(5)
+        .collect();
+    delete_persons(&w, &rest).await;
+    let e = excs.poll_once().await.unwrap_err();
+    assert_eq!(
+        e.blocked().map(|b| b.reason),
+        Some(BlockReason::TooManyRemovals)
+    );
+    assert_eq!(inactive_users(&w.gc), half.len());
+}
+
+#[tokio::test]
+async fn removing_one_person_of_twenty_needs_no_confirmation() {
+    let w = world(20).await;
+    let mut excs = w.excs().await;
+    excs.poll_once().await.unwrap();
+    let desired = desired_org(&w.snapshot().await, &DesiredSettings::default());
+    assert!(desired.users.len() >= 20);
+    let one = *desired.users.keys().next().unwrap();
+    delete_persons(&w, &[one]).await;
+    let r = excs.poll_once().await.unwrap();
+    assert_eq!(r.users_deactivated, 1);
+    assert_eq!(inactive_users(&w.gc), 1);
+    assert!(excs.progress().get().blocked.is_none());
+}
+
+#[tokio::test]
+async fn a_wiped_store_is_republished_on_the_next_poll() {
+    use engage_store::{DnRecord, ServiceConnection, VqRecord};
+    let w = world(10).await;
+    // No drift check after the first poll: only the wipe detection can republish.
+    let mut settings = w.settings();
+    settings.drift_check_every = 1_000;
+    let (mut excs, _health, metrics) = observed_excs(&w, settings).await;
+    excs.poll_once().await.unwrap();
+    assert!(excs.poll_once().await.unwrap().unchanged);
+    let json = w.json();
+    let before = w.store.scan_prefix(w.ns.prefix()).await.unwrap();
+    let count = |prefix: &str| {
+        before
+            .iter()
+            .filter(|(k, _)| k[w.ns.prefix().len()..].starts_with(prefix))
+            .count()
+    };
+    let (persons, dns, vqs) = (count("person:"), count("dn:"), count("vq:"));
+    assert!(persons >= 10 && dns > 0 && vqs > 0);
+    let users = w.gc.org().users.len();
+
+    // FLUSH: every key of this deployment's prefix goes.
+    for (k, _) in &before {
+        w.store.delete(k).await.unwrap();
+    }
+    assert!(w.store.scan_prefix(w.ns.prefix()).await.unwrap().is_empty());
+
+    let r = excs.poll_once().await.unwrap();
+    assert!(!r.unchanged, "the wipe forces a cycle: {r:?}");
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.users_created, 0, "existing GC users are adopted");
+    assert_eq!(w.gc.org().users.len(), users);
+    assert_eq!(
+        metrics.value("excs_store_wipes_detected_total", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        json.scan::<PersonRecord>(PersonRecord::PREFIX)
+            .await
+            .unwrap()
+            .len(),
+        persons
+    );
+    assert_eq!(json.scan::<DnRecord>("dn:").await.unwrap().len(), dns);
+    assert_eq!(json.scan::<VqRecord>("vq:").await.unwrap().len(), vqs);
+    assert!(
+        json.get::<String>(PRESENCE_SOURCE_KEY)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    for section in ["agent_state_sync", "conversation_provider"] {
+        assert!(
+            json.get::<ServiceConnection>(&ServiceConnection::key(section))
+                .await
+                .unwrap()
+                .is_some(),
+            "{section} republished"
+        );
+    }
+    let after = w.store.scan_prefix(w.ns.prefix()).await.unwrap();
+    let ids = w.ids();
+    assert_eq!(
+        ids.all(IdKind::Person).await.unwrap().len(),
+        persons,
+        "id maps rebuilt"
+    );
+    assert!(
+        after.len() >= before.len() - 1,
+        "{} < {}",
+        after.len(),
+        before.len()
+    );
+    // Quiet again afterwards.
+    assert!(excs.poll_once().await.unwrap().unchanged);
+    assert_eq!(
+        metrics.value("excs_store_wipes_detected_total", &[]),
+        Some(1.0)
     );
 }

@@ -6,7 +6,8 @@
 //!
 //! - Pure core (no tokio, no clock, no store): [`rules`] (the guide's mapping rules: naming,
 //!   roles, the skill formula) and [`desired`] (the desired org, a pure function of a Config DB
-//!   snapshot).
+//!   snapshot), and [`guard`] (the removal guard: refuses empty reads and mass removals
+//!   before the reconciler runs).
 //! - Driver: [`sync`] (reconciles the desired org against GC, restart-safe, through the store)
 //!   and [`service`] (settings, the poll loop, REST on 3640).
 //!
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod desired;
+pub mod guard;
 pub mod rules;
 pub mod service;
 pub mod sync;

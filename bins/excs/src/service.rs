@@ -1,7 +1,34 @@
-//! The EXCS service: settings, the poll loop (Config DB snapshot → desired org → reconcile) and
-//! its REST API (`/health`, `/status`, mapping look-ups, `/metrics`) on `EXCS_PORT` (3640).
+//! The EXCS service: settings, the poll loop (Config DB snapshot → desired org → removal guard →
+//! reconcile) and its REST API (`/health`, `/status`, mapping look-ups, `/metrics`) on
+//! `EXCS_PORT` (3640).
+//!
+//! # Safety settings (our additions)
+//!
+//! - `EXCS_MAX_REMOVAL_PERCENT` (0–100, default 10): the largest share of mapped users, queues,
+//!   queue memberships or extension DN records one cycle may deactivate or remove. A cycle
+//!   planning more is refused ([`crate::guard`]): nothing is changed, an ERROR line and
+//!   `/status` (`data.blocked`) give the figures, `excs_cycles_blocked_total{reason}` counts it
+//!   and `/health` shows `removalGuard` down. 100 turns the limit off; 0 asks for confirmation
+//!   of every removal; one removal is always allowed otherwise.
+//! - `EXCS_CONFIRM_REMOVALS`: the operator's one-shot confirmation of a refused cycle. A number
+//!   N runs the next refused cycle once if it removes at most N objects in all (the `planned`
+//!   figure of `/status`; a larger plan stays refused); `true` runs the next refused cycle once
+//!   whatever it removes. Used at most once per start (logged); remove it afterwards.
+//!
+//! An empty read (no person, or no agent, in scope while GC has active mapped users or agents)
+//! is never confirmable: it is a Config DB fault (`/health` `configDb` down, reason
+//! `empty_read`); polling goes on and sync resumes by itself when a read brings them back.
+//!
+//! Each poll also checks a sentinel key EXCS writes in the store
+//! ([`STORE_SENTINEL_KEY`]); when it vanished (a Redis flush or a new empty Redis) the poll runs
+//! a full cycle at once, which republishes every `person:`, `dn:`, `vq:`, `hybrid:` record and
+//! the presence source id (log line, `excs_store_wipes_detected_total`).
 
-use super::desired::{DesiredSettings, desired_org};
+use super::desired::{DesiredOrg, DesiredSettings, desired_org};
+use super::guard::{
+    BlockReason, Confirmation, CurrentOrg, CycleBlock, MappedPerson, ReadSummary, RemovalPolicy,
+    Verdict, assess,
+};
 use super::rules::RoleNames;
 use super::sync::{Reconciler, SharedProgress, SyncReport};
 use axum::Router;
@@ -16,10 +43,13 @@ use engage_ops::config::{CommonConfig, ConfigError, EnvReader, Lookup};
 use engage_ops::health::Health;
 use engage_ops::http::{OpsState, base_router};
 use engage_ops::metrics::Metrics;
+use engage_store::schema::keys;
 use engage_store::{
     DnRecord, IdKind, IdMap, JsonView, Namespace, PersonRecord, ServiceConnection, Store,
+    StoreError,
 };
 use gcex::{GcClient, GcConfig, RateLimit};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +80,12 @@ pub struct ExcsSettings {
     pub gc_rate_limit_per_min: u32,
     /// The window of that limit (`EXCS_GC_RATE_WINDOW_SECS`, default 60; benchmarks shrink it).
     pub gc_rate_window: Duration,
+    /// The largest share of objects one cycle may deactivate or remove without confirmation
+    /// (`EXCS_MAX_REMOVAL_PERCENT`, 0–100, default 10; ours; see the module doc).
+    pub removal_policy: RemovalPolicy,
+    /// The operator's one-shot confirmation of a refused cycle (`EXCS_CONFIRM_REMOVALS`: a
+    /// number of removals or `true`; ours; see the module doc).
+    pub confirm_removals: Confirmation,
     /// The shared store.
     pub store: engage_store::StoreSettings,
     /// Log settings (`EXCS_LOG_LEVEL`, `EXCS_LOG_PATH`, `EXCS_LOG_FILENAME`).
@@ -92,6 +128,23 @@ impl ExcsSettings {
         let full_scan_every = env.parsed_or::<u32>("EXCS_FULL_SCAN_EVERY", 1);
         let gc_rate_limit_per_min = env.parsed_or::<u32>("EXCS_GC_RATE_LIMIT_PER_MIN", 300);
         let gc_rate_window = env.parsed_or::<u64>("EXCS_GC_RATE_WINDOW_SECS", 60);
+        let max_removal_percent = env.parsed_or::<u8>(
+            "EXCS_MAX_REMOVAL_PERCENT",
+            super::guard::DEFAULT_MAX_REMOVAL_PERCENT,
+        );
+        if max_removal_percent > 100 {
+            env.invalid(
+                "EXCS_MAX_REMOVAL_PERCENT",
+                "a percent from 0 to 100 (100 turns the removal limit off)",
+            );
+        }
+        let confirm_removals = match env.optional("EXCS_CONFIRM_REMOVALS") {
+            None => Confirmation::None,
+            Some(v) => Confirmation::parse(&v).unwrap_or_else(|why| {
+                env.invalid("EXCS_CONFIRM_REMOVALS", &why);
+                Confirmation::None
+            }),
+        };
         let store = engage_ops::config::store_settings(&mut env);
         let log = engage_ops::logging::LogConfig {
             level: env
@@ -115,6 +168,8 @@ impl ExcsSettings {
             full_scan_every: full_scan_every.max(1),
             gc_rate_limit_per_min,
             gc_rate_window: Duration::from_secs(gc_rate_window.max(1)),
+            removal_policy: RemovalPolicy::new(max_removal_percent),
+            confirm_removals,
         })
     }
 }
@@ -130,6 +185,10 @@ pub enum PollError {
     /// The reconciliation cycle failed (GC or the store).
     #[error("sync cycle: {0}")]
     Sync(#[from] crate::sync::SyncError),
+    /// The removal guard refused the cycle (nothing was changed in GC); see
+    /// [`PollError::blocked`].
+    #[error("sync cycle refused: {}", .0.message)]
+    Blocked(Box<CycleBlock>),
 }
 
 impl PollError {
@@ -138,6 +197,15 @@ impl PollError {
         match self {
             PollError::ConfigDb(_) => true,
             PollError::Sync(e) => e.is_retryable(),
+            PollError::Blocked(b) => b.reason == BlockReason::EmptyRead,
+        }
+    }
+
+    /// Why the removal guard refused the cycle, if it did.
+    pub fn blocked(&self) -> Option<&CycleBlock> {
+        match self {
+            PollError::Blocked(b) => Some(b),
+            _ => None,
         }
     }
 
@@ -274,6 +342,7 @@ pub fn desired_settings(settings: &ExcsSettings, h: Option<&HybridIntegration>) 
 /// read every `full_scan_every` polls) and no GC request.
 pub struct Excs {
     json: JsonView,
+    ids: IdMap,
     poller: Poller,
     snapshot: Snapshot,
     settings: ExcsSettings,
@@ -282,6 +351,35 @@ pub struct Excs {
     metrics: Metrics,
     polls: u64,
     retry_pending: bool,
+    /// The operator's confirmation, until a refused cycle uses it.
+    confirmation: Confirmation,
+    /// Why cycles are refused now.
+    blocked: Option<CycleBlock>,
+    /// Queue members (person DBIDs) as the last cycle applied them; `None` until read from the
+    /// store (or after a wipe).
+    last_members: Option<BTreeMap<i64, BTreeSet<i64>>>,
+    /// Whether this process wrote the store sentinel (so its absence means a wipe).
+    sentinel_written: bool,
+    /// A full cycle is owed (the store was wiped) until one succeeds.
+    force_full: bool,
+}
+
+/// The store key (relative, in EXCS's own `applied:` family of `engage_store::schema`) EXCS
+/// writes after a successful cycle and checks every poll: its absence means the store was
+/// wiped, and the next cycle is a full one that republishes every record.
+pub const STORE_SENTINEL_KEY: &str = "applied:excs:sentinel";
+
+/// The store key of the queue members last applied (person DBIDs by VQ DN DBID), which the
+/// removal guard compares the next desired org with, also after a restart.
+pub const APPLIED_MEMBERS_KEY: &str = "applied:excs:queueMembers";
+
+/// The queue members of a desired org, as the guard compares them.
+fn members_of(desired: &DesiredOrg) -> BTreeMap<i64, BTreeSet<i64>> {
+    desired
+        .queues
+        .iter()
+        .map(|(d, q)| (*d, q.members.clone()))
+        .collect()
 }
 
 impl std::fmt::Debug for Excs {
@@ -329,6 +427,7 @@ impl Excs {
         let gc = GcClient::new(gc_config_from_hybrid(hybrid, "config_sync", limit)?)?;
         let roles = desired_settings(&settings, Some(hybrid)).roles;
         let (store_for_json, ns_for_json) = (store.clone(), ns.clone());
+        let ids = IdMap::new(store.clone(), ns.clone());
         let reconciler = Reconciler::new(
             gc,
             store,
@@ -343,8 +442,22 @@ impl Excs {
             PollerConfig::new(settings.poll_interval, settings.full_scan_every),
             ChangeTracker::baseline(&snap),
         );
+        if settings.confirm_removals != Confirmation::None {
+            tracing::warn!(
+                confirmation = ?settings.confirm_removals,
+                "EXCS_CONFIRM_REMOVALS is set: the first sync cycle refused for too many \
+                 removals that it covers will run once; remove the setting afterwards"
+            );
+        }
+        health.up("removalGuard", "no cycle refused");
         Ok(Excs {
             json: JsonView::new(store_for_json, ns_for_json),
+            ids,
+            confirmation: settings.confirm_removals,
+            blocked: None,
+            last_members: None,
+            sentinel_written: false,
+            force_full: false,
             poller,
             snapshot: snap,
             settings,
@@ -361,19 +474,29 @@ impl Excs {
         self.reconciler.progress()
     }
 
-    /// One poll: ask the change poller for deltas; when there are any (or on the first poll,
-    /// when a drift check is due, or when the previous cycle left work to retry) compute the
-    /// desired org from the latest snapshot and reconcile (full on the first poll and every
-    /// `drift_check_every` polls). Otherwise GC is not touched and the report says
-    /// `unchanged`.
+    /// One poll: check the store sentinel (a wiped store forces a full cycle), ask the change
+    /// poller for deltas; when there are any (or on the first poll, when a drift check is due,
+    /// when the previous cycle left work to retry or was refused, or when the store was wiped)
+    /// compute the desired org from the latest snapshot, let the removal guard
+    /// ([`crate::guard`]) accept or refuse it, and reconcile (full on the first poll, every
+    /// `drift_check_every` polls and after a wipe). Otherwise GC is not touched and the report
+    /// says `unchanged`. A refused cycle is [`PollError::Blocked`].
     pub async fn poll_once(&mut self) -> Result<SyncReport, PollError> {
-        let full = self
+        let drift_due = self
             .polls
             .is_multiple_of(u64::from(self.settings.drift_check_every));
         self.polls += 1;
+        self.check_store_sentinel().await;
+        let full = drift_due || self.force_full;
         let outcome = match self.poller.poll_once().await {
             Ok(o) => {
-                self.health.up("configDb", "change poll succeeded");
+                if !self
+                    .blocked
+                    .as_ref()
+                    .is_some_and(|b| b.reason == BlockReason::EmptyRead)
+                {
+                    self.health.up("configDb", "change poll succeeded");
+                }
                 o
             }
             Err(e) => {
@@ -385,27 +508,47 @@ impl Excs {
             self.snapshot = snap;
         }
         self.record_changes(&outcome.deltas);
-        if !(full || self.retry_pending || !outcome.deltas.is_empty()) {
+        let due = full || self.retry_pending || self.blocked.is_some();
+        if !due && outcome.deltas.is_empty() {
             self.reconciler.progress().checked_unchanged();
             return Ok(SyncReport {
                 unchanged: true,
                 ..SyncReport::default()
             });
         }
-        let hybrid = hybrid_for_tenant(&self.snapshot, &self.settings.common.tenant_id);
-        let desired = desired_org(&self.snapshot, &desired_settings(&self.settings, hybrid));
+        let hybrid = hybrid_for_tenant(&self.snapshot, &self.settings.common.tenant_id).cloned();
+        let desired = desired_org(
+            &self.snapshot,
+            &desired_settings(&self.settings, hybrid.as_ref()),
+        );
         for s in &desired.skipped {
             tracing::error!(dbid = s.dbid, user_name = %s.user_name, reason = %s.reason, "person not synchronized");
         }
+        let confirmed = match self.guard(&desired).await {
+            Ok(confirmed) => confirmed,
+            Err(e) => {
+                self.retry_pending = true;
+                return Err(e);
+            }
+        };
         match self.reconciler.run_cycle(&desired, full).await {
             Ok(mut r) => {
-                if let Some(h) = hybrid {
+                if confirmed {
+                    // Used: a later mass removal needs a new confirmation (and a restart).
+                    self.confirmation = Confirmation::None;
+                    tracing::warn!(
+                        "the confirmed removals ran; remove EXCS_CONFIRM_REMOVALS from the \
+                         deployment"
+                    );
+                }
+                if let Some(h) = &hybrid {
                     publish_connections(&self.json, h).await;
                 }
                 self.retry_pending = !r.errors.is_empty();
                 r.config_changes = outcome.deltas.len();
                 self.health.up("gc", "last sync cycle succeeded");
                 self.health.up("store", "last sync cycle succeeded");
+                self.after_cycle(&desired, full).await;
                 Ok(r)
             }
             Err(e) => {
@@ -419,6 +562,199 @@ impl Excs {
                     .inc("excs_sync_errors_total", "Failed sync cycles.", &[]);
                 Err(PollError::Sync(e))
             }
+        }
+    }
+
+    /// Reads what is mapped now and lets the guard decide; records a refusal (log, metric,
+    /// `/status`, `/health`) or its end. `Ok(true)` when the cycle runs on the operator's
+    /// confirmation (consumed once the cycle succeeded).
+    async fn guard(&mut self, desired: &DesiredOrg) -> Result<bool, PollError> {
+        let current = self
+            .current_org(desired)
+            .await
+            .map_err(|e| PollError::Sync(e.into()))?;
+        let read = ReadSummary {
+            persons_read: self
+                .snapshot
+                .persons
+                .values()
+                .filter(|p| p.state != engage_cfgdb::model::ObjectState::Deleted)
+                .count(),
+            folder_filter: self.settings.filter.enabled,
+        };
+        let verdict = assess(
+            desired,
+            &current,
+            &read,
+            &self.settings.removal_policy,
+            self.confirmation,
+        );
+        match verdict {
+            Verdict::Blocked(block) => {
+                self.metrics.inc(
+                    "excs_cycles_blocked_total",
+                    "Sync cycles refused by the removal guard, by reason.",
+                    &[("reason", block.reason.label())],
+                );
+                let changed = self.blocked.as_ref() != Some(&block);
+                if changed {
+                    tracing::error!(
+                        reason = block.reason.label(),
+                        persons_read = block.persons_read,
+                        persons_in_scope = block.persons_in_scope,
+                        agents_in_scope = block.agents_in_scope,
+                        active_users_mapped = block.active_users_mapped,
+                        planned = block.plan.planned(),
+                        plan = ?block.plan.removals,
+                        "sync cycle refused: {}",
+                        block.message
+                    );
+                } else {
+                    tracing::debug!(reason = block.reason.label(), "sync cycle still refused");
+                }
+                match block.reason {
+                    BlockReason::EmptyRead => {
+                        self.health
+                            .down("configDb", format!("degraded: {}", block.message));
+                        self.health.up("removalGuard", "no cycle refused");
+                    }
+                    _ => {
+                        self.health.down("removalGuard", block.message.clone());
+                    }
+                }
+                self.reconciler.progress().set_blocked(Some(block.clone()));
+                self.blocked = Some(block.clone());
+                Err(PollError::Blocked(Box::new(block)))
+            }
+            Verdict::Proceed { plan, confirmed } => {
+                if confirmed {
+                    tracing::warn!(
+                        planned = plan.planned(),
+                        plan = ?plan.removals,
+                        "removals beyond EXCS_MAX_REMOVAL_PERCENT run once, confirmed by \
+                         EXCS_CONFIRM_REMOVALS"
+                    );
+                    self.metrics.inc(
+                        "excs_removals_confirmed_total",
+                        "Sync cycles run beyond the removal limit on the operator's confirmation.",
+                        &[],
+                    );
+                }
+                if let Some(old) = self.blocked.take() {
+                    tracing::info!(
+                        was = old.reason.label(),
+                        planned = plan.planned(),
+                        "sync cycles resume"
+                    );
+                    self.reconciler.progress().set_blocked(None);
+                    self.health.up("configDb", "change poll succeeded");
+                    self.health.up("removalGuard", "no cycle refused");
+                }
+                Ok(confirmed)
+            }
+        }
+    }
+
+    /// What is mapped and published now, for the guard.
+    async fn current_org(&mut self, desired: &DesiredOrg) -> Result<CurrentOrg, StoreError> {
+        let records: BTreeMap<i64, PersonRecord> = self
+            .json
+            .scan::<PersonRecord>(PersonRecord::PREFIX)
+            .await?
+            .into_iter()
+            .map(|(_, r)| (r.dbid, r))
+            .collect();
+        let persons = self
+            .ids
+            .all(IdKind::Person)
+            .await?
+            .into_iter()
+            .filter_map(|(k, _)| k.parse::<i64>().ok())
+            .map(|d| {
+                let r = records.get(&d);
+                let p = MappedPerson {
+                    active: r.is_none_or(|r| r.active),
+                    is_agent: r.is_some_and(|r| r.is_agent),
+                };
+                (d, p)
+            })
+            .collect();
+        let mut queues = BTreeMap::new();
+        for (k, _) in self.ids.all(IdKind::Queue).await? {
+            let Ok(d) = k.parse::<i64>() else { continue };
+            let emptied = !desired.queues.contains_key(&d)
+                && self
+                    .json
+                    .get::<String>(&keys::applied("queue", &k))
+                    .await?
+                    .as_deref()
+                    == Some("emptied");
+            queues.insert(d, emptied);
+        }
+        if self.last_members.is_none() {
+            self.last_members = self.json.get(APPLIED_MEMBERS_KEY).await?;
+        }
+        let extensions = self
+            .json
+            .scan::<DnRecord>(keys::DN_PREFIX)
+            .await?
+            .into_iter()
+            .map(|(rest, _)| format!("{}{rest}", keys::DN_PREFIX))
+            .collect();
+        Ok(CurrentOrg {
+            persons,
+            queues,
+            members: self.last_members.clone(),
+            extensions,
+        })
+    }
+
+    /// After a successful cycle: remember the applied queue members (memory and store) and
+    /// write the store sentinel if this process has not (yet, or since a wipe).
+    async fn after_cycle(&mut self, desired: &DesiredOrg, full: bool) {
+        let members = members_of(desired);
+        if self.last_members.as_ref() != Some(&members) {
+            if let Err(e) = self.json.put(APPLIED_MEMBERS_KEY, &members).await {
+                tracing::warn!(error = %e, "applied queue members not saved; the next poll tries again");
+            }
+            self.last_members = Some(members);
+        }
+        if full {
+            // A full cycle republished every record: a wipe is repaired.
+            self.force_full = false;
+        }
+        if !self.sentinel_written {
+            let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+            match self.json.put(STORE_SENTINEL_KEY, &stamp).await {
+                Ok(()) => self.sentinel_written = true,
+                Err(e) => tracing::warn!(error = %e, "store sentinel not written"),
+            }
+        }
+    }
+
+    /// Checks the store sentinel: gone after this process wrote it means the store was wiped
+    /// (a Redis flush, a new empty Redis); the next cycle is then a full one.
+    async fn check_store_sentinel(&mut self) {
+        if !self.sentinel_written {
+            return;
+        }
+        match self.json.get::<i64>(STORE_SENTINEL_KEY).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                tracing::warn!(
+                    "the store was wiped (EXCS's sentinel key is gone): republishing every \
+                     record with a full sync cycle now"
+                );
+                self.metrics.inc(
+                    "excs_store_wipes_detected_total",
+                    "Store wipes (Redis flushes) detected; each forces a full sync cycle.",
+                    &[],
+                );
+                self.sentinel_written = false;
+                self.force_full = true;
+                self.last_members = None;
+            }
+            Err(e) => tracing::debug!(error = %e, "store sentinel not readable"),
         }
     }
 
@@ -475,15 +811,16 @@ pub struct ApiState {
 async fn status(State(s): State<ApiState>) -> Response {
     let p = s.progress.get();
     let ts = p.time_stamp.clone().unwrap_or_default();
-    let (code, message) = match p.status.as_str() {
-        "Success" => (
+    let (code, message) = match (&p.blocked, p.status.as_str()) {
+        (Some(b), _) => (2, format!("Synchronization blocked: {}", b.message)),
+        (None, "Success") => (
             0,
             format!(
                 "Latest database updates for orgId:{} have been successfully processed on {ts}",
                 s.org_id
             ),
         ),
-        "InProgress" | "" => (
+        (None, "InProgress" | "") => (
             1,
             format!(
                 "Synchronization in progress: {} of {} objects",
@@ -509,6 +846,7 @@ async fn status(State(s): State<ApiState>) -> Response {
             },
             "conflicts": p.conflicts,
             "lastReport": p.last_report,
+            "blocked": p.blocked,
         }
     });
     axum::Json(body).into_response()

@@ -115,6 +115,8 @@ pub struct SyncProgress {
     pub last_report: Option<SyncReport>,
     /// Last failure, if the last cycle failed.
     pub last_error: Option<String>,
+    /// Why cycles are refused now, if they are ([`crate::guard`]).
+    pub blocked: Option<crate::guard::CycleBlock>,
 }
 
 /// Shared, cloneable progress.
@@ -132,6 +134,11 @@ impl SharedProgress {
 
     fn update(&self, f: impl FnOnce(&mut SyncProgress)) {
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    /// Records (or clears) the reason cycles are refused.
+    pub(crate) fn set_blocked(&self, blocked: Option<crate::guard::CycleBlock>) {
+        self.update(|p| p.blocked = blocked);
     }
 
     /// Records a poll that found nothing to do: a successful state stays successful with a
