@@ -635,3 +635,32 @@ async fn parked_events_are_listed_and_replayed() {
     .await;
     excp.shutdown().await;
 }
+
+/// Issue 12 §5: an unreadable checkpoint is kept aside for the operator, never overwritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_checkpoint_is_kept_aside() {
+    let (w, _t) = synced_world().await;
+    let sim = SimServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let key =
+        w.ns.key(&engage_store::schema::keys::excp_checkpoint("excp-garbled"));
+    w.store.put(&key, b"{garbled").await.unwrap();
+    let excp = start_excp(&w, &sim, "excp-garbled").await;
+    let aside = format!("{key}:unreadable");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(b) = w.store.get(&aside).await.unwrap() {
+            assert_eq!(b, b"{garbled");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never kept aside");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    excp.shutdown().await;
+    let fresh = w.store.get(&key).await.unwrap().unwrap();
+    assert!(
+        serde_json::from_slice::<serde_json::Value>(&fresh).is_ok(),
+        "a new, readable checkpoint replaced it at stop"
+    );
+}

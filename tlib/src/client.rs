@@ -219,6 +219,40 @@ pub enum ClientEvent {
     },
     /// An event message from the server, in the order received.
     Message(Message),
+    /// A frame that did not decode was skipped; the link stays up (the frame's length was
+    /// readable, so the stream stays in step). A malformed *header* still drops the link.
+    FrameSkipped {
+        /// Which server sent it.
+        which: ServerRole,
+        /// Why it did not decode.
+        reason: String,
+    },
+}
+
+/// The client's framing: a frame that does not decode but leaves the stream in step comes out
+/// as an `Err` item instead of ending the stream (`Framed` ends it after any codec error).
+#[derive(Debug, Clone, Copy)]
+struct LenientCodec(TlibCodec);
+
+impl tokio_util::codec::Decoder for LenientCodec {
+    type Item = Result<Message, crate::wire::DecodeError>;
+    type Error = crate::codec::CodecError;
+
+    fn decode(&mut self, src: &mut bytes::BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        match self.0.decode_from(src) {
+            Ok(m) => Ok(m.map(Ok)),
+            Err(crate::codec::CodecError::Decode(e)) if !e.is_fatal_to_stream() => Ok(Some(Err(e))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl tokio_util::codec::Encoder<Message> for LenientCodec {
+    type Error = crate::codec::CodecError;
+
+    fn encode(&mut self, msg: Message, dst: &mut bytes::BytesMut) -> Result<(), Self::Error> {
+        self.0.encode_into(&msg, dst)
+    }
 }
 
 /// Counters for metrics (since the client started).
@@ -235,6 +269,8 @@ pub struct ClientStats {
     pub connect_failures: u64,
     /// Event messages forwarded.
     pub messages: u64,
+    /// Frames that did not decode and were skipped (the link stayed up).
+    pub frames_skipped: u64,
 }
 
 #[derive(Debug, Default)]
@@ -244,6 +280,7 @@ struct Counters {
     switchovers: AtomicU64,
     connect_failures: AtomicU64,
     messages: AtomicU64,
+    frames_skipped: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -306,6 +343,7 @@ impl TlibClient {
             switchovers: c.switchovers.load(Ordering::Relaxed),
             connect_failures: c.connect_failures.load(Ordering::Relaxed),
             messages: c.messages.load(Ordering::Relaxed),
+            frames_skipped: c.frames_skipped.load(Ordering::Relaxed),
         }
     }
 
@@ -453,7 +491,7 @@ impl Driver {
     }
 
     async fn run_link(&mut self, stream: TcpStream, which: ServerRole) -> LinkEnd {
-        let mut framed = Framed::new(stream, TlibCodec::new(self.config.wire));
+        let mut framed = Framed::new(stream, LenientCodec(TlibCodec::new(self.config.wire)));
         let mut conn = match Connection::new(self.config.connection_config()) {
             Ok(c) => c,
             // Checked in `start`; unreachable in practice, but never panic.
@@ -530,7 +568,19 @@ impl Driver {
             let deadline = conn.poll_timeout();
             tokio::select! {
                 item = framed.next() => match item {
-                    Some(Ok(msg)) => conn.handle_message(msg, now()),
+                    Some(Ok(Ok(msg))) => conn.handle_message(msg, now()),
+                    Some(Ok(Err(e))) => {
+                        self.counters.frames_skipped.fetch_add(1, Ordering::Relaxed);
+                        if !self
+                            .emit(ClientEvent::FrameSkipped {
+                                which,
+                                reason: e.to_string(),
+                            })
+                            .await
+                        {
+                            return LinkEnd::Shutdown;
+                        }
+                    }
                     Some(Err(e)) => return LinkEnd::Lost(e.to_string()),
                     None => return LinkEnd::Lost("the server closed the connection".to_owned()),
                 },

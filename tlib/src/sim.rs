@@ -33,10 +33,19 @@ use crate::codec::TlibCodec;
 use crate::message::Message;
 use crate::message_type::MessageType;
 
+/// What the simulator pushes to a client.
+#[derive(Debug, Clone)]
+enum Push {
+    /// A message, framed by the codec.
+    Msg(Message),
+    /// Raw bytes, written as they are (malformed frames, for fault tests).
+    Raw(bytes::Bytes),
+}
+
 #[derive(Debug)]
 struct Client {
     id: usize,
-    tx: mpsc::UnboundedSender<Message>,
+    tx: mpsc::UnboundedSender<Push>,
     registered: bool,
     dns: HashSet<String>,
     monitoring: bool,
@@ -184,7 +193,7 @@ impl SimServer {
         st.clients
             .iter()
             .filter(|c| c.registered && to(c))
-            .filter(|c| c.tx.send(msg.clone()).is_ok())
+            .filter(|c| c.tx.send(Push::Msg(msg.clone())).is_ok())
             .count()
     }
 
@@ -201,6 +210,18 @@ impl SimServer {
     /// Sends `msg` to every client that started call monitoring; returns how many.
     pub fn send_to_call_monitors(&self, msg: Message) -> usize {
         self.push(&msg, |c| c.monitoring)
+    }
+
+    /// Writes `bytes` as they are to every client that started call monitoring (e.g. a
+    /// malformed frame, as a real server's odd data would arrive); returns how many.
+    pub fn send_raw_to_call_monitors(&self, bytes: bytes::Bytes) -> usize {
+        self.shared
+            .lock()
+            .clients
+            .iter()
+            .filter(|c| c.registered && c.monitoring)
+            .filter(|c| c.tx.send(Push::Raw(bytes.clone())).is_ok())
+            .count()
     }
 }
 
@@ -319,7 +340,15 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
                 if shared.frozen.load(Ordering::SeqCst) {
                     continue;
                 }
-                if framed.send(ev).await.is_err() {
+                let sent = match ev {
+                    Push::Msg(m) => framed.send(m).await.is_ok(),
+                    Push::Raw(b) => {
+                        use tokio::io::AsyncWriteExt;
+                        SinkExt::<Message>::flush(&mut framed).await.is_ok()
+                            && framed.get_mut().write_all(&b).await.is_ok()
+                    }
+                };
+                if !sent {
                     break;
                 }
             }

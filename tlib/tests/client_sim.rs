@@ -567,3 +567,53 @@ async fn shutdown_stops_a_client_blocked_on_a_full_channel() {
     .await
     .expect("the link is closed after shutdown");
 }
+
+/// Issue 12 §8: a frame that does not decode (but whose length is readable) is skipped and
+/// counted; the link stays up and the next message arrives. A malformed header still drops
+/// the link (the stream cannot be resynchronised), and the client reconnects.
+#[tokio::test]
+async fn a_malformed_frame_is_skipped_and_the_link_stays_up() {
+    let sim = SimServer::start(any_port()).await.expect("sim starts");
+    let (client, mut events) = TlibClient::start(config(endpoint(&sim), None)).expect("config");
+    wait_for(
+        &mut events,
+        "Registered on primary",
+        is_registered(ServerRole::Primary),
+    )
+    .await;
+    // A 2-byte body: too short for a message type (Latin-1 or any other garbage inside a
+    // well-framed packet ends the same way).
+    let garbage = bytes::Bytes::from_static(&[0, 0, 0, 2, 0xff, 0xfe]);
+    for _ in 0..3 {
+        assert_eq!(sim.send_raw_to_call_monitors(garbage.clone()), 1);
+    }
+    let good = ringing("5001", 7);
+    assert_eq!(sim.send_to_dn("5001", good.clone()), 1);
+    let (ev, skipped) = wait_for(&mut events, "the message after the garbage", |e| {
+        matches!(e, ClientEvent::Message(_))
+    })
+    .await;
+    assert_eq!(ev, ClientEvent::Message(good));
+    let frames_skipped = skipped
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                ClientEvent::FrameSkipped {
+                    which: ServerRole::Primary,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(frames_skipped, 3, "{skipped:?}");
+    assert!(
+        !skipped
+            .iter()
+            .any(|e| matches!(e, ClientEvent::LinkDown { .. })),
+        "the link stayed up: {skipped:?}"
+    );
+    assert_eq!(client.stats().frames_skipped, 3);
+    assert_eq!(client.stats().links_lost, 0);
+    client.shutdown();
+}

@@ -46,6 +46,9 @@ pub struct EngineStats {
 /// window (serialized as JSON by [`Engine::checkpoint`]).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Checkpoint {
+    /// The format version ([`CHECKPOINT_VERSION`]; absent in the first format, read as 0).
+    #[serde(default)]
+    version: u32,
     model: CallModel,
     /// `(array name, event JSON)` in delivery order per conversation.
     pending: Vec<(String, serde_json::Value)>,
@@ -54,6 +57,10 @@ struct Checkpoint {
     held: Vec<(u64, EngageEvent, u64)>,
     stats: EngineStats,
 }
+
+/// The checkpoint format this version writes. A checkpoint of a newer format is refused
+/// (never guessed at) and kept aside by the service.
+pub const CHECKPOINT_VERSION: u32 = 1;
 
 /// A checkpoint could not be read back. The service starts without it (and says so); an
 /// operator can delete the key (`excp:checkpoint:{instance}`) to silence the warning.
@@ -73,6 +80,17 @@ pub enum CheckpointError {
         array: String,
         /// Why it does not decode.
         message: String,
+    },
+    /// The checkpoint was written by a newer version of EXCP (a roll-back after an upgrade).
+    #[error(
+        "EXCP checkpoint format {found} is newer than this version reads ({supported}); it is kept \
+         aside, and this instance starts without it"
+    )]
+    NewerVersion {
+        /// The format found.
+        found: u32,
+        /// The newest format this version reads.
+        supported: u32,
     },
     /// A pending GC event of an array this version does not know.
     #[error(
@@ -185,6 +203,7 @@ impl Engine {
     /// The engine's state as JSON bytes, to resume after a restart with [`Engine::restore`].
     pub fn checkpoint(&self) -> Vec<u8> {
         let cp = Checkpoint {
+            version: CHECKPOINT_VERSION,
             model: self.model.clone(),
             pending: self
                 .pending
@@ -208,6 +227,12 @@ impl Engine {
     /// was checkpointed with).
     pub fn restore(bytes: &[u8], reorder_ms: u64) -> Result<Engine, CheckpointError> {
         let cp: Checkpoint = serde_json::from_slice(bytes)?;
+        if cp.version > CHECKPOINT_VERSION {
+            return Err(CheckpointError::NewerVersion {
+                found: cp.version,
+                supported: CHECKPOINT_VERSION,
+            });
+        }
         let mut pending = Pending::default();
         for (array, json) in cp.pending {
             match gcex::events::ConversationEvent::from_json(&array, json) {
@@ -291,8 +316,61 @@ impl Engine {
         self.model.live_conversations()
     }
 
-    /// The recording segments produced since the last call (the service stores them).
+    /// The recording segments not stored yet, oldest first (they stay in the checkpoint until
+    /// [`Engine::segments_stored`] says they are in the store).
+    pub fn unsaved_segments(&self) -> &[RecordingSegment] {
+        &self.unsaved
+    }
+
+    /// The first `n` of [`Engine::unsaved_segments`] are in the store.
+    pub fn segments_stored(&mut self, n: usize) {
+        let n = n.min(self.unsaved.len());
+        self.unsaved.drain(..n);
+    }
+
+    /// The recording segments produced since the last call, taken out of the engine (and so
+    /// out of its checkpoint); prefer [`Engine::unsaved_segments`] + [`Engine::segments_stored`].
     pub fn take_new_segments(&mut self) -> Vec<RecordingSegment> {
         std::mem::take(&mut self.unsaved)
+    }
+}
+
+#[cfg(test)]
+mod checkpoint_tests {
+    use super::*;
+
+    fn with_version(bytes: &[u8], version: Option<u32>) -> Vec<u8> {
+        let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        match version {
+            Some(n) => v["version"] = n.into(),
+            None => {
+                v.as_object_mut().unwrap().remove("version");
+            }
+        }
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn a_checkpoint_carries_its_version_and_a_newer_one_is_refused() {
+        let bytes = Engine::new(ModelConfig::default()).checkpoint();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["version"], CHECKPOINT_VERSION);
+        assert!(Engine::restore(&bytes, 0).is_ok());
+        // The first format had no version: still read.
+        assert!(Engine::restore(&with_version(&bytes, None), 0).is_ok());
+        let newer = with_version(&bytes, Some(CHECKPOINT_VERSION + 1));
+        match Engine::restore(&newer, 0) {
+            Err(CheckpointError::NewerVersion { found, supported }) => {
+                assert_eq!(
+                    (found, supported),
+                    (CHECKPOINT_VERSION + 1, CHECKPOINT_VERSION)
+                );
+            }
+            other => panic!("expected NewerVersion, got {other:?}"),
+        }
+        assert!(matches!(
+            Engine::restore(b"not json", 0),
+            Err(CheckpointError::Json(_))
+        ));
     }
 }

@@ -316,11 +316,24 @@ impl Service {
         })
     }
 
+    /// Completes when the engine task ended without being asked to (its delivery worker
+    /// died, or it panicked), with the reason; `/health` then reports `worker.engine` down.
+    pub async fn engine_died(&mut self) -> String {
+        let why = match (&mut self.task).await {
+            Ok(()) => "the EXCP engine task ended (see the log line before)".to_string(),
+            Err(e) => format!("the EXCP engine task failed: {e}"),
+        };
+        self.health.down("worker.engine", why.clone());
+        why
+    }
+
     /// Stops the clients, the engine (undelivered events are given one last delivery round)
     /// and REST.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        if !self.task.is_finished() {
+            let _ = self.task.await;
+        }
         self.http.abort();
         let _ = self.http.await;
     }
@@ -465,7 +478,16 @@ async fn run(
                 e
             }
             Err(err) => {
-                tracing::error!(error = %err, "starting without the checkpoint");
+                // Never overwrite what cannot be read: keep it aside for the operator.
+                let aside = format!("{checkpoint_key}:unreadable");
+                match deps.store.put(&aside, &bytes).await {
+                    Ok(()) => {
+                        tracing::error!(error = %err, kept_at = %aside, "checkpoint unreadable: kept aside; starting without it")
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %err, store_error = %e, "checkpoint unreadable and could not be kept aside; starting without it")
+                    }
+                }
                 Engine::with_reorder(model, REORDER_MS)
             }
         },
@@ -488,6 +510,8 @@ async fn run(
     let mut refresh = tokio::time::interval(settings.lookup_every);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     refresh.tick().await;
+    deps.health.up("worker.engine", "running");
+    deps.health.up("worker.delivery", "running");
     let dead = delivery::dead_letters(deps.store.clone(), &deps.ns);
     let mut dead_count = dead.len().await.unwrap_or(0);
     let mut delivery_task = DeliveryTask::start(injector.clone());
@@ -500,7 +524,6 @@ async fn run(
     let mut last_error: Option<String> = None;
     let mut last_dead: Option<String> = None;
     let mut near_cap_warned = false;
-    let mut segments_unsaved = std::collections::VecDeque::new();
     loop {
         tokio::select! {
             _ = stop.changed() => break,
@@ -508,7 +531,7 @@ async fn run(
                 let Some((plan, d)) = report else {
                     // The delivery task ended: nothing would ever be delivered again.
                     tracing::error!("the GC delivery task died; EXCP stops so that its supervisor restarts it");
-                    deps.health.down("delivery", "the GC delivery task died");
+                    deps.health.down("worker.delivery", "the GC delivery task died");
                     break;
                 };
                 in_flight = false;
@@ -624,13 +647,12 @@ async fn run(
             deps.health
                 .up("delivery", "undelivered events below the cap");
         }
-        // Recording segments go to the store for the recording provider (kept on failure).
-        segments_unsaved.extend(engine.take_new_segments());
-        while let Some(seg) = segments_unsaved.front() {
+        // Recording segments go to the store for the recording provider; until stored they
+        // stay in the engine, and so in its checkpoint.
+        let mut stored = 0;
+        for seg in engine.unsaved_segments() {
             match super::recording::store_segment(&json, seg).await {
-                Ok(()) => {
-                    segments_unsaved.pop_front();
-                }
+                Ok(()) => stored += 1,
                 Err(e) => {
                     tracing::warn!(error = %e, call_uuid = %seg.call_uuid, "recording segment not stored yet");
                     deps.health.down("store", e.to_string());
@@ -638,11 +660,17 @@ async fn run(
                 }
             }
         }
+        engine.segments_stored(stored);
         let stats = engine.stats();
         // Checkpoint every couple of seconds when something changed.
         if tokio::time::Instant::now() >= checkpoint_at {
             checkpoint_at = tokio::time::Instant::now() + CHECKPOINT_EVERY;
-            let state = (stats, engine.pending().len(), engine.held());
+            let state = (
+                stats,
+                engine.pending().len(),
+                engine.held(),
+                engine.unsaved_segments().len(),
+            );
             if saved_state != Some(state) {
                 match deps.store.put(&checkpoint_key, &engine.checkpoint()).await {
                     Ok(()) => saved_state = Some(state),
@@ -842,6 +870,14 @@ fn handle(engine: &mut Engine, lookups: &ExcpLookups, deps: &Deps, role: Role, e
             link(false);
             deps.health.down(&key, format!("{which:?}: {error}"));
         }
+        ClientEvent::FrameSkipped { which, reason } => {
+            deps.metrics.inc(
+                "excp_tlib_frames_skipped_total",
+                "TLib frames that did not decode and were skipped (the link stayed up), by client role.",
+                &labels,
+            );
+            tracing::warn!(role = role.name(), server = ?which, %reason, "TLib frame skipped: it does not decode");
+        }
         other => tracing::debug!(role = role.name(), event = ?other, "SIP Server link"),
     }
 }
@@ -852,5 +888,8 @@ impl engage_ops::service::RunningService for Service {
     }
     fn stop(self) -> impl std::future::Future<Output = ()> + Send {
         self.shutdown()
+    }
+    fn died(&mut self) -> impl std::future::Future<Output = String> + Send {
+        self.engine_died()
     }
 }

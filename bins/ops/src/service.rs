@@ -14,6 +14,12 @@ pub trait RunningService {
     fn http_addr(&self) -> SocketAddr;
     /// Stops it.
     fn stop(self) -> impl Future<Output = ()> + Send;
+    /// Completes (with the reason) when a worker of the service died: the service can no
+    /// longer do its job, and [`service_main`] ends the process with an error so that its
+    /// supervisor (systemd, Docker, Kubernetes) restarts it. The default never completes.
+    fn died(&mut self) -> impl Future<Output = String> + Send {
+        std::future::pending()
+    }
 }
 
 /// Runs service `name` (`excs`, `exas`, `excp`, …): `config` is its settings as read,
@@ -60,8 +66,20 @@ where
             }
         };
         tracing::info!(addr = %service.http_addr(), "{name} started");
-        let signal = shutdown_signal().await;
-        tracing::info!(signal, "{name} stopping");
+        let mut service = service;
+        let died = tokio::select! {
+            signal = shutdown_signal() => {
+                tracing::info!(signal, "{name} stopping");
+                None
+            }
+            why = service.died() => Some(why),
+        };
+        if let Some(why) = died {
+            tracing::error!(reason = %why, "{name}: a worker died; stopping so that the supervisor restarts the service");
+            eprintln!("{name}: a worker died: {why}");
+            service.stop().await;
+            return ExitCode::FAILURE;
+        }
         service.stop().await;
         ExitCode::SUCCESS
     })
