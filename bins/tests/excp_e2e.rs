@@ -114,6 +114,7 @@ async fn start_excp(w: &World, sim: &SimServer, instance: &str) -> Service {
 
 async fn start_excp_on(w: &World, pair: ServerPair, instance: &str) -> Service {
     let mut settings = RunSettings::new(vec![pair], instance);
+    settings.liveness_ttl = Duration::from_millis(900);
     settings.switch = Some("SIP_Switch_1".into());
     settings.tick = Duration::from_millis(20);
     settings.lookup_every = Duration::from_millis(200);
@@ -663,4 +664,43 @@ async fn an_unreadable_checkpoint_is_kept_aside() {
         serde_json::from_slice::<serde_json::Value>(&fresh).is_ok(),
         "a new, readable checkpoint replaced it at stop"
     );
+}
+
+/// Issue 12 §7: two instances configured with the same id would share a checkpoint and every
+/// claim: the second one refuses to start (its engine ends with a clear reason), the first one
+/// goes on; after a clean stop the id is free at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_instance_with_the_same_id_refuses_to_start() {
+    let (w, _t) = synced_world().await;
+    let sim = SimServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let first = start_excp(&w, &sim, "excp-twin").await;
+    wait_for("the first instance registers", || sim.call_monitors() >= 1).await;
+    let mut second = start_excp(&w, &sim, "excp-twin").await;
+    let why = tokio::time::timeout(Duration::from_secs(30), second.engine_died())
+        .await
+        .expect("the second instance gives up");
+    assert!(why.contains("another EXCP instance"), "{why}");
+    let health = second.health.report();
+    let engine = &health.dependencies["worker.engine"];
+    assert!(!engine.up);
+    assert!(
+        engine.detail.contains("EXCP_INSTANCE_ID"),
+        "{}",
+        engine.detail
+    );
+    assert!(first.health.report().dependencies["worker.engine"].up);
+    second.shutdown().await;
+    first.shutdown().await;
+    // A clean stop gives the id up: a new run takes it without waiting.
+    let mut third = start_excp(&w, &sim, "excp-twin").await;
+    assert!(
+        tokio::time::timeout(Duration::from_secs(3), third.engine_died())
+            .await
+            .is_err(),
+        "the id is free after a clean stop"
+    );
+    assert!(third.health.report().dependencies["worker.engine"].up);
+    third.shutdown().await;
 }

@@ -101,6 +101,9 @@ pub struct ExcpConfig {
     pub switch: Option<String>,
     /// This instance's claim name.
     pub instance_id: String,
+    /// Whether the instance id is the host name (`EXCP_INSTANCE_ID` unset): fine on a host,
+    /// wrong in a container, whose host name changes with every container.
+    pub instance_id_from_host: bool,
     /// TLib application name.
     pub app_name: String,
     /// TLib application password (never logged).
@@ -162,7 +165,9 @@ impl ExcpConfig {
         let switch = env.optional("EXCP_SWITCH_NAME");
         // Stable across restarts (it names this instance's checkpoint) and distinct between
         // the two instances of a pair (it names their claims).
-        let instance_id = env.optional("EXCP_INSTANCE_ID").unwrap_or_else(|| {
+        let explicit_id = env.optional("EXCP_INSTANCE_ID");
+        let instance_id_from_host = explicit_id.is_none();
+        let instance_id = explicit_id.unwrap_or_else(|| {
             std::env::var("HOSTNAME")
                 .ok()
                 .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
@@ -213,6 +218,7 @@ impl ExcpConfig {
             call_servers,
             switch,
             instance_id,
+            instance_id_from_host,
             app_name,
             app_password,
             model,

@@ -98,6 +98,19 @@ impl DeadLetter {
     }
 }
 
+/// How long a claim must hold so that the other instance of the pair never takes an event over
+/// while this one may still be sending it: the GC client's whole retry budget plus two request
+/// timeouts, and at least 30 s. (The price: after an instance dies, its peer delivers the
+/// events it had claimed that much later. A claim is not renewed: one request at a time is
+/// in flight, and it cannot outlive the budget.)
+pub fn claim_ttl_for(gc: &GcClient) -> Duration {
+    let c = gc.config();
+    c.retry
+        .budget
+        .saturating_add(c.request_timeout.saturating_mul(2))
+        .max(Duration::from_secs(30))
+}
+
 /// Whether GC rejected a request because of what it carries (400, 413, 422): splitting the
 /// request isolates the bad event. Authorization and not-found answers (401/403/404) are
 /// systemic (every request would fail the same way until an operator acts) and are retried
@@ -254,18 +267,24 @@ impl Injector {
         claim_prefix: impl Into<String>,
         instance: impl Into<String>,
     ) -> Injector {
+        let claim_ttl = claim_ttl_for(&gc);
         Injector {
             gc,
             store,
             claim_prefix: claim_prefix.into(),
             instance: instance.into(),
-            claim_ttl: Duration::from_secs(30),
+            claim_ttl,
             done_ttl: Duration::from_secs(6 * 3600),
         }
     }
 
+    /// How long this injector's claims hold.
+    pub fn claim_ttl(&self) -> Duration {
+        self.claim_ttl
+    }
+
     /// How long a claim holds without a done mark before the other instance may take the event
-    /// over (default 30 s).
+    /// over (default: [`claim_ttl_for`] the GC client).
     pub fn with_claim_ttl(mut self, ttl: Duration) -> Injector {
         self.claim_ttl = ttl;
         self

@@ -29,6 +29,87 @@ use tokio::sync::{mpsc, watch};
 /// The re-ordering window of the engine.
 const REORDER_MS: u64 = 150;
 
+/// How long a liveness mark holds (see [`RunSettings::liveness_ttl`]).
+pub const LIVENESS_TTL: Duration = Duration::from_secs(15);
+
+/// One instance id, one live instance: a mark in the shared store (`excp:alive:{instance}`)
+/// holding a token of this run, created with a TTL and re-created when it lapses. Two
+/// instances configured with the same id would share a checkpoint and every claim; the second
+/// one finds the first one's mark and refuses to start, and a running one that finds a
+/// stranger's token in its mark stops.
+#[derive(Debug)]
+struct Liveness {
+    key: String,
+    instance: String,
+    token: Vec<u8>,
+    ttl: Duration,
+}
+
+impl Liveness {
+    fn new(deps: &Deps, instance: &str, ttl: Duration) -> Liveness {
+        Liveness {
+            key: deps
+                .ns
+                .key(&engage_store::schema::keys::excp_alive(instance)),
+            instance: instance.to_string(),
+            token: uuid::Uuid::new_v4().to_string().into_bytes(),
+            ttl,
+        }
+    }
+
+    fn conflict(&self) -> String {
+        format!(
+            "another EXCP instance with the id {:?} is alive (it holds {}); give each instance of \
+             a pair its own stable EXCP_INSTANCE_ID",
+            self.instance, self.key
+        )
+    }
+
+    /// Takes the mark, waiting up to one TTL for a previous run's mark to lapse (a restart
+    /// after a crash). Store errors do not block the start.
+    async fn acquire(&self, store: &Arc<dyn Store>) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + self.ttl + Duration::from_millis(500);
+        loop {
+            match self.check(store).await {
+                Ok(()) => return Ok(()),
+                Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                Err(_) => tokio::time::sleep(self.ttl / 10).await,
+            }
+        }
+    }
+
+    /// Renews the mark; `Err` when another instance holds it.
+    async fn check(&self, store: &Arc<dyn Store>) -> Result<(), String> {
+        let held = match store.get(&self.key).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "liveness mark not readable");
+                return Ok(());
+            }
+        };
+        match held {
+            Some(t) if t == self.token => Ok(()),
+            Some(_) => Err(self.conflict()),
+            None => match store
+                .put_if_absent(&self.key, &self.token, Some(self.ttl))
+                .await
+            {
+                Ok(true) | Err(_) => Ok(()),
+                Ok(false) => Err(self.conflict()),
+            },
+        }
+    }
+
+    /// Gives the mark up at a clean stop (a restart need not wait for it to lapse).
+    async fn release(&self, store: &Arc<dyn Store>) {
+        if let Ok(Some(t)) = store.get(&self.key).await
+            && t == self.token
+        {
+            let _ = store.delete(&self.key).await;
+        }
+    }
+}
+
 /// The default of `EXCP_MAX_PENDING_EVENTS`.
 pub const DEFAULT_MAX_PENDING: usize = 200_000;
 
@@ -112,6 +193,10 @@ pub struct RunSettings {
     /// alert fires (`EXCP_MAX_PENDING_EVENTS`, 200,000; warned at 80 %). Events are never
     /// dropped: memory grows past it while GC is unreachable.
     pub max_pending: usize,
+    /// How long this instance's liveness mark (`excp:alive:{instance}`) holds without being
+    /// renewed (15 s; renewed every third of it). A second live instance with the same id
+    /// finds it and refuses to start.
+    pub liveness_ttl: Duration,
 }
 
 impl RunSettings {
@@ -131,6 +216,7 @@ impl RunSettings {
             tick: Duration::from_millis(200),
             tlib_tweak: |_| {},
             max_pending: DEFAULT_MAX_PENDING,
+            liveness_ttl: LIVENESS_TTL,
         }
     }
 
@@ -149,6 +235,7 @@ impl RunSettings {
             tick: Duration::from_millis(200),
             tlib_tweak: |_| {},
             max_pending: c.max_pending,
+            liveness_ttl: LIVENESS_TTL,
         }
     }
 }
@@ -246,6 +333,16 @@ impl Service {
             }
         };
         let gc = GcClient::new(gc_config)?;
+        if config.instance_id_from_host {
+            tracing::warn!(
+                instance = %config.instance_id,
+                "EXCP_INSTANCE_ID is not set: this instance is named after its host. In a container \
+                 the host name changes with every container, so a restart would not find its \
+                 checkpoint: set a stable EXCP_INSTANCE_ID per instance of the pair"
+            );
+        } else {
+            tracing::info!(instance = %config.instance_id, "EXCP instance");
+        }
         let mut settings = RunSettings::from_config(config);
         let from_section = |k: &str| published.as_ref().and_then(|p| p.settings.get(k).cloned());
         if settings.model.sta_userdata_language_key.is_none() {
@@ -319,9 +416,19 @@ impl Service {
     /// Completes when the engine task ended without being asked to (its delivery worker
     /// died, or it panicked), with the reason; `/health` then reports `worker.engine` down.
     pub async fn engine_died(&mut self) -> String {
-        let why = match (&mut self.task).await {
-            Ok(()) => "the EXCP engine task ended (see the log line before)".to_string(),
-            Err(e) => format!("the EXCP engine task failed: {e}"),
+        let ended = (&mut self.task).await;
+        // The engine says why it stopped in its health entry when it knows.
+        let said = self
+            .health
+            .report()
+            .dependencies
+            .get("worker.engine")
+            .filter(|d| !d.up)
+            .map(|d| d.detail.clone());
+        let why = match (ended, said) {
+            (Ok(()), Some(said)) => said,
+            (Ok(()), None) => "the EXCP engine task ended (see the log line before)".to_string(),
+            (Err(e), _) => format!("the EXCP engine task failed: {e}"),
         };
         self.health.down("worker.engine", why.clone());
         why
@@ -425,6 +532,14 @@ async fn run(
 ) {
     let json = JsonView::new(deps.store.clone(), deps.ns.clone());
     let ids = IdMap::new(deps.store.clone(), deps.ns.clone());
+    let alive = Liveness::new(&deps, &settings.instance_id, settings.liveness_ttl);
+    if let Err(e) = alive.acquire(&deps.store).await {
+        tracing::error!(instance = %settings.instance_id, "{e}");
+        deps.health.down("worker.engine", e);
+        return;
+    }
+    let mut alive_at = tokio::time::Instant::now() + settings.liveness_ttl / 3;
+    let mut conflicted = false;
     // Established events name the connector's presence source, which EXCS creates.
     let mut model = settings.model.clone();
     loop {
@@ -586,7 +701,18 @@ async fn run(
                     handle(&mut engine, &lookups, &deps, role, ev);
                 }
             }
-            _ = tick.tick() => engine.on_time(now_ms(), &lookups),
+            _ = tick.tick() => {
+                engine.on_time(now_ms(), &lookups);
+                if tokio::time::Instant::now() >= alive_at {
+                    alive_at = tokio::time::Instant::now() + settings.liveness_ttl / 3;
+                    if let Err(e) = alive.check(&deps.store).await {
+                        tracing::error!(instance = %settings.instance_id, "{e}; stopping without a last delivery round or checkpoint (they would be the other instance's)");
+                        deps.health.down("worker.engine", e);
+                        conflicted = true;
+                        break;
+                    }
+                }
+            }
             _ = refresh.tick() => {
                 if let Some(l) = load_lookups(&deps, &settings, &json, &ids).await {
                     lookups = l;
@@ -724,6 +850,10 @@ async fn run(
     for (_, c) in &links.clients {
         c.shutdown();
     }
+    if conflicted {
+        delivery_task.task.abort();
+        return;
+    }
     // The request in flight is reported, then what is still held or queued gets one last,
     // bounded round; the rest stays in the checkpoint.
     drop(delivery_task.plans);
@@ -756,6 +886,7 @@ async fn run(
     if let Err(e) = deps.store.put(&checkpoint_key, &engine.checkpoint()).await {
         tracing::warn!(error = %e, "final checkpoint not stored");
     }
+    alive.release(&deps.store).await;
 }
 
 /// Delivery counters since start.

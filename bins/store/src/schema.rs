@@ -17,6 +17,7 @@
 //! | `exas:delivered:{gcUserId}` | the last state delivered per agent | EXAS | EXAS |
 //! | `outbox:{name}` | a durable queue of undelivered GC events ([`Outbox`](crate::Outbox)) | EXAS | EXAS |
 //! | `excp:checkpoint:{instance}` | the EXCP engine's checkpoint | EXCP | EXCP (same instance) |
+//! | `excp:alive:{instance}` | a token of the live run (TTL 15 s, renewed) | EXCP | EXCP (one live instance per id) |
 //! | `excp:claim:{eventId}` | an HA claim / done mark of one GC event | EXCP | EXCP (both of a pair) |
 //! | `recmeta:{callUuid}:{file}`, `recseg:{callUuid}:{communicationId}` | recording metadata and segments | EXCP | EXCP, later EXRP |
 //! | `dedup:{id}` | a de-duplication mark with a TTL | any | the same service |
@@ -76,6 +77,10 @@ pub mod keys {
     /// EXCP: the engine checkpoint of one instance.
     pub fn excp_checkpoint(instance_id: &str) -> String {
         format!("excp:checkpoint:{instance_id}")
+    }
+    /// EXCP: the liveness mark of one instance id (one live instance per id).
+    pub fn excp_alive(instance_id: &str) -> String {
+        format!("excp:alive:{instance_id}")
     }
     /// EXCP: prefix of the HA claims (`excp:claim:{eventId}`).
     pub const EXCP_CLAIM_PREFIX: &str = "excp:claim:";
