@@ -10,6 +10,9 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+/// The longest token lifetime taken literally (30 days).
+const MAX_TOKEN_LIFETIME_SECS: u64 = 30 * 86_400;
+
 #[derive(Deserialize)]
 struct TokenAnswer {
     access_token: String,
@@ -59,7 +62,9 @@ impl TokenCache {
         let margin = cfg.token_renew_margin.min(lifetime / 10);
         *guard = Some(Token {
             value: value.clone(),
-            renew_at: Instant::now() + lifetime - margin,
+            renew_at: Instant::now()
+                .checked_add(lifetime.saturating_sub(margin))
+                .unwrap_or_else(Instant::now),
         });
         Ok(value)
     }
@@ -102,7 +107,12 @@ async fn fetch(http: &reqwest::Client, cfg: &GcConfig) -> Result<(Secret, Durati
                             status,
                             message: format!("token answer is not JSON with access_token: {e}"),
                         })?;
-                    let lifetime = Duration::from_secs(ans.expires_in.unwrap_or(86_400).max(1));
+                    // Clamped: no `expires_in` a server sends can overflow the clock arithmetic.
+                    let lifetime = Duration::from_secs(
+                        ans.expires_in
+                            .unwrap_or(86_400)
+                            .clamp(1, MAX_TOKEN_LIFETIME_SECS),
+                    );
                     return Ok((Secret::new(ans.access_token), lifetime));
                 }
                 let err = GcError::Auth {

@@ -76,10 +76,22 @@ pub(crate) fn transport_kind(e: &reqwest::Error) -> TransportKind {
     }
 }
 
+/// The longest `Retry-After` taken literally (one day); a longer one is clamped to it, so
+/// that no value a server sends can overflow the time arithmetic. (A wait above the retry
+/// policy's `max_retry_after` is not waited anyway: the request fails.)
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
 pub(crate) fn retry_after(h: &HeaderMap) -> Option<Duration> {
     let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     let secs: f64 = v.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    if !(secs.is_finite() && secs >= 0.0) {
+        return None;
+    }
+    Some(
+        Duration::try_from_secs_f64(secs)
+            .unwrap_or(MAX_RETRY_AFTER)
+            .min(MAX_RETRY_AFTER),
+    )
 }
 
 fn header(h: &HeaderMap, name: &str) -> Option<String> {
@@ -275,7 +287,9 @@ impl GcClient {
                     if w > policy.max_retry_after {
                         None
                     } else {
-                        inner.limiter.block_until(Instant::now() + w);
+                        if let Some(until) = Instant::now().checked_add(w) {
+                            inner.limiter.block_until(until);
+                        }
                         Some(w)
                     }
                 }
@@ -356,4 +370,26 @@ pub(crate) fn seg(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_never_overflows_whatever_the_server_sends() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(reqwest::header::RETRY_AFTER, v.parse().unwrap());
+            retry_after(&m)
+        };
+        assert_eq!(h("2"), Some(Duration::from_secs(2)));
+        assert_eq!(h("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(h("1.9e19"), Some(MAX_RETRY_AFTER));
+        assert_eq!(h("1e308"), Some(MAX_RETRY_AFTER));
+        assert_eq!(h("NaN"), None);
+        assert_eq!(h("-3"), None);
+        assert_eq!(h("inf"), None);
+        assert_eq!(h("soon"), None);
+    }
 }

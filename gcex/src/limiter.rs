@@ -12,6 +12,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+/// The longest sliding window honoured (one day): a larger configured window is clamped.
+const MAX_WINDOW: Duration = Duration::from_secs(86_400);
+
 #[derive(Debug, Default)]
 struct State {
     in_flight: u32,
@@ -46,7 +49,10 @@ impl Drop for Permit {
 }
 
 impl Limiter {
-    pub(crate) fn new(limit: RateLimit) -> Self {
+    pub(crate) fn new(mut limit: RateLimit) -> Self {
+        // A window beyond a day is a configuration mistake; clamping keeps the time arithmetic
+        // (`instant + window`) from overflowing.
+        limit.window = limit.window.min(MAX_WINDOW);
         Self {
             limit,
             state: Arc::default(),
@@ -54,6 +60,7 @@ impl Limiter {
         }
     }
 
+    /// The longest sliding window honoured (one day).
     /// Every caller waits until `until` (after a 429 with `Retry-After`).
     pub(crate) fn block_until(&self, until: Instant) {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);

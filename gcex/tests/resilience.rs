@@ -422,3 +422,13 @@ async fn emulator_http_control_and_inspection_api() {
         Some("authentication.required")
     );
 }
+
+/// Issue 12 §12: no `expires_in` a server sends can overflow the client's clock arithmetic.
+#[tokio::test]
+async fn a_token_lifetime_beyond_the_clock_is_clamped_not_a_panic() {
+    let h = emulator_with(|c| c.with_token_lifetime(Duration::from_secs(u64::MAX))).await;
+    let c = client(&h);
+    c.home_division().await.expect("first call");
+    c.home_division().await.expect("second call, same token");
+    assert_eq!(h.stats().tokens_issued, 1);
+}

@@ -268,7 +268,13 @@ impl Org {
 
     pub(crate) fn issue_token(&mut self, lifetime: Duration) -> String {
         let t = format!("emu-{}", uuid::Uuid::new_v4().simple());
-        self.tokens.insert(t.clone(), Instant::now() + lifetime);
+        // A lifetime beyond what the clock can add is "never expires" (about a century).
+        let now = Instant::now();
+        let until = now
+            .checked_add(lifetime)
+            .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+            .unwrap_or(now);
+        self.tokens.insert(t.clone(), until);
         self.tokens_issued += 1;
         t
     }
