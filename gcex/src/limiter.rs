@@ -161,6 +161,15 @@ mod tests {
         assert_eq!(got - released, Duration::from_secs(1));
     }
 
+    #[test]
+    fn a_window_beyond_a_day_is_clamped() {
+        let l = Limiter::new(RateLimit {
+            max_requests: 1,
+            window: Duration::MAX,
+        });
+        assert_eq!(l.limit.window, MAX_WINDOW);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn block_until_pauses_everyone() {
         let l = Limiter::new(RateLimit::disabled());
