@@ -177,7 +177,7 @@ async fn outbox_by_id(store: Arc<dyn Store>, ns: &Namespace) {
         ids
     );
     // Acknowledging items not at the head removes nothing.
-    assert_eq!(outbox.ack_ids(&[b.clone()]).await.unwrap(), 0);
+    assert_eq!(outbox.ack_ids(std::slice::from_ref(&b)).await.unwrap(), 0);
     assert_eq!(outbox.len().await.unwrap(), 6);
     // Two consumers acknowledge overlapping rounds: exactly the delivered items go.
     assert_eq!(outbox.ack_ids(&ids[..2]).await.unwrap(), 2);
