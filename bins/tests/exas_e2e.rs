@@ -711,6 +711,16 @@ async fn service_serves_health_and_metrics() {
     ] {
         assert!(body.contains(m), "{m} missing: {body}");
     }
+    let (code, body) = http_get(service.http_addr, "/status").await;
+    assert_eq!(code, 200);
+    for field in [
+        "\"active\":true",
+        "deadLetters",
+        "outboxDepth",
+        "scopeFault",
+    ] {
+        assert!(body.contains(field), "{field} missing: {body}");
+    }
     // Both Stat Servers gone: /health turns 503.
     let mut rig = rig;
     rig.primary.stop().await;
@@ -1120,5 +1130,41 @@ async fn an_empty_scope_closes_nothing() {
     .await;
     assert!(engine.status().scope_fault.is_none());
     assert_eq!(rig.primary.open_statistics(), 6);
+    engine.shutdown().await;
+}
+
+/// Fault test: GC refuses every event request as forbidden (403, a role removed). Nothing is
+/// dropped or parked: the items wait, /health says why, and they flow once GC accepts again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_gc_holds_events_back_and_drops_nothing() {
+    let rig = Rig::new(3).await;
+    let (engine, _, health) = rig.start_engine();
+    let mut expected: Vec<Expected> = vec![Expected::logged_off(); rig.agents.len()];
+    for (_, user) in &rig.agents {
+        rig.wait_history(user, &Expected::logged_off()).await;
+    }
+    rig.emu.inject_fault(Fault {
+        path_prefix: "/api/v2/events/".into(),
+        remaining: 1000,
+        kind: FaultKind::Status { status: 403 },
+    });
+    for (i, (agent, _)) in rig.agents.iter().enumerate() {
+        rig.set(agent, Login::LoggedIn, Readiness::Ready, CallKind::None);
+        expected[i].step(Some("OnQueue"), RoutingStatus::Idle);
+    }
+    eventually("systemic failure reported", async || {
+        health
+            .report()
+            .dependencies
+            .get("genesysCloud")
+            .is_some_and(|d| !d.up && d.detail.contains("systemic"))
+    })
+    .await;
+    assert!(engine.outbox_len().await.unwrap() > 0);
+    rig.emu.clear_faults();
+    for (i, (_, user)) in rig.agents.iter().enumerate() {
+        rig.wait_history(user, &expected[i]).await;
+    }
+    assert_eq!(dead_letters(&rig).len().await.unwrap(), 0);
     engine.shutdown().await;
 }
