@@ -1,19 +1,21 @@
 //! EXAS end to end, in process: the Stat Server simulator (primary + backup), real Redis and
 //! the GC EX emulator. Deadlines below only guard against hangs; nothing depends on speed.
 
-use engage_exas::driver::{Driver, DriverConfig, DriverDeps, DriverHandle};
+use engage_exas::delivery::DeadLetter;
+use engage_exas::driver::{Driver, DriverConfig, DriverDeps, DriverHandle, OUTBOX_NAME};
 use engage_exas::service::Service;
+use engage_exas::tracker::OutboxItem;
 use engage_ops::health::Health;
 use engage_ops::metrics::Metrics;
 use engage_statserver::client::{ClientConfig, Endpoint, ServerRole};
 use engage_statserver::sim::{SimServer, SimWorld};
 use engage_statserver::{AgentState, CallKind, Login, Readiness, ServerMode};
 use engage_store::{
-    JsonView, Namespace, PRESENCE_SOURCE_KEY, PersonRecord, RedisConfig, RedisStore, Store,
+    JsonView, Namespace, Outbox, PRESENCE_SOURCE_KEY, PersonRecord, RedisConfig, RedisStore, Store,
 };
 use engage_test_support::TestRedis;
 use gcex::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Fault, FaultKind};
-use gcex::events::RoutingStatus;
+use gcex::events::{RoutingStatus, UserRoutingStatusEvent};
 use gcex::users::CreateUser;
 use gcex::{GcClient, RetryPolicy};
 use std::sync::Arc;
@@ -139,14 +141,19 @@ impl Rig {
         c.retry_min = Duration::from_millis(20);
         c.retry_max = Duration::from_millis(200);
         c.setup_retry = Duration::from_millis(50);
+        c.lease_slot = Duration::from_secs(1);
         c
     }
 
     fn start_engine(&self) -> (DriverHandle, Metrics, Health) {
+        self.start_engine_with(self.engine_config())
+    }
+
+    fn start_engine_with(&self, config: DriverConfig) -> (DriverHandle, Metrics, Health) {
         let metrics = Metrics::new();
         let health = Health::new();
         let engine = Driver::start(
-            self.engine_config(),
+            config,
             DriverDeps {
                 store: self.store.clone(),
                 ns: self.ns.clone(),
@@ -613,7 +620,10 @@ async fn restart_reconciles_current_states_and_resends_nothing_accepted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_leaving_the_scope_are_closed_and_no_longer_synced() {
     let rig = Rig::new(3).await;
-    let (engine, _, _) = rig.start_engine();
+    // Two of three agents leave at once: more than the default 10 % (see the empty-scope test).
+    let mut config = rig.engine_config();
+    config.max_scope_removal_percent = 100;
+    let (engine, _, _) = rig.start_engine_with(config);
     for (_, user) in &rig.agents {
         rig.wait_history(user, &Expected::logged_off()).await;
     }
@@ -700,6 +710,16 @@ async fn service_serves_health_and_metrics() {
         "exas_agents_in_scope 1",
     ] {
         assert!(body.contains(m), "{m} missing: {body}");
+    }
+    let (code, body) = http_get(service.http_addr, "/status").await;
+    assert_eq!(code, 200);
+    for field in [
+        "\"active\":true",
+        "deadLetters",
+        "outboxDepth",
+        "scopeFault",
+    ] {
+        assert!(body.contains(field), "{field} missing: {body}");
     }
     // Both Stat Servers gone: /health turns 503.
     let mut rig = rig;
@@ -792,4 +812,359 @@ fn exas_binary_names_every_missing_variable_in_one_line() {
         !err.contains("missing EXAS_STAT_SERVER_PRIMARY_HOST"),
         "{err}"
     );
+}
+
+fn dead_letters(rig: &Rig) -> Outbox {
+    engage_exas::delivery::dead_letters(rig.store.clone(), &rig.ns)
+}
+
+async fn source_id(rig: &Rig) -> String {
+    rig.json()
+        .get::<String>(PRESENCE_SOURCE_KEY)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn routing_item(user: &str, source: &str, status: RoutingStatus) -> OutboxItem {
+    OutboxItem {
+        received_ms: 0,
+        presence: None,
+        routing: Some(UserRoutingStatusEvent {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_date_time: gcex::events::event_time(time::OffsetDateTime::now_utc()),
+            agent_id: user.to_string(),
+            status,
+            source_id: source.to_string(),
+        }),
+    }
+}
+
+/// Fault test: the outbox holds, in the middle of good items, garbage bytes (no longer
+/// decodable) and an item GC refuses for good (an unknown user); GC also rejects the first
+/// requests as a whole (400). The bad items are isolated and parked, every other item is
+/// applied exactly once, and nothing blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_and_refused_items_are_parked_and_the_rest_flows() {
+    // No agent in scope: the outbox holds only what the test writes.
+    let rig = Rig::new(0).await;
+    let source = source_id(&rig).await;
+    let mut users = Vec::new();
+    for i in 0..8 {
+        let u = rig
+            .gc
+            .create_user(&CreateUser {
+                name: format!("direct{i}"),
+                email: format!("direct{i}@example.com"),
+                ..CreateUser::default()
+            })
+            .await
+            .unwrap();
+        users.push(u.id);
+    }
+    let outbox = Outbox::new(rig.store.clone(), &rig.ns, OUTBOX_NAME);
+    for u in &users[..4] {
+        outbox
+            .push_entry(&routing_item(u, &source, RoutingStatus::Idle))
+            .await
+            .unwrap();
+    }
+    rig.store
+        .queue_push(outbox.queue_key(), b"\xff\x00 not an outbox item")
+        .await
+        .unwrap();
+    let ghost = uuid::Uuid::new_v4().to_string();
+    outbox
+        .push_entry(&routing_item(&ghost, &source, RoutingStatus::Idle))
+        .await
+        .unwrap();
+    for u in &users[4..] {
+        outbox
+            .push_entry(&routing_item(u, &source, RoutingStatus::Idle))
+            .await
+            .unwrap();
+    }
+    // The first four routing-status requests are refused as a whole: 9 → 4 → 2 → 1 events,
+    // so the first item ends up alone and is parked; the rest goes through.
+    rig.emu.inject_fault(Fault {
+        path_prefix: "/api/v2/events/users/routingstatus".into(),
+        remaining: 4,
+        kind: FaultKind::Status { status: 400 },
+    });
+    let (engine, metrics, _) = rig.start_engine();
+    eventually("outbox drained", async || {
+        engine.outbox_len().await.unwrap() == 0
+    })
+    .await;
+    let parked: Vec<DeadLetter> = dead_letters(&rig).peek(10).await.unwrap();
+    assert_eq!(parked.len(), 3, "{parked:?}");
+    assert!(parked.iter().any(|d| {
+        d.item.is_none()
+            && d.raw
+                .as_deref()
+                .is_some_and(|r| r.contains("not an outbox item"))
+    }));
+    assert!(parked.iter().any(|d| {
+        d.status == Some(400)
+            && d.item
+                .as_ref()
+                .and_then(|i| i.routing.as_ref())
+                .map(|r| r.agent_id.as_str())
+                == Some(users[0].as_str())
+    }));
+    assert!(parked.iter().any(|d| {
+        d.status.is_none()
+            && d.item
+                .as_ref()
+                .and_then(|i| i.routing.as_ref())
+                .map(|r| r.agent_id.as_str())
+                == Some(ghost.as_str())
+    }));
+    for u in &users[1..] {
+        assert_eq!(rig.history(u).1, vec![RoutingStatus::Idle], "user {u}");
+    }
+    assert!(rig.history(&users[0]).1.is_empty());
+    eventually("dead letters counted", async || {
+        metrics.value("exas_dead_letter_events", &[]) == Some(3.0)
+            && engine.status().dead_letters == 3
+    })
+    .await;
+    assert!(engine.status().last_dead_letter.is_some());
+    engine.shutdown().await;
+}
+
+/// Fault test: an agent whose GC user does not exist changes state with everyone else in a
+/// busy stream; its changes are parked, everyone else's arrive in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanently_rejected_agent_in_a_busy_stream_is_parked_and_the_rest_flows() {
+    let rig = Rig::new(6).await;
+    // A person whose GC user id GC does not know (deleted in GC after EXCS published it).
+    let ghost_user = uuid::Uuid::new_v4().to_string();
+    add_person(&rig.json(), 999, "ghost", &ghost_user).await;
+    let (engine, metrics, _) = rig.start_engine();
+    let mut expected: Vec<Expected> = vec![Expected::logged_off(); rig.agents.len()];
+    for (_, user) in &rig.agents {
+        rig.wait_history(user, &Expected::logged_off()).await;
+    }
+    let steps = [
+        (
+            Readiness::Ready,
+            CallKind::None,
+            Some("OnQueue"),
+            RoutingStatus::Idle,
+        ),
+        (
+            Readiness::Ready,
+            CallKind::Inbound,
+            Some("OnQueue"),
+            RoutingStatus::Interacting,
+        ),
+        (
+            nr(Some("Break")),
+            CallKind::None,
+            Some("Break"),
+            RoutingStatus::OffQueue,
+        ),
+    ];
+    let n = rig.agents.len() as f64 + 1.0;
+    for (k, (readiness, call, presence, routing)) in steps.into_iter().enumerate() {
+        rig.set("ghost", Login::LoggedIn, readiness.clone(), call);
+        for (i, (agent, _)) in rig.agents.iter().enumerate() {
+            rig.set(agent, Login::LoggedIn, readiness.clone(), call);
+            expected[i].step(presence, routing);
+        }
+        let want = n * (k as f64 + 2.0);
+        eventually("step queued", async || {
+            metrics.value("exas_state_changes_total", &[]) >= Some(want)
+        })
+        .await;
+    }
+    for (i, (_, user)) in rig.agents.iter().enumerate() {
+        rig.wait_history(user, &expected[i]).await;
+    }
+    eventually("outbox drained", async || {
+        engine.outbox_len().await.unwrap() == 0
+    })
+    .await;
+    let parked: Vec<DeadLetter> = dead_letters(&rig).peek(100).await.unwrap();
+    assert_eq!(parked.len(), 4, "the ghost's four changes: {parked:?}");
+    for d in &parked {
+        let item = d.item.as_ref().unwrap();
+        let user = item
+            .routing
+            .as_ref()
+            .map(|r| r.agent_id.clone())
+            .or_else(|| item.presence.as_ref().map(|p| p.user_id.clone()));
+        assert_eq!(user.as_deref(), Some(ghost_user.as_str()));
+    }
+    engine.shutdown().await;
+}
+
+/// Fault test: two EXAS instances on one outbox (a rolling update). The second stands by
+/// (log, /health, /status), opens no statistic, and takes over when the first stops; every
+/// state arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_outbox_lose_and_duplicate_nothing() {
+    let rig = Rig::new(4).await;
+    let (first, _, _) = rig.start_engine();
+    let mut expected: Vec<Expected> = vec![Expected::logged_off(); rig.agents.len()];
+    for (_, user) in &rig.agents {
+        rig.wait_history(user, &Expected::logged_off()).await;
+    }
+    let (second, second_metrics, second_health) = rig.start_engine();
+    eventually("second stands by", async || {
+        let r = second_health.report();
+        r.dependencies
+            .get("outboxLease")
+            .is_some_and(|d| !d.up && d.detail.contains("standby"))
+    })
+    .await;
+    assert!(!second.status().active);
+    assert_eq!(
+        second.status().lease_holder.as_deref(),
+        Some(first.status().instance.as_str())
+    );
+    assert_eq!(second_health.report().status, "DOWN");
+    assert_eq!(
+        rig.primary.open_statistics(),
+        8,
+        "only the holder opens statistics"
+    );
+    // States change while the first works.
+    for (i, (agent, _)) in rig.agents.iter().enumerate() {
+        rig.set(agent, Login::LoggedIn, Readiness::Ready, CallKind::None);
+        expected[i].step(Some("OnQueue"), RoutingStatus::Idle);
+    }
+    for (i, (_, user)) in rig.agents.iter().enumerate() {
+        rig.wait_history(user, &expected[i]).await;
+    }
+    // The first stops (rolling update); the second takes over.
+    first.shutdown().await;
+    eventually("second takes over", async || second.status().active).await;
+    for (i, (agent, _)) in rig.agents.iter().enumerate() {
+        rig.set(agent, Login::LoggedIn, nr(Some("Meal")), CallKind::None);
+        expected[i].step(Some("Meal"), RoutingStatus::OffQueue);
+    }
+    for (i, (_, user)) in rig.agents.iter().enumerate() {
+        rig.wait_history(user, &expected[i]).await;
+    }
+    eventually("outbox drained", async || {
+        second.outbox_len().await.unwrap() == 0
+    })
+    .await;
+    // Nothing duplicated: the histories are exactly the expected ones (no state twice), and
+    // the second sent only the new changes (delivered states came from the store).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (i, (_, user)) in rig.agents.iter().enumerate() {
+        assert_eq!(
+            rig.history(user),
+            (expected[i].presence.clone(), expected[i].routing.clone()),
+            "agent {i}"
+        );
+    }
+    assert_eq!(
+        second_metrics.value("exas_state_changes_total", &[]),
+        Some(rig.agents.len() as f64)
+    );
+    assert_eq!(rig.primary.open_statistics(), 8);
+    second.shutdown().await;
+}
+
+/// Fault test: the scope EXCS published disappears (a flush, a wrong namespace). EXAS closes
+/// nothing, keeps syncing, and says so in /health and /status until the scope is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_scope_closes_nothing() {
+    let rig = Rig::new(3).await;
+    let (engine, _, health) = rig.start_engine();
+    let mut expected: Vec<Expected> = vec![Expected::logged_off(); rig.agents.len()];
+    for (_, user) in &rig.agents {
+        rig.wait_history(user, &Expected::logged_off()).await;
+    }
+    assert_eq!(rig.primary.open_statistics(), 6);
+    for i in 0..rig.agents.len() {
+        rig.json()
+            .delete(&PersonRecord::key(i as i64 + 1))
+            .await
+            .unwrap();
+    }
+    eventually("scope fault reported", async || {
+        health
+            .report()
+            .dependencies
+            .get("scope")
+            .is_some_and(|d| !d.up && d.detail.contains("empty"))
+    })
+    .await;
+    assert!(engine.status().scope_fault.is_some());
+    // Several scope reads later, nothing was closed and states still flow.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rig.primary.open_statistics(), 6);
+    for (i, (agent, _)) in rig.agents.iter().enumerate() {
+        rig.set(agent, Login::LoggedIn, Readiness::Ready, CallKind::None);
+        expected[i].step(Some("OnQueue"), RoutingStatus::Idle);
+    }
+    for (i, (_, user)) in rig.agents.iter().enumerate() {
+        rig.wait_history(user, &expected[i]).await;
+    }
+    // A shrink by two of three is held too (more than 10 %).
+    add_person(&rig.json(), 1, &rig.agents[0].0, &rig.agents[0].1).await;
+    eventually("shrink held", async || {
+        engine
+            .status()
+            .scope_fault
+            .is_some_and(|f| f.contains("EXAS_MAX_SCOPE_REMOVAL_PERCENT"))
+    })
+    .await;
+    assert_eq!(rig.primary.open_statistics(), 6);
+    // The scope comes back: the fault clears.
+    for (i, (agent, user)) in rig.agents.iter().enumerate() {
+        add_person(&rig.json(), i as i64 + 1, agent, user).await;
+    }
+    eventually("scope fault cleared", async || {
+        health
+            .report()
+            .dependencies
+            .get("scope")
+            .is_some_and(|d| d.up)
+    })
+    .await;
+    assert!(engine.status().scope_fault.is_none());
+    assert_eq!(rig.primary.open_statistics(), 6);
+    engine.shutdown().await;
+}
+
+/// Fault test: GC refuses every event request as forbidden (403, a role removed). Nothing is
+/// dropped or parked: the items wait, /health says why, and they flow once GC accepts again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_gc_holds_events_back_and_drops_nothing() {
+    let rig = Rig::new(3).await;
+    let (engine, _, health) = rig.start_engine();
+    let mut expected: Vec<Expected> = vec![Expected::logged_off(); rig.agents.len()];
+    for (_, user) in &rig.agents {
+        rig.wait_history(user, &Expected::logged_off()).await;
+    }
+    rig.emu.inject_fault(Fault {
+        path_prefix: "/api/v2/events/".into(),
+        remaining: 1000,
+        kind: FaultKind::Status { status: 403 },
+    });
+    for (i, (agent, _)) in rig.agents.iter().enumerate() {
+        rig.set(agent, Login::LoggedIn, Readiness::Ready, CallKind::None);
+        expected[i].step(Some("OnQueue"), RoutingStatus::Idle);
+    }
+    eventually("systemic failure reported", async || {
+        health
+            .report()
+            .dependencies
+            .get("genesysCloud")
+            .is_some_and(|d| !d.up && d.detail.contains("systemic"))
+    })
+    .await;
+    assert!(engine.outbox_len().await.unwrap() > 0);
+    rig.emu.clear_faults();
+    for (i, (_, user)) in rig.agents.iter().enumerate() {
+        rig.wait_history(user, &expected[i]).await;
+    }
+    assert_eq!(dead_letters(&rig).len().await.unwrap(), 0);
+    engine.shutdown().await;
 }

@@ -24,6 +24,9 @@
 //! | `EXEC_STORE_PATH` | embedded store file, instead of Redis | — (one of it and `EXEC_REDIS_HOST` is mandatory) |
 //! | `EXAS_STAT_SERVER_TENANT` | the Stat Server tenant of the agents | `Resources` |
 //! | `EXAS_SCOPE_REFRESH_SECS` | how often the agents in scope are read again | 10 |
+//! | `EXAS_MAX_SCOPE_REMOVAL_PERCENT` | agents a scope read may remove at once, in percent of those held (an empty scope is never applied) | 10 |
+//! | `EXAS_SCOPE_SHRINK_HOLD_SECS` | how long a larger shrink must persist before it is applied | 300 |
+//! | `EXAS_INSTANCE_ID` | this instance's name in the outbox lease (a unique suffix is added) | `HOSTNAME`, else `exas` |
 
 use engage_ops::config::{CommonConfig, ConfigError, EnvReader, Lookup};
 use engage_ops::logging::LogConfig;
@@ -53,6 +56,12 @@ pub struct ExasConfig {
     pub stat_tenant: String,
     /// Scope refresh period.
     pub scope_every: Duration,
+    /// `EXAS_MAX_SCOPE_REMOVAL_PERCENT`.
+    pub max_scope_removal_percent: u8,
+    /// `EXAS_SCOPE_SHRINK_HOLD_SECS`.
+    pub scope_shrink_hold: Duration,
+    /// `EXAS_INSTANCE_ID`, if set.
+    pub instance_id: Option<String>,
     /// The store.
     pub store: StoreLocation,
     /// The GC connection from `EXAS_GC_*`; `None`: the one EXCS publishes from
@@ -105,6 +114,16 @@ impl ExasConfig {
             env.invalid("EXAS_SCOPE_REFRESH_SECS", "must be at least 1 second");
         }
 
+        let max_removal = env.parsed_or::<u8>(
+            "EXAS_MAX_SCOPE_REMOVAL_PERCENT",
+            crate::scope::DEFAULT_MAX_REMOVAL_PERCENT,
+        );
+        if max_removal > 100 {
+            env.invalid("EXAS_MAX_SCOPE_REMOVAL_PERCENT", "must be 0 to 100");
+        }
+        let shrink_hold = env.parsed_or::<u64>("EXAS_SCOPE_SHRINK_HOLD_SECS", 300);
+        let instance_id = env.optional("EXAS_INSTANCE_ID");
+
         let store = match (
             env.optional("EXEC_REDIS_HOST"),
             env.optional("EXEC_STORE_PATH"),
@@ -155,6 +174,9 @@ impl ExasConfig {
             stat_backup: (b_host, b_port),
             stat_tenant,
             scope_every: Duration::from_secs(scope_secs),
+            max_scope_removal_percent: max_removal,
+            scope_shrink_hold: Duration::from_secs(shrink_hold),
+            instance_id,
             store,
             gc,
             log,
@@ -192,6 +214,8 @@ mod tests {
         assert_eq!(gc.base_url, "https://api.mypurecloud.ie");
         assert_eq!(gc.auth_url, "https://login.mypurecloud.ie");
         assert_eq!(c.scope_every, Duration::from_secs(10));
+        assert_eq!(c.max_scope_removal_percent, 10);
+        assert_eq!(c.scope_shrink_hold, Duration::from_secs(300));
         assert_eq!(
             engage_ops::config::derive_auth_url("https://api.usw2.pure.cloud"),
             "https://login.usw2.pure.cloud"

@@ -18,12 +18,24 @@
 //!   peeked; values equal to the delivered state send nothing.
 //! - Sender: takes up to [`DriverConfig::batch_items`] outbox items, injects their presence
 //!   events, then their routing-status events (the client cuts requests at 100 events), and
-//!   acknowledges them only when GC accepted or finally rejected every event. A round holds
-//!   at most one change per user, so a retryable failure of one event can never let a later
-//!   event of the same user overtake it. While GC is
-//!   down (5xx, transport errors, retryable event errors) the same batch is retried with
-//!   backoff and later items wait behind it, so per-agent order holds.
+//!   acknowledges by id exactly the items GC accepted or refused for good (parked in the
+//!   dead-letter list, see [`delivery`](crate::delivery)). A round holds at most one change
+//!   per user, so a retryable failure of one event can never let a later event of the same
+//!   user overtake it. While GC is down (5xx, transport errors) or refuses every request
+//!   (401/403/404) the same items are retried with backoff and jitter and later items wait
+//!   behind them, so per-agent order holds; a request GC refuses for its content
+//!   (400/409/413/422) is split until the bad item is alone, and that item is parked.
+//! - Lease: one EXAS works an outbox at a time. An instance first takes the outbox lease
+//!   in the store ([`engage_store::Lease`], heartbeat every quarter of
+//!   [`DriverConfig::lease_slot`]); a second instance (a rolling update) waits, says so in
+//!   its log and in `/health` (`outboxLease`), connects to no Stat Server, and takes over
+//!   when the lease lapses (at once when the holder stops cleanly). An instance that loses
+//!   the lease stops its work and waits again.
+//! - Scope guard: an empty or sharply shrunk scope is a fault, not an order to close every
+//!   statistic ([`scope`](crate::scope)).
 
+use super::delivery::{self, DeadLetter, Fate, GcFault};
+use super::scope::{ScopeGuard, ScopeVerdict};
 use super::tracker::{
     Change, DeliveredState, InjectTarget, OutboxItem, PresenceIds, ScopedAgent, Tracker,
 };
@@ -31,11 +43,13 @@ use engage_ops::health::Health;
 use engage_ops::metrics::Metrics;
 use engage_statserver::client::{ClientConfig, ClientEvent, StatClient};
 use engage_statserver::{StatSpec, StatSubject};
-use engage_store::{JsonView, Namespace, Outbox, PRESENCE_SOURCE_KEY, PersonRecord, Store};
+use engage_store::{
+    JsonView, Lease, LeaseState, Namespace, Outbox, OutboxEntry, PRESENCE_SOURCE_KEY, PersonRecord,
+    Store,
+};
 use gcex::GcClient;
-use gcex::events::InjectReport;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Notify, watch};
@@ -47,6 +61,11 @@ pub const HEALTH_STAT: &str = "statServer";
 pub const HEALTH_STORE: &str = "store";
 /// Health dependency name of Genesys Cloud.
 pub const HEALTH_GC: &str = "genesysCloud";
+/// Health dependency name of the outbox lease (down while another instance holds it).
+pub const HEALTH_LEASE: &str = "outboxLease";
+/// Health dependency name of the scope (down while an empty or sharply shrunk scope is held
+/// back).
+pub const HEALTH_SCOPE: &str = "scope";
 
 /// Driver settings.
 #[derive(Debug, Clone)]
@@ -69,11 +88,24 @@ pub struct DriverConfig {
     pub setup_retry: Duration,
     /// How many latency samples to keep (for the benchmark); 0 keeps none.
     pub latency_samples: usize,
+    /// Rounds in which GC may answer `retryable` for one item before it is parked.
+    pub max_attempts: u32,
+    /// The outbox lease's slot: a dead holder is replaced within two slots.
+    pub lease_slot: Duration,
+    /// This instance's name in the lease (a unique suffix is added per process).
+    pub instance_name: String,
+    /// Removals from the scope allowed at once, in percent of the agents held
+    /// (`EXAS_MAX_SCOPE_REMOVAL_PERCENT`).
+    pub max_scope_removal_percent: u8,
+    /// How long a larger shrink must persist before it is applied
+    /// (`EXAS_SCOPE_SHRINK_HOLD_SECS`).
+    pub scope_shrink_hold: Duration,
 }
 
 impl DriverConfig {
     /// Defaults: tenant `Resources`, scope every 10 s, 100 items a round, retries from 500 ms
-    /// to 30 s, setup retried every 5 s, no latency samples.
+    /// to 30 s, setup retried every 5 s, no latency samples, 10 attempts per item, 5 s lease
+    /// slots, the host name as instance name, 10 % scope removals at once, 5 min shrink hold.
     pub fn new(stat: ClientConfig) -> DriverConfig {
         DriverConfig {
             stat,
@@ -84,8 +116,40 @@ impl DriverConfig {
             retry_max: Duration::from_secs(30),
             setup_retry: Duration::from_secs(5),
             latency_samples: 0,
+            max_attempts: delivery::DEFAULT_MAX_ATTEMPTS,
+            lease_slot: Duration::from_secs(5),
+            instance_name: std::env::var("HOSTNAME").unwrap_or_else(|_| "exas".into()),
+            max_scope_removal_percent: super::scope::DEFAULT_MAX_REMOVAL_PERCENT,
+            scope_shrink_hold: Duration::from_millis(
+                u64::try_from(super::scope::DEFAULT_SHRINK_HOLD_MS).unwrap_or(300_000),
+            ),
         }
     }
+}
+
+/// What `/status` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ExasStatus {
+    /// This instance's name in the outbox lease.
+    pub instance: String,
+    /// Whether this instance holds the outbox lease (works); else it stands by.
+    pub active: bool,
+    /// The lease holder, when it is another instance.
+    pub lease_holder: Option<String>,
+    /// Items waiting in the outbox.
+    pub outbox_depth: usize,
+    /// Items parked in the dead-letter list (`outbox:exas-dead-letter`).
+    pub dead_letters: usize,
+    /// The last item parked: its id and why.
+    pub last_dead_letter: Option<String>,
+    /// The last delivery failure and its class (`retryable`, `systemic`), if GC fails now.
+    pub last_error: Option<String>,
+    /// Agents in scope.
+    pub agents_in_scope: usize,
+    /// Why the scope read is held back (empty, or shrunk by too much), if it is.
+    pub scope_fault: Option<String>,
 }
 
 /// The services the driver works with.
@@ -117,6 +181,9 @@ const M_LINK: &str = "exas_stat_server_link_up";
 const M_SWITCH: &str = "exas_stat_server_switchovers_total";
 const M_RECONCILE: &str = "exas_reconciliations_total";
 const M_FAILED_ROUNDS: &str = "exas_delivery_failures_total";
+const M_DEAD: &str = "exas_dead_letter_events";
+const M_PARKED: &str = "exas_items_parked_total";
+const M_LEASE: &str = "exas_outbox_lease_held";
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -145,6 +212,38 @@ struct Shared {
     latencies: Mutex<Vec<Delivery>>,
     latency_cap: usize,
     sender_failing: AtomicBool,
+    /// Until when (Unix ms) this instance holds the outbox lease; 0 when it does not.
+    held_until: AtomicI64,
+    status: Mutex<ExasStatus>,
+}
+
+impl Shared {
+    fn status(&self) -> std::sync::MutexGuard<'_, ExasStatus> {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn holds_lease(&self) -> bool {
+        now_ms() < self.held_until.load(Ordering::Relaxed)
+    }
+}
+
+/// Reads a running driver's [`ExasStatus`].
+#[derive(Clone)]
+pub struct StatusSource {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for StatusSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusSource").finish_non_exhaustive()
+    }
+}
+
+impl StatusSource {
+    /// The status now.
+    pub fn get(&self) -> ExasStatus {
+        self.shared.status().clone()
+    }
 }
 
 /// A running driver. Dropping it does not stop it; call [`DriverHandle::shutdown`].
@@ -166,6 +265,18 @@ impl DriverHandle {
     /// Events waiting in the outbox.
     pub async fn outbox_len(&self) -> Result<usize, engage_store::StoreError> {
         self.outbox.len().await
+    }
+
+    /// What `/status` shows.
+    pub fn status(&self) -> ExasStatus {
+        self.shared.status().clone()
+    }
+
+    /// A cloneable reader of the status (for the REST endpoint).
+    pub fn status_source(&self) -> StatusSource {
+        StatusSource {
+            shared: self.shared.clone(),
+        }
     }
 
     /// The Stat Server the driver is linked to now, if any.
@@ -198,8 +309,9 @@ impl DriverHandle {
             .clone()
     }
 
-    /// Stops the driver: closes the Stat Server link and ends its tasks. Events not yet
-    /// accepted stay in the outbox for the next start.
+    /// Stops the driver: closes the Stat Server link, ends its tasks and releases the outbox
+    /// lease (so a waiting instance takes over at once). Events not yet accepted stay in the
+    /// outbox for the next start.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         if let Some(c) = self
@@ -210,9 +322,14 @@ impl DriverHandle {
         {
             c.shutdown();
         }
-        for t in self.tasks {
-            t.abort();
-            let _ = t.await;
+        for mut t in self.tasks {
+            if tokio::time::timeout(Duration::from_secs(10), &mut t)
+                .await
+                .is_err()
+            {
+                t.abort();
+                let _ = t.await;
+            }
         }
     }
 }
@@ -228,40 +345,187 @@ impl Driver {
     pub fn start(config: DriverConfig, deps: DriverDeps) -> DriverHandle {
         let (stop_tx, stop_rx) = watch::channel(false);
         let outbox = Outbox::new(deps.store.clone(), &deps.ns, OUTBOX_NAME);
+        let holder = format!("{}/{}", config.instance_name, uuid::Uuid::new_v4().simple());
         let shared = Arc::new(Shared {
             latencies: Mutex::new(Vec::new()),
             latency_cap: config.latency_samples,
             sender_failing: AtomicBool::new(false),
+            held_until: AtomicI64::new(0),
+            status: Mutex::new(ExasStatus {
+                instance: holder.clone(),
+                ..ExasStatus::default()
+            }),
         });
-        let notify = Arc::new(Notify::new());
         let stat = Arc::new(Mutex::new(None));
-        let sender = Sender {
-            config: config.clone(),
-            deps: deps.clone(),
-            outbox: outbox.clone(),
-            notify: notify.clone(),
-            shared: shared.clone(),
-        };
-        let main = Main {
+        let lease = Lease::new(
+            deps.store.clone(),
+            &deps.ns,
+            OUTBOX_NAME,
+            &holder,
+            config.lease_slot,
+        );
+        let leader = Leader {
             config,
             deps,
             outbox: outbox.clone(),
-            notify,
             shared: shared.clone(),
             stat: stat.clone(),
-            tracker: Tracker::new(),
-            needs_reconcile: false,
+            lease,
         };
-        let tasks = vec![
-            tokio::spawn(main.run(stop_rx.clone())),
-            tokio::spawn(sender.run(stop_rx)),
-        ];
+        let tasks = vec![tokio::spawn(leader.run(stop_rx))];
         DriverHandle {
             stop: stop_tx,
             tasks,
             shared,
             outbox,
             stat,
+        }
+    }
+}
+
+/// Holds the outbox lease and runs the work (the Stat Server side and the sender) only while
+/// it holds it.
+struct Leader {
+    config: DriverConfig,
+    deps: DriverDeps,
+    outbox: Outbox,
+    shared: Arc<Shared>,
+    stat: Arc<Mutex<Option<StatClient>>>,
+    lease: Lease,
+}
+
+/// The work started while the lease is held.
+struct Work {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Work {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for mut t in self.tasks {
+            if tokio::time::timeout(Duration::from_secs(5), &mut t)
+                .await
+                .is_err()
+            {
+                t.abort();
+                let _ = t.await;
+            }
+        }
+    }
+}
+
+impl Leader {
+    fn start_work(&self) -> Work {
+        let (stop, stop_rx) = watch::channel(false);
+        let notify = Arc::new(Notify::new());
+        let sender = Sender {
+            config: self.config.clone(),
+            deps: self.deps.clone(),
+            outbox: self.outbox.clone(),
+            dead: delivery::dead_letters(self.deps.store.clone(), &self.deps.ns),
+            notify: notify.clone(),
+            shared: self.shared.clone(),
+            finished: HashSet::new(),
+            attempts: HashMap::new(),
+        };
+        let main = Main {
+            scope_guard: ScopeGuard::new(
+                self.config.max_scope_removal_percent,
+                i64::try_from(self.config.scope_shrink_hold.as_millis()).unwrap_or(i64::MAX),
+            ),
+            config: self.config.clone(),
+            deps: self.deps.clone(),
+            outbox: self.outbox.clone(),
+            notify,
+            shared: self.shared.clone(),
+            stat: self.stat.clone(),
+            tracker: Tracker::new(),
+            needs_reconcile: false,
+        };
+        Work {
+            stop,
+            tasks: vec![
+                tokio::spawn(main.run(stop_rx.clone())),
+                tokio::spawn(sender.run(stop_rx)),
+            ],
+        }
+    }
+
+    fn set_held(&self, holder: Option<String>, until_ms: i64) {
+        self.shared.held_until.store(until_ms, Ordering::Relaxed);
+        self.deps.metrics.set(
+            M_LEASE,
+            "1 while this instance holds the outbox lease (works), 0 while it stands by.",
+            &[],
+            if holder.is_none() { 1.0 } else { 0.0 },
+        );
+        let mut st = self.shared.status();
+        st.active = holder.is_none();
+        st.lease_holder = holder;
+    }
+
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let me = self.lease.holder().to_string();
+        let mut work: Option<Work> = None;
+        let mut waiting_on: Option<String> = None;
+        self.deps
+            .health
+            .down(HEALTH_LEASE, "not held yet: checking the outbox lease");
+        loop {
+            match self.lease.heartbeat(now_ms()).await {
+                Ok(LeaseState::Held { until_ms }) => {
+                    self.set_held(None, until_ms);
+                    if work.is_none() {
+                        tracing::info!(instance = %me, "this EXAS holds the outbox lease; syncing agent states");
+                        self.deps
+                            .health
+                            .up(HEALTH_LEASE, format!("held by this instance ({me})"));
+                        waiting_on = None;
+                        work = Some(self.start_work());
+                    }
+                }
+                Ok(LeaseState::HeldBy { holder }) => {
+                    self.set_held(Some(holder.clone()), 0);
+                    if let Some(w) = work.take() {
+                        tracing::error!(instance = %me, %holder, "this EXAS lost the outbox lease (its heartbeat was late); stopping its work and standing by");
+                        w.stop().await;
+                    }
+                    if waiting_on.as_deref() != Some(holder.as_str()) {
+                        tracing::warn!(instance = %me, %holder, "another EXAS instance holds the outbox lease; standing by until it stops or its lease lapses");
+                        waiting_on = Some(holder.clone());
+                    }
+                    self.deps.health.down(
+                        HEALTH_LEASE,
+                        format!("standby: EXAS instance {holder} holds the outbox lease; this one takes over when it lapses"),
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.deps.health.down(HEALTH_STORE, e.to_string());
+                    tracing::warn!(error = %e, "cannot renew the outbox lease");
+                    if work.is_some() && !self.shared.holds_lease() {
+                        tracing::error!(instance = %me, "the outbox lease lapsed (store unreachable); stopping work");
+                        self.set_held(Some(String::new()), 0);
+                        self.deps
+                            .health
+                            .down(HEALTH_LEASE, "lapsed: the store is unreachable");
+                        if let Some(w) = work.take() {
+                            w.stop().await;
+                        }
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.lease.heartbeat_every()) => {}
+                _ = stopped(&mut stop) => break,
+            }
+        }
+        if let Some(w) = work.take() {
+            w.stop().await;
+        }
+        if let Err(e) = self.lease.release(now_ms()).await {
+            tracing::warn!(error = %e, "outbox lease not released; another instance takes over when it lapses");
         }
     }
 }
@@ -275,6 +539,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 struct Main {
+    scope_guard: ScopeGuard,
     config: DriverConfig,
     deps: DriverDeps,
     outbox: Outbox,
@@ -437,6 +702,22 @@ impl Main {
             .collect();
         wanted.sort_by(|a, b| a.stat_agent_id.cmp(&b.stat_agent_id));
         wanted.dedup_by(|a, b| a.stat_agent_id == b.stat_agent_id);
+        let held = self.tracker.agents();
+        let removals: Vec<ScopedAgent> = {
+            let ids: HashSet<&str> = wanted.iter().map(|a| a.stat_agent_id.as_str()).collect();
+            held.into_iter()
+                .filter(|a| !ids.contains(a.stat_agent_id.as_str()))
+                .collect()
+        };
+        let verdict =
+            self.scope_guard
+                .judge(self.tracker.len(), wanted.len(), removals.len(), now_ms());
+        self.report_scope(&verdict);
+        match verdict {
+            ScopeVerdict::KeepEmpty { .. } => return,
+            ScopeVerdict::HoldRemovals { .. } => wanted.extend(removals),
+            _ => {}
+        }
         let diff = self.tracker.rescope(&wanted);
         if !diff.close.is_empty() {
             tracing::info!(
@@ -498,6 +779,30 @@ impl Main {
             &[],
             self.tracker.len() as f64,
         );
+        self.shared.status().agents_in_scope = self.tracker.len();
+    }
+
+    /// Reports the scope guard's verdict in `/health`, `/status` and (on change) the log.
+    fn report_scope(&self, verdict: &ScopeVerdict) {
+        let fault = verdict.is_fault().then(|| verdict.describe());
+        let previous = std::mem::replace(&mut self.shared.status().scope_fault, fault.clone());
+        match (&fault, previous) {
+            (Some(why), before) => {
+                if before.as_deref() != Some(why.as_str()) {
+                    tracing::error!(reason = %why, "scope read held back; no statistic is closed for it");
+                }
+                self.deps.health.down(HEALTH_SCOPE, why.clone());
+            }
+            (None, before) => {
+                if before.is_some() {
+                    tracing::info!("the scope EXCS published is consistent again");
+                }
+                if let ScopeVerdict::ApplyAfterHold { .. } = verdict {
+                    tracing::warn!(reason = %verdict.describe(), "scope shrink applied");
+                }
+                self.deps.health.up(HEALTH_SCOPE, "scope read applied");
+            }
+        }
     }
 
     async fn handle(&mut self, client: &StatClient, ev: ClientEvent, target: &InjectTarget) {
@@ -559,7 +864,7 @@ impl Main {
 
     async fn deliver(&mut self, change: Change) {
         let pushed = async {
-            self.outbox.push(&change.item).await?;
+            self.outbox.push_entry(&change.item).await?;
             self.json()
                 .put(&DeliveredState::key(&change.gc_user_id), &change.delivered)
                 .await
@@ -588,19 +893,14 @@ struct Sender {
     config: DriverConfig,
     deps: DriverDeps,
     outbox: Outbox,
+    dead: Outbox,
     notify: Arc<Notify>,
     shared: Arc<Shared>,
-}
-
-/// The outcome of one delivery round.
-enum Round {
-    /// Everything accepted or finally rejected: acknowledge the batch.
-    Done {
-        injected: [u64; 2],
-        rejected: [u64; 2],
-    },
-    /// Try the same batch again later.
-    Retry(String),
+    /// Items finished with (accepted or parked) that are not yet off the outbox: they are
+    /// never sent again, only acknowledged again.
+    finished: HashSet<String>,
+    /// Rounds in which GC answered `retryable` for an item's event.
+    attempts: HashMap<String, u32>,
 }
 
 fn item_user(i: &OutboxItem) -> Option<&str> {
@@ -614,95 +914,252 @@ fn item_user(i: &OutboxItem) -> Option<&str> {
 /// only the events of a request that failed as retryable, so two events of one user in one
 /// request could be applied out of order; one change per user per round keeps each user's
 /// order whatever fails.
-fn one_change_per_user(mut items: Vec<OutboxItem>) -> Vec<OutboxItem> {
-    let mut seen = std::collections::HashSet::new();
+fn one_change_per_user(mut items: Vec<(String, OutboxItem)>) -> Vec<(String, OutboxItem)> {
+    let mut seen = HashSet::new();
     let cut = items
         .iter()
-        .position(|i| item_user(i).is_some_and(|u| !seen.insert(u.to_string())))
+        .position(|(_, i)| item_user(i).is_some_and(|u| !seen.insert(u.to_string())))
         .unwrap_or(items.len());
     items.truncate(cut.max(1));
     items
 }
 
-fn tally(report: &InjectReport) -> Result<(u64, u64), String> {
-    if let Some(e) = report.failed.iter().find(|e| e.retryable) {
-        return Err(format!(
-            "GC still reports events as retryable: {}",
-            e.message.as_deref().unwrap_or("no message")
-        ));
-    }
-    for e in &report.failed {
-        tracing::warn!(event_id = ?e.event_id, message = ?e.message, "Genesys Cloud rejected an agent state event");
-    }
-    Ok((report.accepted as u64, report.failed.len() as u64))
+/// What the sender does after a round.
+enum Next {
+    /// Go on at once.
+    Continue,
+    /// Nothing to send: wait for a new item.
+    Idle,
+    /// GC or the store failed: back off.
+    Backoff,
 }
 
 impl Sender {
-    async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut wait = self.config.retry_min;
+    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut backoff = engage_base::Backoff::new(self.config.retry_min, self.config.retry_max);
+        let mut jitter = engage_base::Jitter::new();
+        self.refresh_dead_count().await;
         loop {
             if *stop.borrow() {
                 return;
             }
-            let items: Vec<OutboxItem> =
-                match self.outbox.peek(self.config.batch_items.max(1)).await {
-                    Ok(v) => one_change_per_user(v),
-                    Err(e) => {
-                        self.deps.health.down(HEALTH_STORE, e.to_string());
-                        tracing::warn!(error = %e, "cannot read the outbox; retrying");
-                        tokio::select! {
-                            _ = tokio::time::sleep(wait) => {}
-                            _ = stopped(&mut stop) => return,
-                        }
-                        wait = (wait * 2).min(self.config.retry_max);
-                        continue;
+            let next = if self.shared.holds_lease() {
+                self.step().await
+            } else {
+                // The lease lapsed (the leader stops this task soon): send nothing meanwhile.
+                Next::Idle
+            };
+            match next {
+                Next::Continue => backoff.reset(),
+                Next::Idle => {
+                    backoff.reset();
+                    tokio::select! {
+                        _ = self.notify.notified() => {}
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = stopped(&mut stop) => return,
                     }
-                };
-            if items.is_empty() {
-                self.gauge_depth(0);
-                tokio::select! {
-                    _ = self.notify.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = stopped(&mut stop) => return,
                 }
+                Next::Backoff => {
+                    let wait = backoff.next_delay(jitter.sample());
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stopped(&mut stop) => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// One round: read the head of the outbox, park what does not decode, deliver one change
+    /// per user, park what GC refuses for good, acknowledge exactly what is finished.
+    async fn step(&mut self) -> Next {
+        let entries: Vec<OutboxEntry<OutboxItem>> = match self
+            .outbox
+            .peek_entries(self.config.batch_items.max(1))
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                self.deps.health.down(HEALTH_STORE, e.to_string());
+                tracing::warn!(error = %e, "cannot read the outbox; retrying");
+                return Next::Backoff;
+            }
+        };
+        // Forget what is no longer at the head (removed, by this instance or another).
+        let present: HashSet<&str> = entries.iter().map(OutboxEntry::id).collect();
+        self.finished.retain(|id| present.contains(id.as_str()));
+        self.attempts.retain(|id, _| present.contains(id.as_str()));
+        if entries.is_empty() {
+            self.gauge_depth(0);
+            return Next::Idle;
+        }
+        let mut items = Vec::new();
+        let mut parked = Vec::new();
+        for entry in &entries {
+            if self.finished.contains(entry.id()) {
                 continue;
             }
-            match self.round(&items).await {
-                Round::Done { injected, rejected } => {
-                    if let Err(e) = self.outbox.ack(items.len()).await {
-                        // Not acknowledged: the batch goes again; GC applies each eventId once.
-                        self.deps.health.down(HEALTH_STORE, e.to_string());
-                        continue;
+            match entry {
+                OutboxEntry::Item { id, item } => items.push((id.clone(), item.clone())),
+                OutboxEntry::Undecodable { id, raw, error } => {
+                    parked.push(DeadLetter::undecodable(id, raw, error.clone()));
+                }
+                _ => {}
+            }
+        }
+        let round = one_change_per_user(items);
+        let mut next = Next::Continue;
+        if !round.is_empty() {
+            let sent: Vec<OutboxItem> = round.iter().map(|(_, i)| i.clone()).collect();
+            let outcome = delivery::deliver(&self.deps.gc, &sent).await;
+            let mut accepted = Vec::new();
+            for ((id, item), fate) in round.iter().zip(outcome.fates) {
+                match fate {
+                    Fate::Accepted => {
+                        self.finished.insert(id.clone());
+                        accepted.push(item.clone());
                     }
-                    wait = self.config.retry_min;
+                    Fate::Refused { error, status } => {
+                        let attempts = self.attempts.get(id).copied().unwrap_or(0) + 1;
+                        parked.push(DeadLetter::refused(
+                            id,
+                            item.clone(),
+                            error,
+                            status,
+                            attempts,
+                        ));
+                    }
+                    Fate::Retry(why) => {
+                        let n = self.attempts.entry(id.clone()).or_insert(0);
+                        *n += 1;
+                        if *n >= self.config.max_attempts {
+                            parked.push(DeadLetter::refused(
+                                id,
+                                item.clone(),
+                                format!("GC still answers retryable after {n} attempts: {why}"),
+                                None,
+                                *n,
+                            ));
+                        } else {
+                            next = Next::Backoff;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            self.record(&accepted, outcome.injected);
+            match outcome.stopped {
+                None => {
                     if self.shared.sender_failing.swap(false, Ordering::Relaxed) {
                         tracing::info!("Genesys Cloud accepts agent state events again");
                     }
+                    self.shared.status().last_error = None;
                     self.deps.health.up(HEALTH_GC, "events accepted");
-                    self.record(&items, injected, rejected);
-                    if let Ok(n) = self.outbox.len().await {
-                        self.gauge_depth(n);
-                    }
                 }
-                Round::Retry(why) => {
+                Some((fault, e)) => {
                     self.shared.sender_failing.store(true, Ordering::Relaxed);
-                    self.deps.health.down(HEALTH_GC, why.clone());
+                    let why = format!("{} failure: {e}", fault.name());
+                    let detail = if fault == GcFault::Systemic {
+                        format!(
+                            "GC refuses every agent state event ({why}); check the OAuth client's roles, the org and the presence source. Events wait in the outbox"
+                        )
+                    } else {
+                        why.clone()
+                    };
+                    self.deps.health.down(HEALTH_GC, detail);
+                    self.shared.status().last_error = Some(why.clone());
                     self.deps.metrics.inc(
                         M_FAILED_ROUNDS,
                         "Delivery rounds that Genesys Cloud did not complete (retried).",
                         &[],
                     );
-                    tracing::warn!(error = %why, retry_in_ms = wait.as_millis() as u64, items = items.len(), "agent state events wait in the outbox");
-                    if let Ok(n) = self.outbox.len().await {
-                        self.gauge_depth(n);
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = stopped(&mut stop) => return,
-                    }
-                    wait = (wait * 2).min(self.config.retry_max);
+                    tracing::warn!(error = %why, items = round.len(), "agent state events wait in the outbox");
+                    next = Next::Backoff;
                 }
             }
+        }
+        for d in parked {
+            self.park(d).await;
+        }
+        // Acknowledge by id: only finished entries leave, and only from the head.
+        let done: Vec<&str> = entries
+            .iter()
+            .map(OutboxEntry::id)
+            .filter(|id| self.finished.contains(*id))
+            .collect();
+        if !done.is_empty() {
+            match self.outbox.ack_ids(&done).await {
+                Ok(n) => {
+                    for id in entries.iter().take(n).map(OutboxEntry::id) {
+                        self.finished.remove(id);
+                        self.attempts.remove(id);
+                    }
+                }
+                Err(e) => {
+                    // Kept: acknowledged again next round, never sent again by this instance.
+                    self.deps.health.down(HEALTH_STORE, e.to_string());
+                    tracing::warn!(error = %e, "delivered items not acknowledged yet");
+                    next = Next::Backoff;
+                }
+            }
+        }
+        if let Ok(n) = self.outbox.len().await {
+            self.gauge_depth(n);
+        }
+        next
+    }
+
+    /// Parks an item: the dead-letter list, an ERROR line, the metrics. If the list cannot be
+    /// written the item stays in the outbox (and is parked again later).
+    async fn park(&mut self, d: DeadLetter) {
+        if let Err(e) = self.dead.push(&d).await {
+            self.deps.health.down(HEALTH_STORE, e.to_string());
+            tracing::error!(error = %e, outbox_id = %d.outbox_id, "dead letter not stored; the item stays in the outbox");
+            return;
+        }
+        let user = d.item.as_ref().and_then(item_user).unwrap_or("");
+        tracing::error!(
+            outbox_id = %d.outbox_id,
+            gc_user_id = user,
+            status = ?d.status,
+            attempts = d.attempts,
+            error = %d.error,
+            "agent state change parked in the dead-letter list (outbox:exas-dead-letter); the rest flows"
+        );
+        self.deps.metrics.inc(
+            M_PARKED,
+            "Outbox items parked in the dead-letter list (refused for good, too many attempts, undecodable).",
+            &[("reason", if d.item.is_none() { "undecodable" } else { "refused" })],
+        );
+        if let Some(item) = &d.item {
+            let kinds = [
+                ("presence", item.presence.is_some()),
+                ("routingStatus", item.routing.is_some()),
+            ];
+            for (kind, present) in kinds {
+                if present {
+                    self.deps.metrics.inc(
+                        M_REJECTED,
+                        "Events Genesys Cloud rejected (not retryable).",
+                        &[("kind", kind)],
+                    );
+                }
+            }
+        }
+        self.finished.insert(d.outbox_id.clone());
+        self.shared.status().last_dead_letter = Some(d.summary());
+        self.refresh_dead_count().await;
+    }
+
+    async fn refresh_dead_count(&self) {
+        if let Ok(n) = self.dead.len().await {
+            self.deps.metrics.set(
+                M_DEAD,
+                "Agent state changes parked in the dead-letter list (outbox:exas-dead-letter).",
+                &[],
+                n as f64,
+            );
+            self.shared.status().dead_letters = n;
         }
     }
 
@@ -713,49 +1170,10 @@ impl Sender {
             &[],
             n as f64,
         );
+        self.shared.status().outbox_depth = n;
     }
 
-    async fn round(&self, items: &[OutboxItem]) -> Round {
-        let presence: Vec<_> = items.iter().filter_map(|i| i.presence.clone()).collect();
-        let routing: Vec<_> = items.iter().filter_map(|i| i.routing.clone()).collect();
-        let mut injected = [0u64; 2];
-        let mut rejected = [0u64; 2];
-        if !presence.is_empty() {
-            match self.deps.gc.inject_presence_events(&presence).await {
-                Ok(report) => match tally(&report) {
-                    Ok((a, r)) => {
-                        injected[0] = a;
-                        rejected[0] = r;
-                    }
-                    Err(why) => return Round::Retry(why),
-                },
-                Err(e) if e.is_bad_request() => {
-                    tracing::error!(error = %e, events = presence.len(), "Genesys Cloud refused a presence batch as invalid; dropping it");
-                    rejected[0] = presence.len() as u64;
-                }
-                Err(e) => return Round::Retry(e.to_string()),
-            }
-        }
-        if !routing.is_empty() {
-            match self.deps.gc.inject_routing_status_events(&routing).await {
-                Ok(report) => match tally(&report) {
-                    Ok((a, r)) => {
-                        injected[1] = a;
-                        rejected[1] = r;
-                    }
-                    Err(why) => return Round::Retry(why),
-                },
-                Err(e) if e.is_bad_request() => {
-                    tracing::error!(error = %e, events = routing.len(), "Genesys Cloud refused a routing status batch as invalid; dropping it");
-                    rejected[1] = routing.len() as u64;
-                }
-                Err(e) => return Round::Retry(e.to_string()),
-            }
-        }
-        Round::Done { injected, rejected }
-    }
-
-    fn record(&self, items: &[OutboxItem], injected: [u64; 2], rejected: [u64; 2]) {
+    fn record(&self, items: &[OutboxItem], injected: [u64; 2]) {
         let m = &self.deps.metrics;
         for (i, kind) in ["presence", "routingStatus"].into_iter().enumerate() {
             m.inc_by(
@@ -768,7 +1186,7 @@ impl Sender {
                 M_REJECTED,
                 "Events Genesys Cloud rejected (not retryable).",
                 &[("kind", kind)],
-                rejected[i],
+                0,
             );
         }
         let now = now_ms();
@@ -807,22 +1225,25 @@ mod tests {
     use super::*;
     use gcex::events::UserRoutingStatusEvent;
 
-    fn item(user: &str) -> OutboxItem {
-        OutboxItem {
-            received_ms: 0,
-            presence: None,
-            routing: Some(UserRoutingStatusEvent {
-                agent_id: user.into(),
-                ..UserRoutingStatusEvent::default()
-            }),
-        }
+    fn item(user: &str) -> (String, OutboxItem) {
+        (
+            format!("id-{user}"),
+            OutboxItem {
+                received_ms: 0,
+                presence: None,
+                routing: Some(UserRoutingStatusEvent {
+                    agent_id: user.into(),
+                    ..UserRoutingStatusEvent::default()
+                }),
+            },
+        )
     }
 
     #[test]
     fn a_round_holds_one_change_per_user() {
-        let users = |v: Vec<OutboxItem>| -> Vec<String> {
+        let users = |v: Vec<(String, OutboxItem)>| -> Vec<String> {
             v.iter()
-                .map(|i| item_user(i).unwrap_or("").to_string())
+                .map(|(_, i)| item_user(i).unwrap_or("").to_string())
                 .collect()
         };
         let v = one_change_per_user(vec![item("a"), item("b"), item("a"), item("c")]);

@@ -13,8 +13,10 @@
 //! - [`mapping`]: the guide's table (pure core).
 //! - [`tracker`]: the sans-IO core: scope, the two statistics per agent, the last delivered
 //!   state per agent, the GC events a value calls for.
-//! - [`driver`]: the tokio driver (scope scans, Stat Server events, reconciliation, the
-//!   outbox sender).
+//! - [`driver`]: the tokio driver (the outbox lease, scope scans, Stat Server events,
+//!   reconciliation, the outbox sender).
+//! - [`delivery`]: GC error classes, isolating a bad item, the dead-letter list.
+//! - [`scope`]: the scope guard (an empty or sharply shrunk scope is a fault).
 //! - [`config`], [`service`]: the `exas` binary's settings and composition.
 //!
 //! Beyond the guide (which admits EXAS may lose states while it is down): on start and after
@@ -25,7 +27,9 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod delivery;
 pub mod driver;
 pub mod mapping;
+pub mod scope;
 pub mod service;
 pub mod tracker;

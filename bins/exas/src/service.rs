@@ -1,5 +1,9 @@
-//! The `exas` service: store + GC client + engine + REST (`/health`, `/metrics`) on
-//! `EXAS_PORT`, composed from an [`ExasConfig`].
+//! The `exas` service: store + GC client + engine + REST (`/health`, `/metrics`, `/status`)
+//! on `EXAS_PORT`, composed from an [`ExasConfig`].
+//!
+//! `/status` ([`ExasStatus`](crate::driver::ExasStatus)) shows whether this instance holds the
+//! outbox lease, the outbox depth, the dead-letter count and the last item parked, the last
+//! delivery failure and a held-back scope.
 
 use super::config::ExasConfig;
 use super::driver::{Driver, DriverConfig, DriverDeps, DriverHandle};
@@ -77,6 +81,11 @@ impl Service {
         let mut engine_config = DriverConfig::new(stat);
         engine_config.stat_tenant = config.stat_tenant.clone();
         engine_config.scope_every = config.scope_every;
+        engine_config.max_scope_removal_percent = config.max_scope_removal_percent;
+        engine_config.scope_shrink_hold = config.scope_shrink_hold;
+        if let Some(id) = &config.instance_id {
+            engine_config.instance_name = id.clone();
+        }
         Service::start_with(engine_config, store, ns, gc, &config.host, config.port).await
     }
 
@@ -103,17 +112,6 @@ impl Service {
                 addr: addr_text.clone(),
                 source: std::io::Error::other("the host name resolves to no address"),
             })?;
-        let router = base_router(OpsState {
-            health: health.clone(),
-            metrics: metrics.clone(),
-        });
-        let (http_addr, http) =
-            serve(addr, router)
-                .await
-                .map_err(|source| ServiceError::Listen {
-                    addr: addr_text,
-                    source,
-                })?;
         let engine = Driver::start(
             engine_config,
             DriverDeps {
@@ -124,6 +122,28 @@ impl Service {
                 metrics: metrics.clone(),
             },
         );
+        let status = engine.status_source();
+        let router = base_router(OpsState {
+            health: health.clone(),
+            metrics: metrics.clone(),
+        })
+        .merge(axum::Router::new().route(
+            "/status",
+            axum::routing::get(move || {
+                let status = status.clone();
+                async move { axum::Json(status.get()) }
+            }),
+        ));
+        let (http_addr, http) = match serve(addr, router).await {
+            Ok(v) => v,
+            Err(source) => {
+                engine.shutdown().await;
+                return Err(ServiceError::Listen {
+                    addr: addr_text,
+                    source,
+                });
+            }
+        };
         Ok(Service {
             engine,
             http_addr,

@@ -208,6 +208,17 @@ impl Tracker {
         self.agents.is_empty()
     }
 
+    /// Every agent in scope, by Stat Server agent id.
+    pub fn agents(&self) -> Vec<ScopedAgent> {
+        self.agents
+            .iter()
+            .map(|(id, slot)| ScopedAgent {
+                stat_agent_id: id.clone(),
+                gc_user_id: slot.gc_user_id.clone(),
+            })
+            .collect()
+    }
+
     /// The GC user id of an agent in scope.
     pub fn gc_user_id(&self, stat_agent_id: &str) -> Option<&str> {
         self.agents

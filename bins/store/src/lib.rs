@@ -33,7 +33,7 @@ pub use redis_store::{RedisConfig, RedisStore};
 pub use schema::{
     DnRecord, LoginRecord, PRESENCE_SOURCE_KEY, PersonRecord, ServiceConnection, VqRecord,
 };
-pub use typed::{IdKind, IdMap, JsonView, Outbox};
+pub use typed::{IdKind, IdMap, JsonView, Lease, LeaseState, Outbox, OutboxEntry};
 
 use async_trait::async_trait;
 use std::time::Duration;

@@ -16,6 +16,9 @@
 //! | `applied:{kind}:{key}`, `gcdeleted:{kind}:{key}`, `class:{dbid}` | EXCS's own sync state | EXCS | EXCS |
 //! | `exas:delivered:{gcUserId}` | the last state delivered per agent | EXAS | EXAS |
 //! | `outbox:{name}` | a durable queue of undelivered GC events ([`Outbox`](crate::Outbox)) | EXAS | EXAS |
+//! | `outbox:exas-dead-letter` | EXAS items parked for good (refused by GC, too many attempts, undecodable) | EXAS | EXAS `/status` |
+//! | `outboxtrim:{name}` | the short lock held while acknowledged items are trimmed off an outbox | EXAS | EXAS |
+//! | `lease:{name}:{slot}` | one time slot of a consumer lease ([`Lease`](crate::Lease)), with a TTL | EXAS | EXAS (every instance) |
 //! | `excp:checkpoint:{instance}` | the EXCP engine's checkpoint | EXCP | EXCP (same instance) |
 //! | `excp:alive:{instance}` | a token of the live run (TTL 15 s, renewed) | EXCP | EXCP (one live instance per id) |
 //! | `excp:claim:{eventId}` | an HA claim / done mark of one GC event | EXCP | EXCP (both of a pair) |
@@ -107,6 +110,18 @@ pub mod keys {
     /// A durable outbox queue.
     pub fn outbox(name: &str) -> String {
         format!("outbox:{name}")
+    }
+    /// The lock held while acknowledged items are trimmed off outbox `name`.
+    pub fn outbox_trim_lock(name: &str) -> String {
+        format!("outboxtrim:{name}")
+    }
+    /// Prefix of the time slots of the lease `name` (`lease:{name}:{slot}`).
+    pub fn lease_prefix(name: &str) -> String {
+        format!("lease:{name}:")
+    }
+    /// One time slot of the lease `name`.
+    pub fn lease_slot(name: &str, slot: i64) -> String {
+        format!("lease:{name}:{slot}")
     }
 }
 

@@ -1,8 +1,8 @@
 //! One contract suite, run against both store backends: real Redis and the embedded store.
 
 use engage_store::{
-    DnRecord, EmbeddedStore, IdKind, IdMap, JsonView, Namespace, Outbox, RedisConfig, RedisStore,
-    Store,
+    DnRecord, EmbeddedStore, IdKind, IdMap, JsonView, Lease, LeaseState, Namespace, Outbox,
+    OutboxEntry, RedisConfig, RedisStore, Store,
 };
 use engage_test_support::TestRedis;
 use std::sync::Arc;
@@ -126,6 +126,134 @@ async fn contract(store: Arc<dyn Store>, ns: Namespace) {
     outbox.ack(1).await.unwrap();
     let items: Vec<String> = outbox.peek(10).await.unwrap();
     assert_eq!(items, vec!["e2"]);
+
+    outbox_by_id(store.clone(), &ns).await;
+    lease(store.clone(), &ns).await;
+}
+
+fn item_of(e: &OutboxEntry<String>) -> Option<&str> {
+    match e {
+        OutboxEntry::Item { item, .. } => Some(item.as_str()),
+        _ => None,
+    }
+}
+
+/// Outbox items by id: ids are unique, undecodable entries are named (not an error), and an
+/// acknowledgement removes exactly the delivered items, whoever trimmed first.
+async fn outbox_by_id(store: Arc<dyn Store>, ns: &Namespace) {
+    let outbox = Outbox::new(store.clone(), ns, "byid");
+    let a = outbox.push_entry(&"a".to_string()).await.unwrap();
+    // A legacy item (no envelope) and garbage bytes in the middle of the queue.
+    store
+        .queue_push(outbox.queue_key(), br#""legacy""#)
+        .await
+        .unwrap();
+    store
+        .queue_push(outbox.queue_key(), b"\xff not json")
+        .await
+        .unwrap();
+    store
+        .queue_push(outbox.queue_key(), br#"{"outboxId":"x1","item":42}"#)
+        .await
+        .unwrap();
+    let b = outbox.push_entry(&"b".to_string()).await.unwrap();
+    let c = outbox.push_entry(&"c".to_string()).await.unwrap();
+    assert_ne!(a, b);
+    let entries: Vec<OutboxEntry<String>> = outbox.peek_entries(10).await.unwrap();
+    assert_eq!(entries.len(), 6);
+    assert_eq!(entries[0].id(), a);
+    assert_eq!(item_of(&entries[0]), Some("a"));
+    assert!(entries[1].id().starts_with("legacy-"));
+    assert_eq!(item_of(&entries[1]), Some("legacy"));
+    assert!(
+        matches!(&entries[2], OutboxEntry::Undecodable { id, raw, .. } if id.starts_with("raw-") && raw.starts_with(b"\xff"))
+    );
+    assert!(matches!(&entries[3], OutboxEntry::Undecodable { id, .. } if id == "x1"));
+    // The same bytes give the same id on every read (and every instance).
+    let again: Vec<OutboxEntry<String>> = outbox.peek_entries(10).await.unwrap();
+    let ids: Vec<String> = entries.iter().map(|e| e.id().to_string()).collect();
+    assert_eq!(
+        again.iter().map(|e| e.id().to_string()).collect::<Vec<_>>(),
+        ids
+    );
+    // Acknowledging items not at the head removes nothing.
+    assert_eq!(outbox.ack_ids(std::slice::from_ref(&b)).await.unwrap(), 0);
+    assert_eq!(outbox.len().await.unwrap(), 6);
+    // Two consumers acknowledge overlapping rounds: exactly the delivered items go.
+    assert_eq!(outbox.ack_ids(&ids[..2]).await.unwrap(), 2);
+    assert_eq!(outbox.ack_ids(&ids[..4]).await.unwrap(), 2);
+    assert_eq!(outbox.ack_ids(&ids[..4]).await.unwrap(), 0);
+    let rest: Vec<OutboxEntry<String>> = outbox.peek_entries(10).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|e| e.id().to_string()).collect::<Vec<_>>(),
+        vec![b.clone(), c.clone()]
+    );
+    // Concurrent acknowledgements of the same round remove it once.
+    let d = outbox.push_entry(&"d".to_string()).await.unwrap();
+    let round = vec![b, c];
+    let (x, y) = tokio::join!(outbox.ack_ids(&round), outbox.ack_ids(&round));
+    assert_eq!(x.unwrap() + y.unwrap(), 2);
+    let rest: Vec<OutboxEntry<String>> = outbox.peek_entries(10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].id(), d);
+    assert_eq!(outbox.ack_ids::<String>(&[]).await.unwrap(), 0);
+}
+
+/// One consumer at a time: a second holder waits, cannot steal a renewed lease, takes over
+/// when the holder stops beating, and at once after a release.
+async fn lease(store: Arc<dyn Store>, ns: &Namespace) {
+    let slot = Duration::from_secs(10);
+    let a = Lease::new(store.clone(), ns, "exas", "a", slot);
+    let b = Lease::new(store.clone(), ns, "exas", "b", slot);
+    assert_eq!(a.heartbeat_every(), Duration::from_millis(2500));
+    // Synthetic times (10 s slots); the keys' TTLs run on the real clock (30 s).
+    let t0: i64 = 1_000_000_000_000;
+    assert_eq!(
+        a.heartbeat(t0 + 100).await.unwrap(),
+        LeaseState::Held {
+            until_ms: t0 + 20_000
+        }
+    );
+    let waiting = LeaseState::HeldBy {
+        holder: "a".to_string(),
+    };
+    assert_eq!(b.heartbeat(t0 + 200).await.unwrap(), waiting);
+    // Late in the slot b tries the next one, but a claimed it already.
+    assert_eq!(b.heartbeat(t0 + 9_000).await.unwrap(), waiting);
+    assert_eq!(
+        a.heartbeat(t0 + 10_100).await.unwrap(),
+        LeaseState::Held {
+            until_ms: t0 + 30_000
+        }
+    );
+    // a stops beating (it died during slot 2, which it had claimed; it never claimed slot 3).
+    assert_eq!(b.heartbeat(t0 + 20_500).await.unwrap(), waiting);
+    assert_eq!(b.heartbeat(t0 + 28_000).await.unwrap(), waiting);
+    assert_eq!(
+        b.heartbeat(t0 + 30_100).await.unwrap(),
+        LeaseState::Held {
+            until_ms: t0 + 50_000
+        }
+    );
+    // a comes back: it waits.
+    assert_eq!(
+        a.heartbeat(t0 + 30_200).await.unwrap(),
+        LeaseState::HeldBy {
+            holder: "b".to_string()
+        }
+    );
+    // b stops cleanly: a takes over at its next heartbeat.
+    b.release(t0 + 30_300).await.unwrap();
+    assert!(matches!(
+        a.heartbeat(t0 + 30_400).await.unwrap(),
+        LeaseState::Held { .. }
+    ));
+    // Releasing a lease one does not hold changes nothing.
+    b.release(t0 + 30_500).await.unwrap();
+    assert!(matches!(
+        a.heartbeat(t0 + 30_600).await.unwrap(),
+        LeaseState::Held { .. }
+    ));
 }
 
 #[tokio::test]
