@@ -124,29 +124,22 @@ impl Driver {
     }
 }
 
+/// How long a stop waits for running attempts before abandoning them (their claims expire
+/// and another instance, or this one after a restart, takes the jobs over).
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 async fn run(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    shared
+        .deps
+        .health
+        .down("recordingKey", "not fetched from GC yet");
+    // The key is refreshed on its own task: a slow or unreachable GC never holds up the scan.
+    let keys = tokio::spawn(key_loop(shared.clone()));
     let mut tasks: JoinSet<()> = JoinSet::new();
-    let mut last_key_try: Option<Instant> = None;
     let mut last_health: Option<Instant> = None;
     loop {
         if *stop.borrow() {
             break;
-        }
-        let have_key = shared
-            .key
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .map(|k| k.fetched);
-        let refresh_due = match (have_key, last_key_try) {
-            (None, None) => true,
-            // Without a key, try again every few seconds.
-            (None, Some(t)) => t.elapsed() >= shared.settings.poll.max(Duration::from_secs(5)),
-            (Some(fetched), _) => fetched.elapsed() >= shared.settings.key_refresh,
-        };
-        if refresh_due {
-            last_key_try = Some(Instant::now());
-            refresh_key(&shared).await;
         }
         if last_health.is_none_or(|t| t.elapsed() >= Duration::from_secs(15)) {
             last_health = Some(Instant::now());
@@ -160,7 +153,36 @@ async fn run(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) 
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
     }
-    while tasks.join_next().await.is_some() {}
+    keys.abort();
+    let drained = tokio::time::timeout(STOP_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            running = tasks.len(),
+            "stopping with attempts still running; their jobs are taken over when the claims expire"
+        );
+        tasks.abort_all();
+    }
+}
+
+async fn key_loop(shared: Arc<Shared>) {
+    loop {
+        refresh_key(&shared).await;
+        let have_key = shared
+            .key
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
+        // Without a key, try again soon.
+        let wait = if have_key {
+            shared.settings.key_refresh
+        } else {
+            shared.settings.key_refresh.min(Duration::from_secs(5))
+        };
+        tokio::time::sleep(wait).await;
+    }
 }
 
 async fn refresh_key(shared: &Shared) {
