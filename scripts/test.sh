@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The project's one test command: makes sure PostgreSQL and Redis run on loopback (installing
-# them from Debian packages on a fresh machine), then runs fmt check, clippy and every test.
+# The project's one test command: makes sure PostgreSQL, Redis and WebDAV (Apache httpd with
+# mod_dav) run on loopback (installing them from Debian packages on a fresh machine), then runs
+# fmt check, clippy and every test.
 # Idempotent; prints what it installs and starts. Run as root on Debian, or as a user on a
 # machine where the services already run.
 set -euo pipefail
@@ -93,6 +94,32 @@ else
 fi
 export ENGAGE_TEST_REDIS="${ENGAGE_TEST_REDIS:-redis://127.0.0.1:$REDIS_PORT/}"
 
+# --- WebDAV (Apache httpd + mod_dav): EXRP's transient recording storage ----------------------
+# A standalone httpd from scripts/webdav/httpd.conf (the guide's sample: /recordings, DAV On,
+# basic auth), never the system's own Apache site. Tests PUT recordings there and EXRP GETs them.
+WEBDAV_PORT=8090
+WEBDAV_USER=webdav
+WEBDAV_PASSWORD=webdav-secret
+if port_open 127.0.0.1 $WEBDAV_PORT; then
+  say "WebDAV already running on 127.0.0.1:$WEBDAV_PORT: using it"
+else
+  if [ ! -x /usr/sbin/apache2 ] || ! command -v htpasswd >/dev/null 2>&1; then apt_install apache2 apache2-utils; fi
+  if [ "$(id -u)" -eq 0 ]; then
+    dav_dir=/var/lib/engage-webdav; dav_user=www-data; dav_group=www-data
+  else
+    dav_dir="${TMPDIR:-/tmp}/engage-webdav-$(id -u)"; dav_user="$(id -un)"; dav_group="$(id -gn)"
+  fi
+  mkdir -p "$dav_dir/recordings"
+  htpasswd -cbB "$dav_dir/htpasswd" "$WEBDAV_USER" "$WEBDAV_PASSWORD" 2>/dev/null
+  if [ "$(id -u)" -eq 0 ]; then chown -R "$dav_user:$dav_group" "$dav_dir"; fi
+  sed -e "s|@DIR@|$dav_dir|g" -e "s|@PORT@|$WEBDAV_PORT|g" -e "s|@USER@|$dav_user|g" \
+    -e "s|@GROUP@|$dav_group|g" scripts/webdav/httpd.conf > "$dav_dir/httpd.conf"
+  say "starting WebDAV (Apache httpd, mod_dav) on 127.0.0.1:$WEBDAV_PORT, files in $dav_dir/recordings"
+  APACHE_LOG_DIR="$dav_dir" /usr/sbin/apache2 -f "$dav_dir/httpd.conf" -k start
+  wait_port 127.0.0.1 $WEBDAV_PORT WebDAV
+fi
+export ENGAGE_TEST_WEBDAV="${ENGAGE_TEST_WEBDAV:-http://$WEBDAV_USER:$WEBDAV_PASSWORD@127.0.0.1:$WEBDAV_PORT/recordings}"
+
 # --- checks and tests -------------------------------------------------------------------------
 say "cargo fmt --check"
 cargo fmt --all -- --check
@@ -124,6 +151,7 @@ no_test_doubles engage-connector
 no_test_doubles engage-excs
 no_test_doubles engage-exas
 no_test_doubles engage-excp
+no_test_doubles engage-exrp
 no_test_doubles engage-exec --no-default-features
 say "protocol crates without the client feature: sans-IO, no tokio"
 for crate in engage-tlib engage-statserver; do

@@ -24,6 +24,7 @@
 //! | `excp:claim:{eventId}` | an HA claim / done mark of one GC event | EXCP | EXCP (both of a pair) |
 //! | `recmeta:{callUuid}:{file}`, `recseg:{callUuid}:{communicationId}` | recording metadata and segments | EXCP | EXCP, later EXRP |
 //! | `dedup:{id}` | a de-duplication mark with a TTL | any | the same service |
+//! | `exrp:job:{id}`, `exrp:claim:{id}`, `exrp:done:{id}`, `exrp:dead:{id}` | EXRP's upload jobs, claims, done marks, dead letters (`engage_exrp::jobs`) | EXRP | EXRP (every instance) |
 
 use crate::JsonView;
 

@@ -1,0 +1,453 @@
+//! EXRP end to end against real servers: a recording PUT into the WebDAV storage (Apache httpd
+//! with mod_dav, started by `scripts/test.sh`; `ENGAGE_TEST_WEBDAV` points elsewhere), the
+//! shared store in Redis (a private prefix), and the GC emulator serving the org's recording key
+//! (the test keeps the private half) and the presigned uploads.
+
+use engage_exrp::config::{WebDavSettings, WorkerSettings};
+use engage_exrp::job::RetryPlan;
+use engage_exrp::package::{PrivateKey, read_archive};
+use engage_exrp::request::{InteractionEnd, StaRequest};
+use engage_exrp::service::Service;
+use engage_exrp::webdav::WebDav;
+use engage_store::{Namespace, RedisConfig, RedisStore, Store};
+use engage_test_support::TestRedis;
+use gcex::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Fault, FaultKind};
+use gcex::{GcClient, RetryPolicy};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const HOW_TO_START: &str = "run scripts/test.sh (it installs and starts Apache httpd with mod_dav on 127.0.0.1:8090), or set ENGAGE_TEST_WEBDAV=http://user:password@host:port/collection";
+
+/// The WebDAV collection URL (without credentials) and its user and password.
+fn webdav_target() -> (String, Option<String>, Option<String>) {
+    let raw = std::env::var("ENGAGE_TEST_WEBDAV")
+        .unwrap_or_else(|_| "http://webdav:webdav-secret@127.0.0.1:8090/recordings".into());
+    let url = reqwest::Url::parse(&raw).unwrap_or_else(|e| panic!("bad ENGAGE_TEST_WEBDAV: {e}"));
+    let user = (!url.username().is_empty()).then(|| url.username().to_string());
+    let pass = url.password().map(str::to_string);
+    let mut bare = url.clone();
+    let _ = bare.set_username("");
+    let _ = bare.set_password(None);
+    (
+        bare.to_string().trim_end_matches('/').to_string(),
+        user,
+        pass,
+    )
+}
+
+struct World {
+    _redis: TestRedis,
+    store: Arc<dyn Store>,
+    ns: Namespace,
+    gc: EmulatorHandle,
+    private: PrivateKey,
+    dav: (String, Option<String>, Option<String>),
+    http: reqwest::Client,
+}
+
+async fn world() -> World {
+    let (private, public_b64) = PrivateKey::generate().unwrap();
+    let gc = Emulator::start(
+        EmulatorConfig::new("exrp-client", "exrp-secret")
+            .with_rate_limit(0, Duration::from_secs(60))
+            .with_recording_public_key(public_b64),
+    )
+    .await
+    .unwrap();
+    let redis = TestRedis::create().await;
+    let store: Arc<dyn Store> = Arc::new(
+        RedisStore::connect(&RedisConfig::from_url(redis.url()).unwrap())
+            .await
+            .unwrap(),
+    );
+    let ns = Namespace::with_prefix(redis.prefix());
+    let dav = webdav_target();
+    let http = reqwest::Client::new();
+    // WebDAV must answer with the credentials.
+    let mut probe = http.request(reqwest::Method::OPTIONS, &dav.0);
+    if let Some(u) = &dav.1 {
+        probe = probe.basic_auth(u, dav.2.as_deref());
+    }
+    match probe.send().await {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => panic!(
+            "WebDAV at {} answered {}. {HOW_TO_START}",
+            dav.0,
+            r.status()
+        ),
+        Err(e) => panic!("cannot reach WebDAV at {}: {e}. {HOW_TO_START}", dav.0),
+    }
+    World {
+        _redis: redis,
+        store,
+        ns,
+        gc,
+        private,
+        dav,
+        http,
+    }
+}
+
+impl World {
+    fn dav_request(&self, method: reqwest::Method, name: &str) -> reqwest::RequestBuilder {
+        let rb = self.http.request(method, format!("{}/{name}", self.dav.0));
+        match &self.dav.1 {
+            Some(u) => rb.basic_auth(u, self.dav.2.as_deref()),
+            None => rb,
+        }
+    }
+
+    /// What MCP does: PUT a recording into the storage.
+    async fn put_recording(&self, name: &str, bytes: &[u8]) {
+        let r = self
+            .dav_request(reqwest::Method::PUT, name)
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "WebDAV PUT: {}", r.status());
+    }
+
+    async fn dav_status(&self, name: &str) -> u16 {
+        self.dav_request(reqwest::Method::GET, name)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    fn worker(&self, instance: &str) -> WorkerSettings {
+        let mut w = WorkerSettings::default();
+        w.poll = Duration::from_millis(50);
+        w.claim_ttl = Duration::from_secs(30);
+        w.retry = RetryPlan::new(
+            Duration::from_millis(50),
+            Duration::from_millis(200),
+            Duration::from_secs(600),
+            1000,
+        );
+        w.instance_id = instance.to_string();
+        w
+    }
+
+    async fn start(&self, instance: &str) -> Service {
+        let gc = GcClient::new(self.gc.client_config().with_retry(RetryPolicy::fast())).unwrap();
+        let webdav = WebDav::new(
+            WebDavSettings::new(self.dav.0.clone(), self.dav.1.clone(), self.dav.2.clone()),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        Service::start_with(
+            self.worker(instance),
+            self.store.clone(),
+            self.ns.clone(),
+            gc,
+            webdav,
+            "127.0.0.1",
+            0,
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn post(&self, svc: &Service, req: &InteractionEnd) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .post(format!("http://{}/api/v1/interaction-end", svc.http_addr))
+            .json(req)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    async fn get_json(&self, svc: &Service, path: &str) -> serde_json::Value {
+        self.http
+            .get(format!("http://{}{path}", svc.http_addr))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the emulator holds `n` uploads.
+    async fn wait_uploads(
+        &self,
+        n: usize,
+        within: Duration,
+    ) -> Vec<gcex::emulator::UploadedRecording> {
+        let t = Instant::now();
+        loop {
+            let u = self.gc.uploads();
+            if u.len() >= n {
+                return u;
+            }
+            assert!(
+                t.elapsed() < within,
+                "{} of {n} uploads after {within:?}",
+                u.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn recording(seed: u32, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn segment(file: &str) -> InteractionEnd {
+    InteractionEnd::new(
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+        "2024-05-01T10:00:00Z",
+        "2024-05-01T10:03:12.250Z",
+        file,
+    )
+    .with_call_uuid("0001A2B3C4D5E6F7")
+    .with_sta(StaRequest::new(
+        "00000000-0000-4000-8000-0000000000aa",
+        "en-US",
+    ))
+}
+
+fn unique_file() -> String {
+    format!("exrp-{}.opus", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webdav_recording_is_encrypted_zipped_uploaded_and_cleaned_up() {
+    let w = world().await;
+    let file = unique_file();
+    let audio = recording(1, 300_000);
+    w.put_recording(&file, &audio).await;
+    let svc = w.start("exrp-a").await;
+    let req = segment(&file);
+
+    let (status, body) = w.post(&svc, &req).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"]["code"], 0);
+    let job_id = body["data"]["jobId"].as_str().unwrap().to_string();
+
+    let uploads = w.wait_uploads(1, Duration::from_secs(30)).await;
+    assert_eq!(uploads.len(), 1);
+    let up = &uploads[0];
+    assert_eq!(
+        up.file_name,
+        format!("{}_{}.zip", req.conversation_id, req.communication_id)
+    );
+    assert!(up.file_name.len() <= 80);
+    assert_eq!(up.content_type.as_deref(), Some("application/zip"));
+    assert!(up.content_md5.is_some(), "the emulator verified the MD5");
+
+    // The uploaded bytes decrypt back to the recording with the org's private key.
+    let mut back = Vec::new();
+    let meta = read_archive(std::io::Cursor::new(up.data.clone()), &w.private, &mut back).unwrap();
+    assert_eq!(back, audio);
+    assert_eq!(meta.conversation_id, req.conversation_id);
+    assert_eq!(meta.communication_id, req.communication_id);
+    assert_eq!(meta.start_time, "2024-05-01T10:00:00Z");
+    assert_eq!(meta.end_time, "2024-05-01T10:03:12.25Z");
+    assert_eq!(meta.file_name, file);
+    assert_eq!(meta.sta.as_ref().unwrap().language, "en-US");
+    assert_eq!(meta.call_uuid.as_deref(), Some("0001A2B3C4D5E6F7"));
+
+    // The job is done and the file is gone from WebDAV (the guide's clean-up).
+    let t = Instant::now();
+    loop {
+        let s = w
+            .get_json(&svc, &format!("/api/v1/interaction-end/{job_id}"))
+            .await;
+        if s["data"]["state"] == "uploaded" {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "{s}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(w.dav_status(&file).await, 404);
+
+    // The same segment again: recognised, not uploaded twice.
+    let (status, body) = w.post(&svc, &req).await;
+    assert_eq!(status, 202);
+    assert_eq!(body["data"]["state"], "uploaded");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(w.gc.uploads().len(), 1);
+
+    // Bad requests are refused, naming the field.
+    let mut bad = segment("../x.opus");
+    bad.conversation_id = "not-a-uuid".into();
+    let (status, body) = w.post(&svc, &bad).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["status"]["code"], 40001);
+    assert!(
+        body["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("conversationId")
+    );
+
+    // Operations surface.
+    let health = w.get_json(&svc, "/health").await;
+    assert_eq!(health["status"], "UP", "{health}");
+    for dep in ["webdav", "gc", "recordingKey", "store"] {
+        assert_eq!(health["dependencies"][dep]["up"], true, "{dep}: {health}");
+    }
+    let metrics = w
+        .http
+        .get(format!("http://{}/metrics", svc.http_addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("exrp_uploads_total 1"), "{metrics}");
+    let status = w.get_json(&svc, "/status").await;
+    assert_eq!(status["data"]["pending"], 0);
+    assert_eq!(status["data"]["uploadedByThisInstance"], 1);
+    svc.shutdown().await;
+    w.gc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_outage_and_restart_lose_nothing() {
+    let w = world().await;
+    let files: Vec<String> = (0..3).map(|_| unique_file()).collect();
+    let audios: Vec<Vec<u8>> = (0..3)
+        .map(|i| recording(10 + i, 50_000 + i as usize))
+        .collect();
+    for (f, a) in files.iter().zip(&audios) {
+        w.put_recording(f, a).await;
+    }
+    // GC answers 503 to every upload-URL request for now.
+    w.gc.inject_fault(Fault {
+        path_prefix: "/api/v2/uploads/recordings".into(),
+        remaining: 100_000,
+        kind: FaultKind::Status { status: 503 },
+    });
+    let svc = w.start("exrp-a").await;
+    let reqs: Vec<InteractionEnd> = files.iter().map(|f| segment(f)).collect();
+    let mut ids = Vec::new();
+    for r in &reqs {
+        let (status, body) = w.post(&svc, r).await;
+        assert_eq!(status, 202, "{body}");
+        ids.push(body["data"]["jobId"].as_str().unwrap().to_string());
+    }
+    // Attempts fail and are retried.
+    let t = Instant::now();
+    loop {
+        let s = w
+            .get_json(&svc, &format!("/api/v1/interaction-end/{}", ids[0]))
+            .await;
+        if s["data"]["attempts"].as_u64().unwrap_or(0) >= 2 {
+            assert_eq!(s["data"]["state"], "pending");
+            assert!(
+                s["data"]["lastError"].as_str().unwrap().contains("503"),
+                "{s}"
+            );
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "{s}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(w.gc.uploads().is_empty());
+    // EXRP restarts while GC is still down; then GC recovers.
+    svc.shutdown().await;
+    let svc = w.start("exrp-b").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    w.gc.clear_faults();
+
+    let uploads = w.wait_uploads(3, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(w.gc.uploads().len(), 3, "each segment exactly once");
+    for (req, audio) in reqs.iter().zip(&audios) {
+        let name = format!("{}_{}.zip", req.conversation_id, req.communication_id);
+        let up = uploads.iter().find(|u| u.file_name == name).expect(&name);
+        let mut back = Vec::new();
+        read_archive(std::io::Cursor::new(up.data.clone()), &w.private, &mut back).unwrap();
+        assert_eq!(&back, audio);
+    }
+    let status = w.get_json(&svc, "/status").await;
+    assert_eq!(status["data"]["pending"], 0, "{status}");
+    assert_eq!(status["data"]["deadLetters"].as_array().unwrap().len(), 0);
+    svc.shutdown().await;
+    w.gc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_failure_is_parked_not_retried() {
+    let w = world().await;
+    let file = unique_file();
+    w.put_recording(&file, &recording(3, 1000)).await;
+    // GC refuses the upload request as invalid.
+    w.gc.inject_fault(Fault {
+        path_prefix: "/api/v2/uploads/recordings".into(),
+        remaining: 1,
+        kind: FaultKind::Status { status: 400 },
+    });
+    let svc = w.start("exrp-a").await;
+    let (status, body) = w.post(&svc, &segment(&file)).await;
+    assert_eq!(status, 202, "{body}");
+    let job_id = body["data"]["jobId"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    let status = loop {
+        let s = w.get_json(&svc, "/status").await;
+        if !s["data"]["deadLetters"].as_array().unwrap().is_empty() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "{s}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let dead = &status["data"]["deadLetters"][0];
+    assert_eq!(dead["jobId"], job_id.as_str());
+    assert!(
+        dead["reason"].as_str().unwrap().contains("permanent"),
+        "{dead}"
+    );
+    assert_eq!(status["data"]["pending"], 0);
+    // Parked, never retried: no upload even though GC works again, and the file stays.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(w.gc.uploads().is_empty());
+    assert_eq!(w.dav_status(&file).await, 200);
+    let s = w
+        .get_json(&svc, &format!("/api/v1/interaction-end/{job_id}"))
+        .await;
+    assert_eq!(s["data"]["state"], "parked");
+    let _ = w.dav_request(reqwest::Method::DELETE, &file).send().await;
+    svc.shutdown().await;
+    w.gc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_segment_on_two_instances_is_uploaded_once() {
+    let w = world().await;
+    let file = unique_file();
+    let audio = recording(4, 200_000);
+    w.put_recording(&file, &audio).await;
+    let a = w.start("exrp-a").await;
+    let b = w.start("exrp-b").await;
+    let req = segment(&file);
+    let (ra, rb) = tokio::join!(w.post(&a, &req), w.post(&b, &req));
+    assert_eq!(ra.0, 202);
+    assert_eq!(rb.0, 202);
+    assert_eq!(ra.1["data"]["jobId"], rb.1["data"]["jobId"]);
+    w.wait_uploads(1, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(w.gc.uploads().len(), 1);
+    assert_eq!(a.uploaded() + b.uploaded(), 1);
+    a.shutdown().await;
+    b.shutdown().await;
+    w.gc.shutdown().await;
+}
