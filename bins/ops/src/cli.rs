@@ -16,7 +16,7 @@
 //! }
 //! ```
 
-use crate::config::{ConfigError, Lookup, ProcessEnv};
+use crate::config::{Lookup, ProcessEnv};
 use crate::settings::ServiceSettings;
 use std::io::Write;
 use std::process::ExitCode;
@@ -65,13 +65,14 @@ impl Request {
 
 /// Answers `request` for `table`'s binary, writing to `out` and `err`: `None` for
 /// [`Request::Run`] (the caller starts the service), else the exit code. `read` is the
-/// service's settings reader (only `--check-config` calls it); `env_names` are the process's
+/// service's settings reader (only `--check-config` calls it; its error is printed as one
+/// line); `env_names` are the process's
 /// variable names, to warn about set-but-unread ones with the service's prefixes.
-pub fn respond<C: std::fmt::Debug>(
+pub fn respond<C: std::fmt::Debug, E: std::fmt::Display>(
     table: &ServiceSettings,
     request: &Request,
     lookup: &dyn Lookup,
-    read: impl FnOnce(&dyn Lookup) -> Result<C, ConfigError>,
+    read: impl FnOnce(&dyn Lookup) -> Result<C, E>,
     env_names: &[String],
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -128,9 +129,9 @@ pub fn respond<C: std::fmt::Debug>(
 
 /// [`respond`] on the process: its arguments, environment, stdout and stderr. `None`: no
 /// argument, start the service; `Some(code)`: exit with it.
-pub fn answer<C: std::fmt::Debug>(
+pub fn answer<C: std::fmt::Debug, E: std::fmt::Display>(
     table: &ServiceSettings,
-    read: impl FnOnce(&dyn Lookup) -> Result<C, ConfigError>,
+    read: impl FnOnce(&dyn Lookup) -> Result<C, E>,
 ) -> Option<ExitCode> {
     let args: Vec<String> = std::env::args_os()
         .skip(1)
@@ -158,6 +159,7 @@ pub fn answer<C: std::fmt::Debug>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ConfigError;
     use crate::settings::{Setting, SettingGroup};
     use std::collections::BTreeMap;
 

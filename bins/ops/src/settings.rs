@@ -229,6 +229,13 @@ impl ServiceSettings {
         );
         let _ = writeln!(out, "  --help, -h      this text");
         let _ = writeln!(out, "  --version, -V   version and git revision\n");
+        out.push_str(&self.settings_help());
+        out
+    }
+
+    /// The settings part of `--help` (clap binaries append it to theirs).
+    pub fn settings_help(&self) -> String {
+        let mut out = String::new();
         let _ = writeln!(
             out,
             "Settings (environment variables). `*` mandatory; [ours] our addition, not in the\ndeployment guide; [secret] never printed. An empty value counts as unset."
@@ -286,8 +293,9 @@ impl ServiceSettings {
         let width = self.all().map(|s| s.name.len()).max().unwrap_or(0);
         let mut out = String::new();
         let mut i = 0;
-        for g in self.groups {
-            let _ = writeln!(out, "{}:", g.title);
+        for (n, g) in self.groups.iter().enumerate() {
+            let gap = if n == 0 { "" } else { "\n" };
+            let _ = writeln!(out, "{gap}{}:", g.title);
             for _ in g.settings {
                 if let Some(v) = values.get(i) {
                     let alias = match v.set_as {
