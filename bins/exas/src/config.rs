@@ -28,11 +28,66 @@
 //! | `EXAS_SCOPE_SHRINK_HOLD_SECS` | how long a larger shrink must persist before it is applied | 300 |
 //! | `EXAS_INSTANCE_ID` | this instance's name in the outbox lease (a unique suffix is added) | `HOSTNAME`, else `exas` |
 
-use engage_ops::config::{CommonConfig, ConfigError, EnvReader, Lookup};
-use engage_ops::logging::LogConfig;
+use engage_ops::config::{
+    COMMON_SETTINGS, CommonConfig, ConfigError, EnvReader, Lookup, STORE_SETTINGS,
+};
+use engage_ops::logging::{self, LogConfig};
+use engage_ops::settings::{ServiceSettings, Setting, SettingGroup};
 use engage_store::RedisConfig;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// EXAS's own logging variables (the guide's names; `EXAS_LOG_FILE_NAME` also accepted).
+pub const LOG_NAMES: [Setting; 3] = [
+    Setting::guide("EXAS_LOG_LEVEL", logging::LEVEL_HELP).default_value("info"),
+    Setting::guide("EXAS_LOG_PATH", logging::PATH_HELP).default_value("(stdout only)"),
+    Setting::guide("EXAS_LOG_FILENAME", logging::FILE_NAME_HELP)
+        .default_value("exas.log")
+        .aliases(&["EXAS_LOG_FILE_NAME"]),
+];
+
+/// Every variable [`ExasConfig::read`] reads: `exas --help`, `--check-config` and the
+/// redaction of secrets come from it (a test fails when the reader and it disagree).
+pub static SETTINGS: ServiceSettings = ServiceSettings::new(
+    "exas",
+    "EX Engage Connector Agent State Sync Service (Stat Server agent states to Genesys Cloud)",
+    &[
+        SettingGroup::new(
+            "EXAS",
+            &[
+                Setting::guide("EXAS_HOST", "address the REST endpoint binds")
+                    .default_value("0.0.0.0"),
+                Setting::guide("EXAS_PORT", "REST port (/health, /metrics)").default_value("3630"),
+                Setting::guide("EXAS_STAT_SERVER_PRIMARY_HOST", "primary Stat Server host")
+                    .mandatory(),
+                Setting::guide("EXAS_STAT_SERVER_PRIMARY_PORT", "primary Stat Server port")
+                    .mandatory(),
+                Setting::guide("EXAS_STAT_SERVER_BACKUP_HOST", "backup Stat Server host")
+                    .mandatory(),
+                Setting::guide("EXAS_STAT_SERVER_BACKUP_PORT", "backup Stat Server port")
+                    .mandatory(),
+                Setting::ours(
+                    "EXAS_STAT_SERVER_TENANT",
+                    "the Stat Server tenant of the agents",
+                )
+                .default_value("Resources"),
+                Setting::ours(
+                    "EXAS_SCOPE_REFRESH_SECS",
+                    "how often the agents in scope are read again, seconds",
+                )
+                .default_value("10"),
+            ],
+        ),
+        COMMON_SETTINGS,
+        STORE_SETTINGS,
+        SettingGroup::new(
+            "GC connection (ours; default: the one EXCS publishes from hybrid_integration)",
+            engage_ops::gc_env_settings!("EXAS"),
+        ),
+        SettingGroup::new("EXAS logging", &LOG_NAMES),
+        logging::LOG_SETTINGS,
+    ],
+);
 
 /// Where the store lives: the shared store settings type (EXAS reads it more strictly:
 /// one of `EXEC_REDIS_HOST` and `EXEC_STORE_PATH` is mandatory).
@@ -157,14 +212,13 @@ impl ExasConfig {
         };
 
         let gc = engage_ops::config::GcEnv::read_optional(&mut env, "EXAS");
-        let log = LogConfig {
-            level: env
-                .optional("EXAS_LOG_LEVEL")
-                .unwrap_or_else(|| "info".to_string()),
-            path: env.optional("EXAS_LOG_PATH").map(PathBuf::from),
-            file_name: env.optional("EXAS_LOG_FILENAME"),
-            json: true,
+        let [level, path, file_name] = &LOG_NAMES;
+        let names = logging::ServiceLogSettings {
+            level,
+            path,
+            file_name,
         };
+        let log = LogConfig::read(&mut env, "exas", names, &common.tenant_id);
         env.finish()?;
         Ok(ExasConfig {
             common,

@@ -30,12 +30,100 @@
 //! at which `/health` reports delivery as degraded; warned at 80 %; events are never dropped).
 
 use engage_callmodel::ModelConfig;
-use engage_ops::config::{CommonConfig, ConfigError, EnvReader, GcEnv, Lookup};
-use engage_ops::logging::LogConfig;
+use engage_ops::config::{
+    COMMON_SETTINGS, CommonConfig, ConfigError, EnvReader, GcEnv, Lookup, STORE_SETTINGS,
+};
+use engage_ops::logging::{self, LogConfig};
+use engage_ops::settings::{ServiceSettings, Setting, SettingGroup};
 use engage_store::StoreSettings;
 use engage_tlib::client::Endpoint;
-use std::path::PathBuf;
 use std::time::Duration;
+
+/// EXCP's own logging variables: the guide's `EXCP_1_…` names and the unnumbered ones.
+pub const LOG_NAMES: [Setting; 3] = [
+    Setting::guide("EXCP_LOG_LEVEL", logging::LEVEL_HELP)
+        .default_value("info")
+        .aliases(&["EXCP_1_LOG_LEVEL"]),
+    Setting::guide("EXCP_LOG_PATH", logging::PATH_HELP)
+        .default_value("(stdout only)")
+        .aliases(&["EXCP_1_LOG_PATH"]),
+    Setting::guide("EXCP_LOG_FILE_NAME", logging::FILE_NAME_HELP)
+        .default_value("excp.log")
+        .aliases(&["EXCP_1_LOG_FILE_NAME", "EXCP_LOG_FILENAME"]),
+];
+
+/// Every variable [`ExcpConfig::read`] reads: `excp --help`, `--check-config` and the
+/// redaction of secrets come from it (a test fails when the reader and it disagree).
+pub static SETTINGS: ServiceSettings = ServiceSettings::new(
+    "excp",
+    "EX Engage Connector Conversation Provider Service (SIP Server events to Genesys Cloud)",
+    &[
+        SettingGroup::new(
+            "EXCP (the bootstrap's EXCP_1_ names are accepted too)",
+            &[
+                Setting::guide(
+                    "EXCP_VOICE_SERVER_VQ",
+                    "SIP Servers for Virtual Queue events: primary:port/backup:port, comma-separated pairs",
+                )
+                .mandatory()
+                .aliases(&["EXCP_1_VOICE_SERVER_VQ", "VOICE_SERVER_VQ"]),
+                Setting::guide(
+                    "EXCP_VOICE_SERVER_AGENT",
+                    "SIP Servers for extension DN events, same format",
+                )
+                .mandatory()
+                .aliases(&["EXCP_1_VOICE_SERVER_AGENT", "VOICE_SERVER_AGENT"]),
+                Setting::guide(
+                    "EXCP_VOICE_SERVER_CALL",
+                    "SIP Servers for call-monitoring events, same format",
+                )
+                .mandatory()
+                .aliases(&["EXCP_1_VOICE_SERVER_CALL", "VOICE_SERVER_CALL"]),
+                Setting::guide("EXCP_PORT", "REST port (/health, /status, /metrics)")
+                    .default_value("3650")
+                    .aliases(&["EXCP_1_PORT"]),
+                Setting::ours("EXCP_HOST", "address the REST endpoint binds")
+                    .default_value("0.0.0.0"),
+                Setting::ours("EXCP_SWITCH_NAME", "the switch whose DNs this pair serves")
+                    .default_value("all"),
+                Setting::ours(
+                    "EXCP_INSTANCE_ID",
+                    "this instance's name (claims, checkpoint); distinct within a pair, stable across restarts",
+                )
+                .default_value("the host name"),
+                Setting::ours("EXCP_APP_NAME", "TLib client application name")
+                    .default_value("EXCP"),
+                Setting::ours("EXCP_APP_PASSWORD", "TLib client application password").secret(),
+                Setting::ours(
+                    "EXCP_STA_USERDATA_LANGUAGE_KEY",
+                    "user data key of the language (overrides conversation_provider/sta_userdata_language_key)",
+                ),
+                Setting::ours(
+                    "EXCP_STA_DEFAULT_LANGUAGE",
+                    "default language (overrides conversation_provider/sta_default_language)",
+                ),
+                Setting::ours("EXCP_DISPOSITION_KEY", "user data key of the disposition code"),
+                Setting::ours("EXCP_AFTER_CALL_WORK", "after-call work required")
+                    .default_value("false"),
+                Setting::ours("EXCP_LOOKUP_REFRESH_SECS", "look-up refresh period, seconds")
+                    .default_value("10"),
+                Setting::ours(
+                    "EXCP_MAX_PENDING_EVENTS",
+                    "undelivered GC events at which /health reports delivery degraded (never dropped)",
+                )
+                .default_value("200000"),
+            ],
+        ),
+        COMMON_SETTINGS,
+        STORE_SETTINGS,
+        SettingGroup::new(
+            "GC connection (ours; default: the one EXCS publishes from hybrid_integration)",
+            engage_ops::gc_env_settings!("EXCP"),
+        ),
+        SettingGroup::new("EXCP logging", &LOG_NAMES),
+        logging::LOG_SETTINGS,
+    ],
+);
 
 /// One SIP Server HA pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,8 +194,8 @@ pub struct ExcpConfig {
     pub instance_id_from_host: bool,
     /// TLib application name.
     pub app_name: String,
-    /// TLib application password (never logged).
-    pub app_password: String,
+    /// TLib application password (`Debug` never shows it).
+    pub app_password: engage_base::Secret,
     /// The call model's settings.
     pub model: ModelConfig,
     /// Look-up refresh period.
@@ -178,7 +266,8 @@ impl ExcpConfig {
         let app_name = env
             .optional("EXCP_APP_NAME")
             .unwrap_or_else(|| "EXCP".into());
-        let app_password = env.optional("EXCP_APP_PASSWORD").unwrap_or_default();
+        let app_password =
+            engage_base::Secret::new(env.optional("EXCP_APP_PASSWORD").unwrap_or_default());
         let mut model = ModelConfig::default();
         model.sta_userdata_language_key = env.optional("EXCP_STA_USERDATA_LANGUAGE_KEY");
         model.sta_default_language = env.optional("EXCP_STA_DEFAULT_LANGUAGE");
@@ -193,21 +282,13 @@ impl ExcpConfig {
             .max(1);
         let store = engage_ops::config::store_settings(&mut env);
         let gc = GcEnv::read_optional(&mut env, "EXCP");
-        let log = LogConfig {
-            level: env
-                .optional("EXCP_LOG_LEVEL")
-                .or_else(|| env.optional("EXCP_1_LOG_LEVEL"))
-                .unwrap_or_else(|| "info".into()),
-            path: env
-                .optional("EXCP_LOG_PATH")
-                .or_else(|| env.optional("EXCP_1_LOG_PATH"))
-                .map(PathBuf::from),
-            file_name: env
-                .optional("EXCP_LOG_FILE_NAME")
-                .or_else(|| env.optional("EXCP_1_LOG_FILE_NAME"))
-                .or_else(|| env.optional("EXCP_LOG_FILENAME")),
-            json: true,
+        let [level, path, file_name] = &LOG_NAMES;
+        let names = logging::ServiceLogSettings {
+            level,
+            path,
+            file_name,
         };
+        let log = LogConfig::read(&mut env, "excp", names, &common.tenant_id);
         env.finish()?;
         Ok(ExcpConfig {
             common,
@@ -266,7 +347,7 @@ mod tests {
         ]);
         let c = ExcpConfig::read(&env).unwrap();
         assert_eq!(c.port, 3651, "EXCP_1_PORT");
-        assert_eq!(c.log.level, "debug");
+        assert_eq!(c.log.level, engage_ops::logging::LogLevel::Debug);
         assert_eq!(c.vq_servers[0].backup, Some(Endpoint::new("sipvq2", 8000)));
         assert_eq!(c.model.sta_default_language.as_deref(), Some("en-US"));
         assert!(!format!("{c:?}").contains("s3cr3t-value"));

@@ -179,8 +179,8 @@ pub struct RunSettings {
     pub instance_id: String,
     /// TLib application name and password.
     pub app_name: String,
-    /// TLib application password.
-    pub app_password: String,
+    /// TLib application password (`Debug` never shows it).
+    pub app_password: engage_base::Secret,
     /// Call-model settings.
     pub model: ModelConfig,
     /// Look-up refresh period.
@@ -210,7 +210,7 @@ impl RunSettings {
             switch: None,
             instance_id: instance_id.into(),
             app_name: "EXCP".into(),
-            app_password: String::new(),
+            app_password: engage_base::Secret::default(),
             model: ModelConfig::default(),
             lookup_every: Duration::from_secs(10),
             tick: Duration::from_millis(200),
@@ -469,7 +469,7 @@ fn start_role(
             pair.backup.clone(),
             settings.app_name.clone(),
         );
-        c.app_password = settings.app_password.clone();
+        c.app_password = settings.app_password.expose().to_string();
         c.call_monitoring = role == Role::Call;
         if role != Role::Call {
             c.dns_to_register = dns.iter().cloned().collect();

@@ -39,10 +39,14 @@ use axum::routing::get;
 use engage_cfgdb::changes::{ChangeKind, ChangeTracker, Delta, Poller, PollerConfig};
 use engage_cfgdb::model::HybridIntegration;
 use engage_cfgdb::{ConfigDb, DbConfig, FolderFilter, SchemaMap, Snapshot, read_snapshot};
-use engage_ops::config::{CommonConfig, ConfigError, EnvReader, Lookup};
+use engage_ops::config::{
+    COMMON_SETTINGS, CommonConfig, ConfigError, EnvReader, Lookup, STORE_SETTINGS,
+};
 use engage_ops::health::Health;
 use engage_ops::http::{OpsState, base_router};
+use engage_ops::logging;
 use engage_ops::metrics::Metrics;
+use engage_ops::settings::{ServiceSettings, Setting, SettingGroup};
 use engage_store::schema::keys;
 use engage_store::{
     DnRecord, IdKind, IdMap, JsonView, Namespace, PersonRecord, ServiceConnection, Store,
@@ -52,6 +56,98 @@ use gcex::{GcClient, GcConfig, RateLimit};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// EXCS's own logging variables (the guide's names; `EXCS_LOG_FILE_NAME` also accepted).
+pub const LOG_NAMES: [Setting; 3] = [
+    Setting::guide("EXCS_LOG_LEVEL", logging::LEVEL_HELP).default_value("info"),
+    Setting::guide("EXCS_LOG_PATH", logging::PATH_HELP).default_value("(stdout only)"),
+    Setting::guide("EXCS_LOG_FILENAME", logging::FILE_NAME_HELP)
+        .default_value("excs.log")
+        .aliases(&["EXCS_LOG_FILE_NAME"]),
+];
+
+/// The Config DB variables `engage_cfgdb::DbConfig::from_lookup` reads (EXCS's and
+/// `exec doctor`'s).
+pub const CONFIG_DB_SETTINGS: SettingGroup = SettingGroup::new(
+    "Config DB",
+    &[
+        Setting::guide(
+            "EXCS_CONFIG_DB_TYPE",
+            "postgresql, oracle, mssql (or sqlite)",
+        )
+        .default_value("postgresql"),
+        Setting::guide("EXCS_CONFIG_DB_HOST", "Config DB host (not for sqlite)").mandatory(),
+        Setting::guide("EXCS_CONFIG_DB_PORT", "Config DB port")
+            .default_value("the type's usual port"),
+        Setting::guide("EXCS_CONFIG_DB_NAME", "database name (sqlite: the file)").mandatory(),
+        Setting::guide("EXCS_CONFIG_DB_USER", "user (not for sqlite)").mandatory(),
+        Setting::guide("EXCS_CONFIG_DB_PASSWORD", "password").secret(),
+        Setting::guide("EXCS_CONFIG_DB_SSL", "connect with TLS").default_value("false"),
+        Setting::ours(
+            "EXCS_CONFIG_DB_SSL_CA",
+            "PEM file of the CA certificates to trust for the Config DB's TLS certificate",
+        ),
+    ],
+);
+
+/// Every variable [`ExcsSettings::from_env`] reads: `excs --help`, `--check-config` and the
+/// redaction of secrets come from it (a test fails when the reader and it disagree).
+pub static SETTINGS: ServiceSettings = ServiceSettings::new(
+    "excs",
+    "EX Engage Connector Configuration Sync Service (Config DB to Genesys Cloud)",
+    &[
+        SettingGroup::new(
+            "EXCS",
+            &[
+                Setting::guide("EXCS_PORT", "REST port (/health, /status, /metrics)")
+                    .default_value("3640"),
+                Setting::guide(
+                    "EXCS_GC_QUEUE_NAME_SUFFIX",
+                    "suffix of the GC queues synced from Engage; set it to -Engage-external",
+                )
+                .mandatory(),
+                Setting::guide(
+                    "EXCS_SYNC_CUSTOMER_OBJECTS_ONLY",
+                    "sync only objects under the folders of EXCS_SYNC_CUSTOMER_FOLDER_NAME",
+                )
+                .default_value("false")
+                .aliases(&["SYNC_CUSTOMER_OBJECTS_ONLY"]),
+                Setting::guide(
+                    "EXCS_SYNC_CUSTOMER_FOLDER_NAME",
+                    "comma-separated CME folder names (with their subfolders) to sync",
+                )
+                .aliases(&["SYNC_CUSTOMER_FOLDER_NAME"]),
+                Setting::ours("EXCS_POLL_INTERVAL_SECS", "Config DB poll interval, seconds")
+                    .default_value("5"),
+                Setting::ours("EXCS_DRIFT_CHECK_EVERY", "full GC drift check every N polls")
+                    .default_value("60"),
+                Setting::ours(
+                    "EXCS_FULL_SCAN_EVERY",
+                    "full Config DB snapshot every N polls even when the history log shows no change",
+                )
+                .default_value("1"),
+                Setting::ours("EXCS_GC_RATE_LIMIT_PER_MIN", "GC requests per minute; 0 disables")
+                    .default_value("300"),
+                Setting::ours("EXCS_GC_RATE_WINDOW_SECS", "the window of that limit, seconds")
+                    .default_value("60"),
+                Setting::ours(
+                    "EXCS_MAX_REMOVAL_PERCENT",
+                    "largest share (0-100) of mapped objects one cycle may remove; 100 turns the guard off",
+                )
+                .default_value("10"),
+                Setting::ours(
+                    "EXCS_CONFIRM_REMOVALS",
+                    "one-shot confirmation of a refused cycle: a number of removals, or true",
+                ),
+            ],
+        ),
+        CONFIG_DB_SETTINGS,
+        COMMON_SETTINGS,
+        STORE_SETTINGS,
+        SettingGroup::new("EXCS logging", &LOG_NAMES),
+        logging::LOG_SETTINGS,
+    ],
+);
 
 /// EXCS settings from the environment (the guide's names).
 #[derive(Debug, Clone)]
@@ -88,7 +184,7 @@ pub struct ExcsSettings {
     pub confirm_removals: Confirmation,
     /// The shared store.
     pub store: engage_store::StoreSettings,
-    /// Log settings (`EXCS_LOG_LEVEL`, `EXCS_LOG_PATH`, `EXCS_LOG_FILENAME`).
+    /// Log settings (`EXCS_LOG_LEVEL`, `EXCS_LOG_PATH`, `EXCS_LOG_FILENAME`, `LOG_*`).
     pub log: engage_ops::logging::LogConfig,
 }
 
@@ -146,14 +242,13 @@ impl ExcsSettings {
             }),
         };
         let store = engage_ops::config::store_settings(&mut env);
-        let log = engage_ops::logging::LogConfig {
-            level: env
-                .optional("EXCS_LOG_LEVEL")
-                .unwrap_or_else(|| "info".into()),
-            path: env.optional("EXCS_LOG_PATH").map(Into::into),
-            file_name: env.optional("EXCS_LOG_FILENAME"),
-            json: env.flag("LOG_JSON_ENABLE", true),
+        let [level, path, file_name] = &LOG_NAMES;
+        let names = logging::ServiceLogSettings {
+            level,
+            path,
+            file_name,
         };
+        let log = logging::LogConfig::read(&mut env, "excs", names, &common.tenant_id);
         env.finish()?;
         Ok(ExcsSettings {
             store,

@@ -3,15 +3,26 @@
 //! operator's checks. Packaged operator tooling is built with `--no-default-features` and then
 //! links no simulator; the services themselves are the `excs`, `exas` and `excp` binaries of
 //! `engage-connector`, which never do.
+//!
+//! `exec --help` lists the settings it reads (`exec doctor`'s `EXCS_CONFIG_DB_*`, the table of
+//! `engage_excs::service::CONFIG_DB_SETTINGS`); `exec --check-config` validates them.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use engage_ops::cli::{Request, respond};
+use engage_ops::config::{Lookup, ProcessEnv};
+use engage_ops::settings::ServiceSettings;
+use std::process::ExitCode;
 
 /// EX Engage Connector: all-in-one demo and operations CLI.
 #[derive(Debug, Parser)]
-#[command(name = "exec", version, about)]
+#[command(name = "exec", version = engage_ops::cli::VERSION, about)]
 struct Cli {
+    /// Validate the settings `exec doctor` reads and print them (secrets redacted); exit 0
+    /// when valid, 2 with the error otherwise. Connects to nothing.
+    #[arg(long)]
+    check_config: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -25,20 +36,55 @@ enum Command {
     Doctor,
 }
 
-fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+/// What `exec` reads from the environment: `exec doctor`'s Config DB settings.
+static SETTINGS: ServiceSettings = ServiceSettings::new(
+    "exec",
+    "EX Engage Connector all-in-one demo and operations CLI",
+    &[engage_excs::service::CONFIG_DB_SETTINGS],
+);
+
+fn read_db(lookup: &dyn Lookup) -> Result<engage_cfgdb::DbConfig, engage_cfgdb::db::ConfigError> {
+    engage_cfgdb::DbConfig::from_lookup(|k| lookup.get(k))
+}
+
+fn main() -> ExitCode {
+    let command = Cli::command().after_help(SETTINGS.settings_help());
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if cli.check_config {
+        let names: Vec<String> = std::env::vars_os()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        let code = respond(
+            &SETTINGS,
+            &Request::CheckConfig,
+            &ProcessEnv,
+            read_db,
+            &names,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        );
+        return ExitCode::from(code.unwrap_or(0));
+    }
     match cli.command {
-        Command::Demo => engage_sim::demo::run(),
-        Command::Doctor => doctor(),
+        #[cfg(feature = "demo")]
+        Some(Command::Demo) => engage_sim::demo::run(),
+        Some(Command::Doctor) => doctor(),
+        None => {
+            eprintln!("exec: a command is needed; see exec --help");
+            ExitCode::from(2)
+        }
     }
 }
 
-fn doctor() -> std::process::ExitCode {
-    let cfg = match engage_cfgdb::DbConfig::from_lookup(|k| std::env::var(k).ok()) {
+fn doctor() -> ExitCode {
+    let cfg = match read_db(&ProcessEnv) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("exec doctor: {e}");
-            return std::process::ExitCode::from(2);
+            return ExitCode::from(2);
         }
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -48,7 +94,7 @@ fn doctor() -> std::process::ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("exec doctor: {e}");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
     rt.block_on(async {
@@ -56,21 +102,21 @@ fn doctor() -> std::process::ExitCode {
             Ok(db) => db,
             Err(e) => {
                 eprintln!("exec doctor: cannot open the Config DB: {e}");
-                return std::process::ExitCode::FAILURE;
+                return ExitCode::FAILURE;
             }
         };
         match engage_cfgdb::doctor(db.as_ref(), &engage_cfgdb::SchemaMap::default()).await {
             Ok(report) => {
                 println!("{report}");
                 if report.is_ok() {
-                    std::process::ExitCode::SUCCESS
+                    ExitCode::SUCCESS
                 } else {
-                    std::process::ExitCode::FAILURE
+                    ExitCode::FAILURE
                 }
             }
             Err(e) => {
                 eprintln!("exec doctor: {e}");
-                std::process::ExitCode::FAILURE
+                ExitCode::FAILURE
             }
         }
     })

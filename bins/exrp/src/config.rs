@@ -7,6 +7,18 @@ use engage_store::StoreSettings;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// EXRP's own logging variables (the guide's `EXRP_LOG_LEVEL`; path and file name as for the
+/// other services), read through engage-ops' guide logging table.
+pub const LOG_NAMES: [engage_ops::settings::Setting; 3] = [
+    engage_ops::settings::Setting::guide("EXRP_LOG_LEVEL", engage_ops::logging::LEVEL_HELP)
+        .default_value("info"),
+    engage_ops::settings::Setting::ours("EXRP_LOG_PATH", engage_ops::logging::PATH_HELP)
+        .default_value("(stdout only)"),
+    engage_ops::settings::Setting::ours("EXRP_LOG_FILENAME", engage_ops::logging::FILE_NAME_HELP)
+        .default_value("exrp.log")
+        .aliases(&["EXRP_LOG_FILE_NAME"]),
+];
+
 /// The WebDAV transient storage (`recording-uploader.exec.transientStorage`: `url`,
 /// `username`, `password`). `Debug` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -193,16 +205,17 @@ impl ExrpConfig {
             .map(PathBuf::from)
             .unwrap_or(d.work_dir);
         let instance_id = env.optional("EXRP_INSTANCE_ID").unwrap_or(d.instance_id);
-        let log = LogConfig {
-            level: env
-                .optional("EXRP_LOG_LEVEL")
-                .unwrap_or_else(|| "info".into()),
-            path: env.optional("EXRP_LOG_PATH").map(PathBuf::from),
-            file_name: env
-                .optional("EXRP_LOG_FILENAME")
-                .or_else(|| env.optional("EXRP_LOG_FILE_NAME")),
-            json: true,
-        };
+        let [level, path, file_name] = &LOG_NAMES;
+        let log = LogConfig::read(
+            &mut env,
+            "exrp",
+            engage_ops::logging::ServiceLogSettings {
+                level,
+                path,
+                file_name,
+            },
+            &common.tenant_id,
+        );
         env.finish()?;
         Ok(ExrpConfig {
             common,
@@ -257,7 +270,7 @@ mod tests {
         ]);
         let c = ExrpConfig::read(&env).expect("valid");
         assert_eq!(c.port, 8081);
-        assert_eq!(c.log.level, "debug");
+        assert_eq!(c.log.level, engage_ops::logging::LogLevel::Debug);
         let w = c.webdav.as_ref().unwrap();
         assert_eq!(w.url, "http://webdav/recordings");
         assert_eq!(c.worker.retry.max_backoff, Duration::from_secs(60));

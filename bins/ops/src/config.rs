@@ -4,6 +4,7 @@
 //! production, a map in tests) with an [`EnvReader`] that collects *every* missing or invalid
 //! mandatory variable, so start-up fails once with one line naming each of them.
 
+use crate::settings::{Setting, SettingGroup};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -188,6 +189,91 @@ impl<'a> EnvReader<'a> {
             })
         }
     }
+}
+
+/// The table of what [`CommonConfig::read`] reads.
+pub const COMMON_SETTINGS: SettingGroup = SettingGroup::new(
+    "Org and tenant (every service)",
+    &[
+        Setting::guide(
+            "EXEC_ORG_ID",
+            "EX org id (GC Admin > Organization Settings > Organization Details > Advanced)",
+        )
+        .mandatory(),
+        Setting::guide(
+            "EXEC_TENANT_ID",
+            "Engage tenant id, e.g. the DBID of the Tenant object; names the store namespace",
+        )
+        .mandatory(),
+        Setting::ours("TENANT_NAME", "tenant name in GC descriptions")
+            .default_value("TENANT_ID, else default_tenant"),
+        Setting::ours(
+            "TENANT_ID",
+            "tenant name in GC descriptions when TENANT_NAME is unset",
+        ),
+    ],
+);
+
+/// The table of what [`store_settings`] reads.
+pub const STORE_SETTINGS: SettingGroup = SettingGroup::new(
+    "Shared store (every service)",
+    &[
+        Setting::guide(
+            "EXEC_REDIS_HOST",
+            "Redis host of the shared store (the guide's mandatory setting); unset: the embedded store at EXEC_STORE_PATH",
+        ),
+        Setting::guide("EXEC_REDIS_PORT", "Redis port").default_value("6379"),
+        Setting::guide(
+            "EXEC_REDIS_SECURE",
+            "Redis is password protected (requirepass); EXEC_REDIS_PASSWORD is then mandatory",
+        )
+        .default_value("false"),
+        Setting::guide("EXEC_REDIS_PASSWORD", "Redis password").secret(),
+        Setting::ours(
+            "EXEC_STORE_PATH",
+            "embedded store file, used when EXEC_REDIS_HOST is unset (EXAS: one of the two is mandatory)",
+        )
+        .default_value("exec-store.redb"),
+    ],
+);
+
+/// The table of what [`GcEnv::read_optional`] reads for prefix `$p`: a
+/// `&'static [Setting]` of `$p_GC_BASE_URL`, `_REGION`, `_AUTH_URL`, `_CLIENT_ID`,
+/// `_CLIENT_SECRET` (our additions).
+#[macro_export]
+macro_rules! gc_env_settings {
+    ($p:literal) => {
+        &[
+            $crate::settings::Setting::ours(
+                concat!($p, "_GC_BASE_URL"),
+                concat!(
+                    "GC API base URL, e.g. https://api.mypurecloud.ie; overrides the connection EXCS publishes from hybrid_integration; once any ",
+                    $p,
+                    "_GC_* is set, this or ",
+                    $p,
+                    "_GC_REGION is mandatory"
+                ),
+            ),
+            $crate::settings::Setting::ours(
+                concat!($p, "_GC_REGION"),
+                "GC region host (e.g. mypurecloud.ie), instead of the base URL",
+            ),
+            $crate::settings::Setting::ours(
+                concat!($p, "_GC_AUTH_URL"),
+                "GC login base URL",
+            )
+            .default_value("derived from the API base (api. -> login.)"),
+            $crate::settings::Setting::ours(
+                concat!($p, "_GC_CLIENT_ID"),
+                concat!("OAuth client id; mandatory once any ", $p, "_GC_* is set"),
+            ),
+            $crate::settings::Setting::ours(
+                concat!($p, "_GC_CLIENT_SECRET"),
+                concat!("OAuth client secret; mandatory once any ", $p, "_GC_* is set"),
+            )
+            .secret(),
+        ]
+    };
 }
 
 /// The settings every service shares (`EXEC_*`, tenant naming).

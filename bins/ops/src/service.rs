@@ -1,6 +1,9 @@
 //! The shared `main` of the long-running services: read settings (one line naming every
-//! missing variable, exit 2), set up logging, start on a multi-threaded runtime, serve until
-//! SIGINT (Ctrl-C) or SIGTERM, stop cleanly, saying which signal stopped it.
+//! missing variable, exit 2), set up logging, log the version and the effective
+//! configuration (secrets redacted: every config type's `Debug` redacts them), start on a
+//! multi-threaded runtime, serve until SIGINT (Ctrl-C) or SIGTERM, stop cleanly, saying which
+//! signal stopped it. A `main` answers `--help`, `--version` and `--check-config` first, with
+//! [`crate::cli::answer`].
 
 use super::config::ConfigError;
 use super::logging::LogConfig;
@@ -31,6 +34,7 @@ pub fn service_main<C, S, E, Fut>(
     start: impl FnOnce(C) -> Fut,
 ) -> ExitCode
 where
+    C: std::fmt::Debug,
     Fut: Future<Output = Result<S, E>>,
     E: std::fmt::Display,
     S: RunningService,
@@ -46,6 +50,11 @@ where
         eprintln!("{name}: cannot set up logging: {e}");
         return ExitCode::from(2);
     }
+    tracing::info!(
+        version = super::cli::VERSION,
+        config = ?config,
+        "{name} starting"
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

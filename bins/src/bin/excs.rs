@@ -1,6 +1,10 @@
 //! `excs`: the EX Engage Connector configuration sync service.
+//!
+//! Settings come from the environment (`excs --help` lists them, from
+//! `engage_excs::service::SETTINGS`); `excs --check-config` validates them without starting
+//! anything.
 
-use engage_excs::service::{ApiState, Excs, ExcsSettings, router};
+use engage_excs::service::{ApiState, Excs, ExcsSettings, SETTINGS, router};
 use engage_ops::config::ProcessEnv;
 use engage_ops::health::Health;
 use engage_ops::http::{OpsState, serve};
@@ -8,8 +12,15 @@ use engage_ops::metrics::Metrics;
 use engage_store::{IdMap, JsonView, Namespace};
 use std::process::ExitCode;
 
+fn main() -> ExitCode {
+    if let Some(code) = engage_ops::cli::answer(&SETTINGS, ExcsSettings::from_env) {
+        return code;
+    }
+    run()
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn run() -> ExitCode {
     let settings = match ExcsSettings::from_env(&ProcessEnv) {
         Ok(s) => s,
         Err(e) => {
@@ -18,9 +29,14 @@ async fn main() -> ExitCode {
         }
     };
     if let Err(e) = engage_ops::logging::init("excs", &settings.log) {
-        eprintln!("excs: cannot open the log file: {e}");
+        eprintln!("excs: cannot set up logging: {e}");
         return ExitCode::from(2);
     }
+    tracing::info!(
+        version = engage_ops::cli::VERSION,
+        config = ?settings,
+        "excs starting"
+    );
     let health = Health::new();
     let metrics = Metrics::new();
     let store = match settings.store.open().await {

@@ -257,8 +257,30 @@ impl std::fmt::Debug for ServiceConnection {
             .field("organization_id", &self.organization_id)
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
-            .field("settings", &self.settings)
+            .field("settings", &RedactedSettings(&self.settings))
             .finish()
+    }
+}
+
+/// A section's other keys for `Debug`: values of secret-looking keys (`password`, `secret`,
+/// `token`, `credential`) redacted.
+struct RedactedSettings<'a>(&'a std::collections::BTreeMap<String, String>);
+
+impl std::fmt::Debug for RedactedSettings<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut m = f.debug_map();
+        for (k, v) in self.0 {
+            let key = k.to_ascii_lowercase();
+            let secret = ["password", "passwd", "secret", "token", "credential"]
+                .iter()
+                .any(|s| key.contains(s));
+            if secret {
+                m.entry(k, &"<redacted>");
+            } else {
+                m.entry(k, v);
+            }
+        }
+        m.finish()
     }
 }
 

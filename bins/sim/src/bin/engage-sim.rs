@@ -9,16 +9,28 @@
 //!   Server simulator (TLib) and, once a call-monitoring client is registered, plays the
 //!   scenario files (`tests/scenarios/*.yaml`) as TLib events, shifted to the current time;
 //!   again every `SECS` seconds when `--every` is given.
+//!
+//! It reads no environment variable: `--help` says so, and `--check-config` has nothing to
+//! check (exit 0).
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Simulated Genesys Engage components.
 #[derive(Debug, Parser)]
-#[command(name = "engage-sim", version, about)]
+#[command(
+    name = "engage-sim",
+    version = engage_ops::cli::VERSION,
+    about,
+    after_help = "Settings: engage-sim reads no environment variable; everything is an argument above (test tooling, our addition: never part of a deployment)."
+)]
 struct Cli {
+    /// Validate the settings and print them: engage-sim reads none from the environment, so
+    /// this always succeeds (exit 0).
+    #[arg(long)]
+    check_config: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,9 +70,33 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.check_config {
+        println!(
+            "engage-sim {}: reads no environment variable; configuration valid",
+            engage_ops::cli::VERSION
+        );
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = cli.command else {
+        eprintln!("engage-sim: a command is needed; see engage-sim --help");
+        return ExitCode::from(2);
+    };
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(run(command)),
+        Err(e) => {
+            eprintln!("engage-sim: cannot start the tokio runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> ExitCode {
+    match command {
         Command::SeedDb {
             url,
             agents,

@@ -5,7 +5,9 @@
 //! ```
 //!
 //! The API base and the auth base are both `http://LISTEN`; the inspection API is under
-//! `/emulator/…`.
+//! `/emulator/…`. Every option can come from its `GCEX_EMULATOR_*` variable (all ours: the
+//! emulator is test tooling, never part of a deployment); `--check-config` validates them and
+//! prints them, the client secret redacted, without listening.
 
 use clap::Parser;
 use gcex::emulator::{Emulator, EmulatorConfig};
@@ -14,13 +16,18 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 /// Serve an emulated Genesys Cloud EX org (Platform API + /oauth/token) on one port.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(
     name = "gcex-emulator",
-    version,
-    about = "Serve an emulated Genesys Cloud EX org (Platform API, /oauth/token, /emulator inspection) on one port"
+    version = engage_ops::cli::VERSION,
+    about = "Serve an emulated Genesys Cloud EX org (Platform API, /oauth/token, /emulator inspection) on one port",
+    after_help = "Settings: each option above can be set by its [env: GCEX_EMULATOR_*] variable instead (all of them our additions, none in the deployment guide; none mandatory). The client secret's value is never printed."
 )]
 struct Cli {
+    /// Validate the options and variables and print the effective configuration (the
+    /// client secret redacted); exit 0 when valid, 2 otherwise. Listens on nothing.
+    #[arg(long)]
+    check_config: bool,
     /// Address to listen on.
     #[arg(long, env = "GCEX_EMULATOR_LISTEN", default_value = "127.0.0.1:8089")]
     listen: SocketAddr,
@@ -56,6 +63,32 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.check_config {
+        println!(
+            "gcex-emulator {}: effective configuration\n",
+            engage_ops::cli::VERSION
+        );
+        println!("  GCEX_EMULATOR_LISTEN                = {}", cli.listen);
+        println!("  GCEX_EMULATOR_CLIENT_ID             = {}", cli.client_id);
+        println!(
+            "  GCEX_EMULATOR_CLIENT_SECRET         = {}",
+            engage_ops::settings::REDACTED
+        );
+        println!(
+            "  GCEX_EMULATOR_ORG_ID                = {}",
+            cli.organization_id.as_deref().unwrap_or("(generated)")
+        );
+        println!(
+            "  GCEX_EMULATOR_TOKEN_LIFETIME_SECS   = {}",
+            cli.token_lifetime_secs
+        );
+        println!(
+            "  GCEX_EMULATOR_RATE_LIMIT_PER_MIN    = {}",
+            cli.rate_limit_per_min
+        );
+        println!("\nconfiguration valid");
+        return ExitCode::SUCCESS;
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

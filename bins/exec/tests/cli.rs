@@ -1,0 +1,55 @@
+//! `exec` explains itself without starting anything: `--help` lists the settings it reads,
+//! `--version` carries the git revision, `--check-config` validates them (0) or says what is
+//! wrong in one line (2), secrets redacted.
+
+use std::process::Command;
+
+fn exec(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_exec"));
+    cmd.args(args).env_clear();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run exec");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_version_and_check_config() {
+    let (code, help, _) = exec(&["--help"], &[]);
+    assert_eq!(code, Some(0));
+    for s in engage_excs::service::CONFIG_DB_SETTINGS.settings {
+        assert!(help.contains(s.name), "{} not in: {help}", s.name);
+    }
+    assert!(
+        help.contains("--check-config") && help.contains("doctor"),
+        "{help}"
+    );
+
+    let (code, v, _) = exec(&["--version"], &[]);
+    assert_eq!(code, Some(0));
+    assert!(v.starts_with("exec ") && v.contains("(git "), "{v}");
+
+    let (code, _, err) = exec(&["--check-config"], &[]);
+    assert_eq!(code, Some(2));
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("EXCS_CONFIG_DB_HOST"), "{err}");
+
+    let env = [
+        ("EXCS_CONFIG_DB_HOST", "127.0.0.1"),
+        ("EXCS_CONFIG_DB_NAME", "config"),
+        ("EXCS_CONFIG_DB_USER", "genesys"),
+        ("EXCS_CONFIG_DB_PASSWORD", "db-pa55-value"),
+    ];
+    let (code, out, err) = exec(&["--check-config"], &env);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("configuration valid"), "{out}");
+    assert!(
+        !out.contains("db-pa55-value") && !err.contains("db-pa55-value"),
+        "{out}"
+    );
+}
