@@ -112,6 +112,29 @@ pub static SETTINGS: ServiceSettings = ServiceSettings::new(
                     "undelivered GC events at which /health reports delivery degraded (never dropped)",
                 )
                 .default_value("200000"),
+                Setting::guide(
+                    "EXCP_RECORDING_PROCESSOR_PROXY_HOST",
+                    "the HTTP load balancer in front of the EXRP instances (recording hand-off)",
+                ),
+                Setting::guide(
+                    "EXCP_RECORDING_PROCESSOR_PROXY_PORT",
+                    "its port",
+                )
+                .default_value("8080"),
+                Setting::ours(
+                    "EXCP_RECORDING_ENABLED",
+                    "hand recorded segments to EXRP (overrides conversation_provider/recording_enabled)",
+                )
+                .default_value("conversation_provider/recording_enabled, else false"),
+                Setting::ours(
+                    "EXCP_STA_DEFAULT_PROGRAM_ID",
+                    "STA program requested for recordings (overrides conversation_provider/sta_default_programid)",
+                ),
+                Setting::ours(
+                    "EXCP_RECORDING_METADATA_WAIT_SECS",
+                    "how long a segment waits for MCP's recording metadata before it is parked",
+                )
+                .default_value("600"),
             ],
         ),
         COMMON_SETTINGS,
@@ -202,6 +225,14 @@ pub struct ExcpConfig {
     pub lookup_every: Duration,
     /// `EXCP_MAX_PENDING_EVENTS`: the undelivered-event level that degrades `/health`.
     pub max_pending: usize,
+    /// `EXCP_RECORDING_PROCESSOR_PROXY_HOST` / `_PORT`: EXRP's interaction-end URL, when set.
+    pub recording_processor: Option<String>,
+    /// `EXCP_RECORDING_ENABLED`: `None` takes `conversation_provider/recording_enabled`.
+    pub recording_enabled: Option<bool>,
+    /// `EXCP_STA_DEFAULT_PROGRAM_ID`: `None` takes `conversation_provider/sta_default_programid`.
+    pub sta_program_id: Option<String>,
+    /// `EXCP_RECORDING_METADATA_WAIT_SECS`.
+    pub metadata_wait: Duration,
     /// The store.
     pub store: StoreSettings,
     /// GC connection from `EXCP_GC_*`; `None`: the one EXCS publishes.
@@ -274,6 +305,22 @@ impl ExcpConfig {
         model.disposition_key = env.optional("EXCP_DISPOSITION_KEY");
         model.after_call_work_required = env.flag("EXCP_AFTER_CALL_WORK", false);
         let lookup_secs = env.parsed_or::<u64>("EXCP_LOOKUP_REFRESH_SECS", 10).max(1);
+        let recording_processor = env
+            .optional("EXCP_RECORDING_PROCESSOR_PROXY_HOST")
+            .map(|host| {
+                let port = env.parsed_or::<u16>("EXCP_RECORDING_PROCESSOR_PROXY_PORT", 8080);
+                crate::handoff::HandoffSettings::url_for(&host, port)
+            });
+        if recording_processor.is_none() {
+            // Read for the drift check and --check-config even without a host.
+            let _ = env.optional("EXCP_RECORDING_PROCESSOR_PROXY_PORT");
+        }
+        let recording_enabled = env
+            .optional("EXCP_RECORDING_ENABLED")
+            .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+        let sta_program_id = env.optional("EXCP_STA_DEFAULT_PROGRAM_ID");
+        let metadata_wait =
+            Duration::from_secs(env.parsed_or::<u64>("EXCP_RECORDING_METADATA_WAIT_SECS", 600));
         let max_pending = env
             .parsed_or::<usize>(
                 "EXCP_MAX_PENDING_EVENTS",
@@ -305,6 +352,10 @@ impl ExcpConfig {
             model,
             lookup_every: Duration::from_secs(lookup_secs),
             max_pending,
+            recording_processor,
+            recording_enabled,
+            sta_program_id,
+            metadata_wait,
             store,
             gc,
             log,

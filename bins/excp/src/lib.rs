@@ -15,6 +15,7 @@
 //! - [`lookups`]: VQ / extension / disposition look-ups from what EXCS publishes in the store.
 //! - [`injector`]: ordered, de-duplicated delivery of conversation events to GC (pure queue
 //!   with a plan/report interface, and the injector that claims, sends, splits and parks).
+//! - [`handoff`]: recorded segments handed to EXRP (interaction end), at least once.
 //! - [`delivery`]: the delivery task apart from ingestion, and the dead-letter list.
 //! - [`engine`]: TLib messages → call model → queued GC events (no IO).
 //! - [`config`], [`service`]: the `excp` service (settings, SIP Server clients, REST on 3650).
@@ -24,6 +25,7 @@
 pub mod config;
 pub mod delivery;
 pub mod engine;
+pub mod handoff;
 pub mod injector;
 pub mod lookups;
 pub mod recording;

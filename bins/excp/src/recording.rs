@@ -115,6 +115,19 @@ pub async fn store_segment(json: &JsonView, s: &RecordingSegment) -> Result<(), 
     json.put(&segment_key(s), s).await
 }
 
+/// The recording metadata MCP posted for a call (every file).
+pub async fn metadata_for(
+    json: &JsonView,
+    call_uuid: &str,
+) -> Result<Vec<RecordingMetadata>, StoreError> {
+    Ok(json
+        .scan::<RecordingMetadata>(&keys::recording_metadata_prefix(call_uuid))
+        .await?
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect())
+}
+
 /// Reads what is known of a call.
 pub async fn call_recordings(
     json: &JsonView,

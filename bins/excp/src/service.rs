@@ -197,6 +197,8 @@ pub struct RunSettings {
     /// renewed (15 s; renewed every third of it). A second live instance with the same id
     /// finds it and refuses to start.
     pub liveness_ttl: Duration,
+    /// The recording hand-off to EXRP, when recording is enabled and a processor is set.
+    pub handoff: Option<crate::handoff::HandoffSettings>,
 }
 
 impl RunSettings {
@@ -217,6 +219,7 @@ impl RunSettings {
             tlib_tweak: |_| {},
             max_pending: DEFAULT_MAX_PENDING,
             liveness_ttl: LIVENESS_TTL,
+            handoff: None,
         }
     }
 
@@ -236,6 +239,7 @@ impl RunSettings {
             tlib_tweak: |_| {},
             max_pending: c.max_pending,
             liveness_ttl: LIVENESS_TTL,
+            handoff: None,
         }
     }
 }
@@ -303,6 +307,7 @@ pub struct Service {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     http: tokio::task::JoinHandle<()>,
+    handoff: Option<tokio::task::JoinHandle<()>>,
 }
 
 async fn status_handler(State(s): State<SharedStatus>) -> Json<ExcpStatus> {
@@ -351,6 +356,27 @@ impl Service {
         if settings.model.sta_default_language.is_none() {
             settings.model.sta_default_language = from_section("sta_default_language");
         }
+        let recording_enabled = config.recording_enabled.unwrap_or_else(|| {
+            from_section("recording_enabled").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        });
+        settings.handoff = match (&config.recording_processor, recording_enabled) {
+            (Some(url), true) => Some(crate::handoff::HandoffSettings {
+                url: url.clone(),
+                sta_program_id: config
+                    .sta_program_id
+                    .clone()
+                    .or_else(|| from_section("sta_default_programid")),
+                metadata_wait: config.metadata_wait,
+                every: Duration::from_secs(1),
+            }),
+            (None, true) => {
+                tracing::warn!(
+                    "recording is enabled but EXCP_RECORDING_PROCESSOR_PROXY_HOST is not set: recorded segments are stored, not handed to EXRP"
+                );
+                None
+            }
+            _ => None,
+        };
         let deps = Deps {
             store,
             ns,
@@ -401,6 +427,14 @@ impl Service {
         let (stop, stop_rx) = watch::channel(false);
         let health = deps.health.clone();
         let metrics = deps.metrics.clone();
+        let handoff = settings.handoff.clone().map(|h| {
+            tokio::spawn(crate::handoff::run(
+                h,
+                JsonView::new(deps.store.clone(), deps.ns.clone()),
+                deps.health.clone(),
+                deps.metrics.clone(),
+            ))
+        });
         let task = tokio::spawn(run(settings, deps, status.clone(), stop_rx, replay_rx));
         Ok(Service {
             http_addr,
@@ -410,6 +444,7 @@ impl Service {
             stop,
             task,
             http,
+            handoff,
         })
     }
 
@@ -440,6 +475,11 @@ impl Service {
         let _ = self.stop.send(true);
         if !self.task.is_finished() {
             let _ = self.task.await;
+        }
+        if let Some(h) = self.handoff {
+            // Its jobs are in the store; the next start goes on with them.
+            h.abort();
+            let _ = h.await;
         }
         self.http.abort();
         let _ = self.http.await;
@@ -777,7 +817,13 @@ async fn run(
         // stay in the engine, and so in its checkpoint.
         let mut stored = 0;
         for seg in engine.unsaved_segments() {
-            match super::recording::store_segment(&json, seg).await {
+            let saved = match super::recording::store_segment(&json, seg).await {
+                Ok(()) if settings.handoff.is_some() => {
+                    crate::handoff::enqueue(&json, seg, now_ms()).await
+                }
+                other => other,
+            };
+            match saved {
                 Ok(()) => stored += 1,
                 Err(e) => {
                     tracing::warn!(error = %e, call_uuid = %seg.call_uuid, "recording segment not stored yet");

@@ -1,0 +1,331 @@
+//! The hand-off of recorded segments to EXRP (the guide's "Recording Deployment": at the end of
+//! an interaction EXCP calls the recording processor through `EXCP_RECORDING_PROCESSOR_PROXY_HOST`
+//! / `_PORT`, the HTTP load balancer in front of the EXRP instances).
+//!
+//! When `recording_enabled` (`hybrid_integration/conversation_provider`, default false), each
+//! agent segment the call model closes is written as a hand-off job in the store
+//! (`rechandoff:{callUuid}:{communicationId}`) in the same step that stores the segment, so the
+//! job survives an EXCP restart. A worker apart from ingestion matches each job with the
+//! recording metadata MCP posted for the call (`POST /api/v1/recording`: same agent DN, else
+//! the file whose time overlaps the segment most) and posts EXRP's interaction-end request:
+//! conversation and communication ids from the call model, the segment's times, the audio file
+//! name, the CallUUID, and the STA request (`sta_default_programid` + the segment's language)
+//! when both are known.
+//!
+//! At least once, never lost: a job leaves the store only when EXRP accepted it (2xx). EXRP
+//! unreachable or answering 5xx: the job stays and is tried again (jittered backoff). EXRP
+//! refusing it (4xx) or no metadata within `EXCP_RECORDING_METADATA_WAIT_SECS`: the job is
+//! parked (`rechandoff-dead:…`, a metric, an ERROR line), never retried forever. Both
+//! instances of an HA pair hand the same segment off; EXRP derives one job id per segment, so
+//! it uploads it once.
+//!
+//! Our design where the guide is silent: the request body (EXRP's `POST
+//! /api/v1/interaction-end`, see `engage-exrp`), the metadata matching rule, the wait for
+//! metadata. The STA program per origination queue (the guide pulls it from GC every 15
+//! minutes) is not implemented: the default program is used.
+
+use crate::recording::RecordingMetadata;
+use engage_callmodel::output::RecordingSegment;
+use engage_ops::health::Health;
+use engage_ops::metrics::Metrics;
+use engage_store::{JsonView, StoreResult};
+use std::time::Duration;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Key prefix of the waiting hand-off jobs.
+pub const JOB_PREFIX: &str = "rechandoff:";
+/// Key prefix of the parked hand-off jobs.
+pub const DEAD_PREFIX: &str = "rechandoff-dead:";
+
+/// The hand-off settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandoffSettings {
+    /// EXRP's interaction-end URL (`http://{EXCP_RECORDING_PROCESSOR_PROXY_HOST}:{_PORT}/api/v1/interaction-end`).
+    pub url: String,
+    /// `sta_default_programid` (or `EXCP_STA_DEFAULT_PROGRAM_ID`): the STA program requested
+    /// when the segment has a language.
+    pub sta_program_id: Option<String>,
+    /// How long a segment waits for MCP's metadata before it is parked.
+    pub metadata_wait: Duration,
+    /// How often the worker looks at the waiting jobs.
+    pub every: Duration,
+}
+
+impl HandoffSettings {
+    /// The URL of the interaction-end API behind `host:port`.
+    pub fn url_for(host: &str, port: u16) -> String {
+        format!("http://{host}:{port}/api/v1/interaction-end")
+    }
+}
+
+/// One waiting hand-off.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffJob {
+    /// The agent segment.
+    pub segment: RecordingSegment,
+    /// When it was queued, epoch ms.
+    pub queued_at: u64,
+    /// Why it was parked, on a parked job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parked: Option<String>,
+}
+
+fn job_key(seg: &RecordingSegment) -> String {
+    format!("{JOB_PREFIX}{}:{}", seg.call_uuid, seg.communication_id)
+}
+
+/// Queues the hand-off of a stored segment.
+pub async fn enqueue(json: &JsonView, seg: &RecordingSegment, now_ms: u64) -> StoreResult<()> {
+    json.put(
+        &job_key(seg),
+        &HandoffJob {
+            segment: seg.clone(),
+            queued_at: now_ms,
+            parked: None,
+        },
+    )
+    .await
+}
+
+/// The metadata file that belongs to a segment: the same agent DN if MCP said which, else the
+/// one whose recording time overlaps the segment most (ties: the earlier file). Pure.
+pub fn match_file<'a>(
+    seg: &RecordingSegment,
+    files: &'a [RecordingMetadata],
+) -> Option<&'a RecordingMetadata> {
+    if let Some(f) = files
+        .iter()
+        .find(|f| f.agent_dn.as_deref() == Some(seg.agent_dn.as_str()))
+    {
+        return Some(f);
+    }
+    let overlap = |f: &RecordingMetadata| {
+        let lo = f.start_time.max(seg.start_time);
+        let hi = f.end_time.min(seg.end_time);
+        hi.saturating_sub(lo)
+    };
+    files
+        .iter()
+        .filter(|f| f.agent_dn.is_none() && overlap(f) > 0)
+        .max_by(|a, b| {
+            overlap(a)
+                .cmp(&overlap(b))
+                .then(b.start_time.cmp(&a.start_time))
+        })
+}
+
+fn iso(ms: u64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// EXRP's interaction-end body for a segment and its file. Pure.
+pub fn request_body(
+    seg: &RecordingSegment,
+    file: &RecordingMetadata,
+    sta_program_id: Option<&str>,
+) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "conversationId": seg.conversation_id.to_string(),
+        "communicationId": seg.communication_id.to_string(),
+        "segmentStart": iso(seg.start_time),
+        "segmentEnd": iso(seg.end_time.max(seg.start_time)),
+        "fileName": file.file_name,
+        "callUuid": seg.call_uuid,
+    });
+    if let (Some(program), Some(language)) = (sta_program_id, seg.language.as_deref()) {
+        body["sta"] = serde_json::json!({ "programId": program, "language": language });
+    }
+    body
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// EXRP accepted it: the job is done.
+    Delivered,
+    /// Not yet (no metadata yet, EXRP unreachable or 5xx): try again later.
+    Later(String),
+    /// Never (EXRP refused it, or no metadata came in time): park it.
+    Park(String),
+}
+
+/// The hand-off worker: runs until the task is aborted.
+pub async fn run(settings: HandoffSettings, json: JsonView, health: Health, metrics: Metrics) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default();
+    let mut backoff =
+        engage_base::Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
+    let mut jitter = engage_base::Jitter::new();
+    let mut wait = settings.every;
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = settings.every;
+        let jobs = match json.scan::<HandoffJob>(JOB_PREFIX).await {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::warn!(error = %e, "recording hand-offs not readable; retrying");
+                continue;
+            }
+        };
+        metrics.set(
+            "excp_recording_handoffs_waiting",
+            "Recorded segments waiting to be handed to EXRP.",
+            &[],
+            jobs.len() as f64,
+        );
+        for (rest, job) in jobs {
+            let key = format!("{JOB_PREFIX}{rest}");
+            let outcome = attempt(&settings, &json, &http, &job).await;
+            match outcome {
+                Outcome::Delivered => {
+                    backoff.reset();
+                    health.up("recordingProcessor", "hand-off accepted");
+                    metrics.inc(
+                        "excp_recording_handoffs_total",
+                        "Recorded segments handed to EXRP, by outcome.",
+                        &[("outcome", "delivered")],
+                    );
+                    if let Err(e) = json.delete(&key).await {
+                        tracing::warn!(error = %e, %key, "hand-off done but not removed; EXRP de-duplicates the repeat");
+                    }
+                }
+                Outcome::Later(why) => {
+                    if why.starts_with("EXRP") {
+                        health.down("recordingProcessor", why.clone());
+                        wait = backoff.next_delay(jitter.sample());
+                        tracing::warn!(reason = %why, retry_in_ms = wait.as_millis() as u64, "recording hand-off kept for later");
+                        break;
+                    }
+                }
+                Outcome::Park(why) => {
+                    tracing::error!(call_uuid = %job.segment.call_uuid, communication_id = %job.segment.communication_id, reason = %why, "recording hand-off parked");
+                    metrics.inc(
+                        "excp_recording_handoffs_total",
+                        "Recorded segments handed to EXRP, by outcome.",
+                        &[("outcome", "parked")],
+                    );
+                    let mut parked = job.clone();
+                    parked.parked = Some(why);
+                    let dead = format!("{DEAD_PREFIX}{rest}");
+                    if json.put(&dead, &parked).await.is_ok() {
+                        let _ = json.delete(&key).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn attempt(
+    settings: &HandoffSettings,
+    json: &JsonView,
+    http: &reqwest::Client,
+    job: &HandoffJob,
+) -> Outcome {
+    let files = match crate::recording::metadata_for(json, &job.segment.call_uuid).await {
+        Ok(f) => f,
+        Err(e) => return Outcome::Later(format!("store: {e}")),
+    };
+    let Some(file) = match_file(&job.segment, &files) else {
+        let age = now_ms().saturating_sub(job.queued_at);
+        return if age > u64::try_from(settings.metadata_wait.as_millis()).unwrap_or(u64::MAX) {
+            Outcome::Park(format!(
+                "no recording metadata for this segment within {} s (MCP posts it to /api/v1/recording)",
+                settings.metadata_wait.as_secs()
+            ))
+        } else {
+            Outcome::Later("waiting for the recording metadata".into())
+        };
+    };
+    let body = request_body(&job.segment, file, settings.sta_program_id.as_deref());
+    match http.post(&settings.url).json(&body).send().await {
+        Ok(r) if r.status().is_success() => Outcome::Delivered,
+        Ok(r) if r.status().is_client_error() => {
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            Outcome::Park(format!("EXRP refused it ({status}): {text}"))
+        }
+        Ok(r) => Outcome::Later(format!("EXRP answered {}", r.status())),
+        Err(e) => Outcome::Later(format!("EXRP unreachable: {e}")),
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(dn: &str, start: u64, end: u64) -> RecordingSegment {
+        serde_json::from_value(serde_json::json!({
+            "conversationId": "00000000-0000-4000-8000-000000000001",
+            "communicationId": "00000000-0000-4000-8000-000000000002",
+            "userId": "u1",
+            "agentDn": dn,
+            "callUuid": "CALL1",
+            "connId": "006b02a3c8a1b001",
+            "startTime": start,
+            "endTime": end,
+            "language": "en-US"
+        }))
+        .unwrap()
+    }
+
+    fn file(name: &str, dn: Option<&str>, start: u64, end: u64) -> RecordingMetadata {
+        serde_json::from_value(serde_json::json!({
+            "callUuid": "CALL1",
+            "fileName": name,
+            "startTime": start,
+            "endTime": end,
+            "agentDn": dn,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_agents_own_file_wins_else_the_largest_overlap() {
+        let s = seg("7001", 1_000, 5_000);
+        let files = [
+            file("a.wav", None, 0, 2_000),
+            file("b.wav", None, 1_500, 4_800),
+            file("c.wav", Some("7002"), 1_000, 5_000),
+        ];
+        assert_eq!(match_file(&s, &files).unwrap().file_name, "b.wav");
+        let mine = [
+            file("x.wav", None, 1_000, 5_000),
+            file("mine.wav", Some("7001"), 0, 1),
+        ];
+        assert_eq!(match_file(&s, &mine).unwrap().file_name, "mine.wav");
+        assert!(match_file(&s, &[file("late.wav", None, 6_000, 7_000)]).is_none());
+        assert!(match_file(&s, &[]).is_none());
+    }
+
+    #[test]
+    fn the_body_carries_the_segment_the_file_and_sta_when_known() {
+        let s = seg("7001", 1_764_000_000_000, 1_764_000_060_000);
+        let f = file("rec.wav", Some("7001"), 0, 0);
+        let b = request_body(&s, &f, Some("prog-1"));
+        assert_eq!(b["conversationId"], "00000000-0000-4000-8000-000000000001");
+        assert_eq!(b["fileName"], "rec.wav");
+        assert_eq!(b["segmentStart"], "2025-11-24T16:00:00Z");
+        assert_eq!(b["segmentEnd"], "2025-11-24T16:01:00Z");
+        assert_eq!(b["sta"]["programId"], "prog-1");
+        assert_eq!(b["sta"]["language"], "en-US");
+        assert!(request_body(&s, &f, None).get("sta").is_none());
+        // The body is what EXRP's own parser accepts.
+        let _ = OffsetDateTime::parse(b["segmentStart"].as_str().unwrap(), &Rfc3339).unwrap();
+    }
+}
