@@ -73,6 +73,23 @@ const BINS: &[Bin] = &[
         ],
         secrets: &["tlib-app-pa55", "redis-pa55-value", "gc-client-s3cret"],
     },
+    Bin {
+        name: "exrp",
+        path: env!("CARGO_BIN_EXE_exrp"),
+        table: &engage_exrp::config::SETTINGS,
+        valid: &[
+            ("EXEC_ORG_ID", "org"),
+            ("EXEC_TENANT_ID", "101"),
+            ("EXEC_REDIS_HOST", "127.0.0.1"),
+            ("EXEC_REDIS_PASSWORD", "redis-pa55-value"),
+            ("EXRP_WEBDAV_URL", "http://127.0.0.1:8090/recordings"),
+            ("EXRP_WEBDAV_PASSWORD", "dav-pa55-value"),
+            ("EXRP_GC_BASE_URL", "http://127.0.0.1:9"),
+            ("EXRP_GC_CLIENT_ID", "cid"),
+            ("EXRP_GC_CLIENT_SECRET", "gc-client-s3cret"),
+        ],
+        secrets: &["redis-pa55-value", "dav-pa55-value", "gc-client-s3cret"],
+    },
 ];
 
 /// Runs `bin` with `args` and only `env` (no inherited variable), with a time limit: none of

@@ -7,6 +7,84 @@ use engage_store::StoreSettings;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Every variable [`ExrpConfig::read`] reads: `exrp --help`, `--check-config` and the
+/// redaction of secrets come from it (a test fails when the reader and it disagree).
+pub static SETTINGS: engage_ops::settings::ServiceSettings = {
+    use engage_ops::config::{COMMON_SETTINGS, STORE_SETTINGS};
+    use engage_ops::settings::{ServiceSettings, Setting, SettingGroup};
+    ServiceSettings::new(
+        "exrp",
+        "EX Engage Connector Recording Provider (recordings from WebDAV to Genesys Cloud)",
+        &[
+            SettingGroup::new(
+                "EXRP",
+                &[
+                    Setting::guide(
+                        "EXRP_PORT",
+                        "REST port (interaction end, /health, /status, /metrics)",
+                    )
+                    .default_value("8080"),
+                    Setting::ours("EXRP_HOST", "address the REST endpoint binds")
+                        .default_value("0.0.0.0"),
+                    Setting::ours(
+                        "EXRP_WEBDAV_URL",
+                        "the WebDAV transient storage's collection URL (default: the published recording-uploader.exec.transientStorage section)",
+                    ),
+                    Setting::ours("EXRP_WEBDAV_USERNAME", "WebDAV basic-auth user"),
+                    Setting::ours("EXRP_WEBDAV_PASSWORD", "WebDAV basic-auth password").secret(),
+                    Setting::guide(
+                        "EXRP_CONFIG_SERVER_USER",
+                        "accepted, unused (no Config Server client)",
+                    ),
+                    Setting::guide("EXRP_CONFIG_SERVER_PASSWORD", "accepted, unused").secret(),
+                    Setting::guide("EXRP_CONFIG_SERVER_APPLICATION", "accepted, unused"),
+                    Setting::guide("EXRP_CONFIG_SERVER_PRIMARY_HOST", "accepted, unused"),
+                    Setting::guide("EXRP_CONFIG_SERVER_PRIMARY_PORT", "accepted, unused"),
+                    Setting::ours("EXRP_POLL_MILLIS", "how often due jobs are looked for, ms")
+                        .default_value("1000"),
+                    Setting::ours(
+                        "EXRP_CLAIM_TTL_SECS",
+                        "how long an instance's claim on a job holds",
+                    ),
+                    Setting::ours(
+                        "EXRP_DONE_TTL_SECS",
+                        "how long a finished job's mark is kept",
+                    ),
+                    Setting::ours("EXRP_RETRY_INITIAL_SECS", "first retry delay"),
+                    Setting::ours("EXRP_RETRY_MAX_SECS", "longest retry delay"),
+                    Setting::ours("EXRP_MAX_AGE_SECS", "a job older than this is parked"),
+                    Setting::ours("EXRP_MAX_ATTEMPTS", "attempts before a job is parked"),
+                    Setting::ours(
+                        "EXRP_KEY_REFRESH_SECS",
+                        "how often the org's recording key is read again",
+                    ),
+                    Setting::ours("EXRP_CONCURRENCY", "jobs worked on at once (1-64)"),
+                    Setting::ours(
+                        "EXRP_SIGNED_URL_TIMEOUT_SECS",
+                        "presigned upload URL lifetime asked of GC (1-604800)",
+                    ),
+                    Setting::ours(
+                        "EXRP_DELETE_AFTER_UPLOAD",
+                        "delete the WebDAV file once uploaded",
+                    )
+                    .default_value("true"),
+                    Setting::ours("EXRP_WORK_DIR", "directory for the files being packaged"),
+                    Setting::ours("EXRP_INSTANCE_ID", "this instance's name in job claims")
+                        .default_value("the host name"),
+                ],
+            ),
+            COMMON_SETTINGS,
+            STORE_SETTINGS,
+            SettingGroup::new(
+                "GC connection (ours; default: the published recording-uploader.exec.genesysCloud section)",
+                engage_ops::gc_env_settings!("EXRP"),
+            ),
+            SettingGroup::new("EXRP logging", &LOG_NAMES),
+            engage_ops::logging::LOG_SETTINGS,
+        ],
+    )
+};
+
 /// EXRP's own logging variables (the guide's `EXRP_LOG_LEVEL`; path and file name as for the
 /// other services), read through engage-ops' guide logging table.
 pub const LOG_NAMES: [engage_ops::settings::Setting; 3] = [
