@@ -235,7 +235,9 @@ pub async fn run_in(dir: &std::path::Path) -> Result<(), String> {
          EXAS mirrored Stat Server agent states into GC presence and routing status; \
          EXCP turned SIP Server calls into GC conversations."
     );
-    println!("(EXRP joins the demo when it lands.)");
+    println!(
+        "(EXRP is not in the demo yet: it needs a WebDAV server; `cargo test -p engage-connector --test recording_handoff` runs EXCP -> EXRP -> WebDAV -> GC against the one scripts/test.sh starts.)"
+    );
     sb.gc.shutdown().await;
     Ok(())
 }
