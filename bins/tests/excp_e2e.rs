@@ -114,7 +114,7 @@ async fn start_excp(w: &World, sim: &SimServer, instance: &str) -> Service {
 
 async fn start_excp_on(w: &World, pair: ServerPair, instance: &str) -> Service {
     let mut settings = RunSettings::new(vec![pair], instance);
-    settings.liveness_ttl = Duration::from_millis(900);
+    settings.liveness_ttl = Duration::from_secs(3);
     settings.switch = Some("SIP_Switch_1".into());
     settings.tick = Duration::from_millis(20);
     settings.lookup_every = Duration::from_millis(200);

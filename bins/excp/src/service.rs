@@ -70,7 +70,7 @@ impl Liveness {
     async fn acquire(&self, store: &Arc<dyn Store>) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + self.ttl + Duration::from_millis(500);
         loop {
-            match self.check(store).await {
+            match self.check(store, false).await {
                 Ok(()) => return Ok(()),
                 Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
                 Err(_) => tokio::time::sleep(self.ttl / 10).await,
@@ -78,8 +78,10 @@ impl Liveness {
         }
     }
 
-    /// Renews the mark; `Err` when another instance holds it.
-    async fn check(&self, store: &Arc<dyn Store>) -> Result<(), String> {
+    /// Checks the mark, and with `renew` gives it a fresh TTL before it lapses (the store has
+    /// no "extend": the mark is re-created, which leaves it absent for one round trip, not
+    /// for the rest of a TTL); `Err` when another instance holds it.
+    async fn check(&self, store: &Arc<dyn Store>, renew: bool) -> Result<(), String> {
         let held = match store.get(&self.key).await {
             Ok(v) => v,
             Err(e) => {
@@ -88,14 +90,27 @@ impl Liveness {
             }
         };
         match held {
-            Some(t) if t == self.token => Ok(()),
+            Some(t) if t == self.token => {
+                if renew {
+                    let _ = store.delete(&self.key).await;
+                    return self.take(store).await;
+                }
+                Ok(())
+            }
             Some(_) => Err(self.conflict()),
-            None => match store
-                .put_if_absent(&self.key, &self.token, Some(self.ttl))
-                .await
-            {
-                Ok(true) | Err(_) => Ok(()),
-                Ok(false) => Err(self.conflict()),
+            None => self.take(store).await,
+        }
+    }
+
+    async fn take(&self, store: &Arc<dyn Store>) -> Result<(), String> {
+        match store
+            .put_if_absent(&self.key, &self.token, Some(self.ttl))
+            .await
+        {
+            Ok(true) | Err(_) => Ok(()),
+            Ok(false) => match store.get(&self.key).await {
+                Ok(Some(t)) if t == self.token => Ok(()),
+                _ => Err(self.conflict()),
             },
         }
     }
@@ -745,7 +760,7 @@ async fn run(
                 engine.on_time(now_ms(), &lookups);
                 if tokio::time::Instant::now() >= alive_at {
                     alive_at = tokio::time::Instant::now() + settings.liveness_ttl / 3;
-                    if let Err(e) = alive.check(&deps.store).await {
+                    if let Err(e) = alive.check(&deps.store, true).await {
                         tracing::error!(instance = %settings.instance_id, "{e}; stopping without a last delivery round or checkpoint (they would be the other instance's)");
                         deps.health.down("worker.engine", e);
                         conflicted = true;
