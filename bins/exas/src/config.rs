@@ -76,6 +76,21 @@ pub static SETTINGS: ServiceSettings = ServiceSettings::new(
                     "how often the agents in scope are read again, seconds",
                 )
                 .default_value("10"),
+                Setting::ours(
+                    "EXAS_MAX_SCOPE_REMOVAL_PERCENT",
+                    "agents one scope read may remove at once, in percent of those held (an empty scope is never applied)",
+                )
+                .default_value("10"),
+                Setting::ours(
+                    "EXAS_SCOPE_SHRINK_HOLD_SECS",
+                    "how long a larger shrink must persist before it is applied, seconds",
+                )
+                .default_value("300"),
+                Setting::ours(
+                    "EXAS_INSTANCE_ID",
+                    "this instance's name in the outbox lease (a unique suffix is added)",
+                )
+                .default_value("the host name, else exas"),
             ],
         ),
         COMMON_SETTINGS,
