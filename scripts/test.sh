@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's one test command: makes sure PostgreSQL, Redis and WebDAV (Apache httpd with
+# The project's one test command: makes sure PostgreSQL, Redis (plain and TLS) and WebDAV (Apache httpd with
 # mod_dav) run on loopback (installing them from Debian packages on a fresh machine), then runs
 # fmt check, clippy and every test.
 # Idempotent; prints what it installs and starts. Run as root on Debian, or as a user on a
@@ -93,6 +93,41 @@ else
   wait_port 127.0.0.1 $REDIS_PORT Redis
 fi
 export ENGAGE_TEST_REDIS="${ENGAGE_TEST_REDIS:-redis://127.0.0.1:$REDIS_PORT/}"
+
+# --- Redis over TLS: a second server on 127.0.0.1:6390, certificate for localhost -------------
+# Signed by a CA made here; the store's TLS test verifies the server against that CA (and is
+# refused with another). No persistence, loopback only.
+REDIS_TLS_PORT=6390
+if [ "$(id -u)" -eq 0 ]; then rtls_dir=/var/lib/engage-redis-tls; else rtls_dir="${TMPDIR:-/tmp}/engage-redis-tls-$(id -u)"; fi
+if port_open 127.0.0.1 $REDIS_TLS_PORT && [ -s "$rtls_dir/ca.crt" ]; then
+  say "Redis (TLS) already running on 127.0.0.1:$REDIS_TLS_PORT: using it"
+else
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
+  mkdir -p "$rtls_dir"
+  if [ ! -s "$rtls_dir/server.crt" ]; then
+    say "creating a test CA and a Redis TLS certificate for localhost in $rtls_dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=engage-test-ca \
+      -keyout "$rtls_dir/ca.key" -out "$rtls_dir/ca.crt" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+      -keyout "$rtls_dir/server.key" -out "$rtls_dir/server.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$rtls_dir/ext.cnf"
+    openssl x509 -req -in "$rtls_dir/server.csr" -CA "$rtls_dir/ca.crt" -CAkey "$rtls_dir/ca.key" \
+      -CAcreateserial -days 3650 -extfile "$rtls_dir/ext.cnf" -out "$rtls_dir/server.crt" 2>/dev/null
+    # A second, unrelated CA: the test proves a server signed by another CA is refused.
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=engage-other-ca \
+      -keyout "$rtls_dir/other-ca.key" -out "$rtls_dir/other-ca.crt" 2>/dev/null
+  fi
+  say "starting Redis over TLS on 127.0.0.1:$REDIS_TLS_PORT (no persistence)"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 0 --tls-port $REDIS_TLS_PORT \
+    --tls-cert-file "$rtls_dir/server.crt" --tls-key-file "$rtls_dir/server.key" \
+    --tls-ca-cert-file "$rtls_dir/ca.crt" --tls-auth-clients no --save "" --appendonly no \
+    --dir "$rtls_dir" --logfile "$rtls_dir/redis.log"
+  wait_port 127.0.0.1 $REDIS_TLS_PORT "Redis (TLS)"
+fi
+export ENGAGE_TEST_REDIS_TLS="${ENGAGE_TEST_REDIS_TLS:-rediss://localhost:$REDIS_TLS_PORT/}"
+export ENGAGE_TEST_REDIS_TLS_CA="${ENGAGE_TEST_REDIS_TLS_CA:-$rtls_dir/ca.crt}"
+export ENGAGE_TEST_REDIS_TLS_OTHER_CA="${ENGAGE_TEST_REDIS_TLS_OTHER_CA:-$rtls_dir/other-ca.crt}"
 
 # --- WebDAV (Apache httpd + mod_dav): EXRP's transient recording storage ----------------------
 # A standalone httpd from scripts/webdav/httpd.conf (the guide's sample: /recordings, DAV On,

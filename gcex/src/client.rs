@@ -183,11 +183,17 @@ impl GcClient {
         &self.inner.http
     }
 
-    fn url(&self, path: &str) -> String {
-        if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_owned()
-        } else {
-            format!("{}{}", self.inner.cfg.base_service_url, path)
+    /// The URL of `path`. An absolute URL (a `nextUri` GC returned) is followed only on the
+    /// configured API origin: the bearer token never goes to another host.
+    fn url(&self, path: &str) -> Result<String, GcError> {
+        match crate::config::origin(path) {
+            None => Ok(format!("{}{}", self.inner.cfg.base_service_url, path)),
+            Some(o) if o == self.inner.cfg.api_origin() => Ok(path.to_owned()),
+            Some(o) => Err(GcError::InvalidInput(format!(
+                "GC returned a link to {o}, not to the configured API {}: not followed (the \
+                 access token is only sent to the API host); check base_service_url",
+                self.inner.cfg.api_origin()
+            ))),
         }
     }
 
@@ -217,6 +223,7 @@ impl GcClient {
         let mut renewed = false;
         let method = req.method.to_string();
         let path = path_only(&req.path);
+        let url = self.url(&req.path)?;
         loop {
             attempts += 1;
             let token = inner.tokens.token(&inner.http, &inner.cfg).await?;
@@ -224,7 +231,7 @@ impl GcClient {
             inner.counters.requests.fetch_add(1, Ordering::Relaxed);
             let mut rb = inner
                 .http
-                .request(req.method.clone(), self.url(&req.path))
+                .request(req.method.clone(), &url)
                 .bearer_auth(token.expose())
                 .timeout(inner.cfg.request_timeout);
             if !req.query.is_empty() {
@@ -391,5 +398,38 @@ mod tests {
         assert_eq!(h("-3"), None);
         assert_eq!(h("inf"), None);
         assert_eq!(h("soon"), None);
+    }
+
+    #[test]
+    fn a_link_to_another_host_is_not_followed_with_the_token() {
+        let c = GcClient::new(GcConfig::new(
+            "https://api.mypurecloud.ie",
+            "https://login.mypurecloud.ie",
+            "o",
+            "id",
+            "s",
+        ))
+        .expect("client");
+        assert_eq!(
+            c.url("/api/v2/users?pageNumber=2").expect("relative"),
+            "https://api.mypurecloud.ie/api/v2/users?pageNumber=2"
+        );
+        assert!(c.url("https://API.mypurecloud.ie/api/v2/users?x=1").is_ok());
+        for bad in [
+            "https://evil.example/api/v2/users",
+            "http://api.mypurecloud.ie/api/v2/users",
+            "https://api.mypurecloud.ie:8443/api/v2/users",
+            "https://api.mypurecloud.ie@evil.example/api/v2/users",
+        ] {
+            let e = c.url(bad).expect_err(bad).to_string();
+            assert!(e.contains("not followed"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_client_refuses_plain_http_unless_allowed() {
+        let cfg = GcConfig::new("http://127.0.0.1:9", "http://127.0.0.1:9", "o", "id", "s");
+        assert!(GcClient::new(cfg.clone()).is_err());
+        assert!(GcClient::new(cfg.with_insecure_http(true)).is_ok());
     }
 }

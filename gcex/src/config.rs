@@ -30,6 +30,10 @@ pub struct GcConfig {
     pub request_timeout: Duration,
     /// Renew the token this long before it expires (capped at a tenth of its lifetime).
     pub token_renew_margin: Duration,
+    /// Accept `http://` API and login URLs. Genesys Cloud is HTTPS only, so a plain-text URL is
+    /// refused unless this is set (the GC emulator in tests and demos; the services' setting
+    /// `EXEC_GC_ALLOW_HTTP`). Default `false`.
+    pub allow_insecure_http: bool,
 }
 
 impl GcConfig {
@@ -51,6 +55,7 @@ impl GcConfig {
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(30),
             token_renew_margin: Duration::from_secs(300),
+            allow_insecure_http: false,
         }
     }
 
@@ -107,7 +112,7 @@ impl GcConfig {
             None => api.clone(),
         };
         let cfg = Self::new(api, login, organization_id, client_id, client_secret);
-        cfg.validate()?;
+        cfg.validate_present()?;
         Ok(cfg)
     }
 
@@ -135,8 +140,52 @@ impl GcConfig {
         self
     }
 
-    /// Checks that nothing mandatory is empty.
+    /// Accepts (or, the default, refuses) `http://` URLs: only for a test emulator.
+    pub fn with_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// The origin (`scheme://host[:port]`, lower-case) of the API base: the only place a
+    /// bearer token is ever sent to.
+    pub fn api_origin(&self) -> String {
+        origin(&self.base_service_url).unwrap_or_default()
+    }
+
+    /// Checks that nothing mandatory is empty and that both URLs are `https://` (or `http://`
+    /// with [`GcConfig::allow_insecure_http`]).
     pub fn validate(&self) -> Result<(), GcError> {
+        self.validate_present()?;
+        for (name, url) in [
+            ("base_service_url", &self.base_service_url),
+            ("base_auth_url", &self.base_auth_url),
+        ] {
+            if url.is_empty() {
+                continue;
+            }
+            let lower = url.to_ascii_lowercase();
+            if lower.starts_with("https://") {
+                continue;
+            }
+            if lower.starts_with("http://") {
+                if self.allow_insecure_http {
+                    continue;
+                }
+                return Err(GcError::Config(format!(
+                    "{name} {url:?} is plain http://: Genesys Cloud is reached over https:// \
+                     only (credentials and tokens would travel in clear); use https://, or set \
+                     EXEC_GC_ALLOW_HTTP=true for a test emulator"
+                )));
+            }
+            return Err(GcError::Config(format!(
+                "{name} {url:?} is not an https:// URL (e.g. https://api.mypurecloud.ie)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks that nothing mandatory is empty.
+    fn validate_present(&self) -> Result<(), GcError> {
         let mut missing = Vec::new();
         if self.base_service_url.is_empty() {
             missing.push("base_service_url (GC API base URL)");
@@ -156,6 +205,14 @@ impl GcConfig {
             Err(GcError::Config(format!("missing {}", missing.join(", "))))
         }
     }
+}
+
+/// `scheme://host[:port]` of an absolute URL, lower-cased; `None` for a relative one.
+pub(crate) fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // Userinfo (`user@host`) never names our host: keep it, so that it cannot match.
+    Some(format!("{}://{}", scheme, authority).to_ascii_lowercase())
 }
 
 fn trim_slash(mut s: String) -> String {
@@ -345,6 +402,59 @@ mod tests {
         );
         let c = GcConfig::new("a", "b", "o", "id", "topsecret");
         assert!(!format!("{c:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_allowed() {
+        let c = GcConfig::new(
+            "http://api.example",
+            "https://login.example",
+            "o",
+            "id",
+            "s",
+        );
+        let e = c.validate().expect_err("http refused").to_string();
+        assert!(
+            e.contains("base_service_url") && e.contains("EXEC_GC_ALLOW_HTTP"),
+            "{e}"
+        );
+        assert!(c.clone().with_insecure_http(true).validate().is_ok());
+        let c = GcConfig::new(
+            "https://api.example",
+            "http://login.example",
+            "o",
+            "id",
+            "s",
+        );
+        let e = c.validate().expect_err("http login refused").to_string();
+        assert!(e.contains("base_auth_url"), "{e}");
+        let c = GcConfig::new("api.example", "https://login.example", "o", "id", "s");
+        let e = c.validate().expect_err("no scheme").to_string();
+        assert!(e.contains("not an https:// URL"), "{e}");
+        assert!(
+            GcConfig::new(
+                "HTTPS://api.example",
+                "https://login.example",
+                "o",
+                "id",
+                "s"
+            )
+            .validate()
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn origin_is_scheme_and_authority() {
+        assert_eq!(
+            origin("https://API.example:443/api/v2/x?y=1").as_deref(),
+            Some("https://api.example:443")
+        );
+        assert_eq!(
+            origin("https://api.example@evil.example/x").as_deref(),
+            Some("https://api.example@evil.example")
+        );
+        assert_eq!(origin("/api/v2/users"), None);
     }
 
     #[test]

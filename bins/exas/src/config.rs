@@ -10,7 +10,7 @@
 //! | `EXAS_STAT_SERVER_BACKUP_HOST` / `_PORT` | backup Stat Server | mandatory |
 //! | `EXAS_LOG_LEVEL`, `EXAS_LOG_PATH`, `EXAS_LOG_FILENAME` | logging | `info`, stdout |
 //! | `EXEC_ORG_ID`, `EXEC_TENANT_ID` | GC org, Engage tenant (store namespace) | mandatory |
-//! | `EXEC_REDIS_HOST`, `EXEC_REDIS_PORT`, `EXEC_REDIS_SECURE`, `EXEC_REDIS_PASSWORD` | the shared store | port 6379, not secure |
+//! | `EXEC_REDIS_HOST`, `EXEC_REDIS_PORT`, `EXEC_REDIS_SECURE`, `EXEC_REDIS_PASSWORD`, `EXEC_REDIS_TLS*` (ours) | the shared store | port 6379, not secure, no TLS |
 //!
 //! The GC connection comes, as the guide says, from the Config DB's `hybrid_integration`
 //! transaction (`general` and `agent_state_sync`): EXCS, which reads the Config DB, publishes
@@ -33,7 +33,6 @@ use engage_ops::config::{
 };
 use engage_ops::logging::{self, LogConfig};
 use engage_ops::settings::{ServiceSettings, Setting, SettingGroup};
-use engage_store::RedisConfig;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -199,22 +198,7 @@ impl ExasConfig {
             env.optional("EXEC_STORE_PATH"),
         ) {
             (Some(host), _) => {
-                let port = env.parsed_or::<u16>("EXEC_REDIS_PORT", 6379);
-                let secure = env.flag("EXEC_REDIS_SECURE", false);
-                let password = if secure {
-                    Some(env.required(
-                        "EXEC_REDIS_PASSWORD",
-                        "Redis password, required with EXEC_REDIS_SECURE=true",
-                    ))
-                } else {
-                    env.optional("EXEC_REDIS_PASSWORD")
-                };
-                StoreLocation::Redis(RedisConfig {
-                    host,
-                    port,
-                    password,
-                    db: 0,
-                })
+                StoreLocation::Redis(engage_ops::config::redis_config(&mut env, host))
             }
             (None, Some(path)) => StoreLocation::Embedded(PathBuf::from(path)),
             (None, None) => {

@@ -253,6 +253,7 @@ pub struct DriverHandle {
     shared: Arc<Shared>,
     outbox: Outbox,
     stat: Arc<Mutex<Option<StatClient>>>,
+    health: Health,
 }
 
 impl std::fmt::Debug for DriverHandle {
@@ -323,6 +324,9 @@ impl DriverHandle {
             c.shutdown();
         }
         for mut t in self.tasks {
+            if t.is_finished() {
+                continue; // ended (and possibly consumed by `died`)
+            }
             if tokio::time::timeout(Duration::from_secs(10), &mut t)
                 .await
                 .is_err()
@@ -331,6 +335,24 @@ impl DriverHandle {
                 let _ = t.await;
             }
         }
+    }
+
+    /// Completes when the driver ended without being asked to (a worker died, or the driver
+    /// itself failed), with the reason; `/health` then shows [`HEALTH_WORKER`] down.
+    pub async fn died(&mut self) -> String {
+        let mut named: Vec<(&'static str, &mut JoinHandle<()>)> =
+            self.tasks.iter_mut().map(|t| ("agent-state", t)).collect();
+        let (_, why) = engage_ops::service::first_ended(&mut named).await;
+        let said = self
+            .health
+            .report()
+            .dependencies
+            .get(HEALTH_WORKER)
+            .filter(|d| !d.up)
+            .map(|d| d.detail.clone());
+        let why = said.unwrap_or(why);
+        self.health.down(HEALTH_WORKER, why.clone());
+        why
     }
 }
 
@@ -372,8 +394,10 @@ impl Driver {
             stat: stat.clone(),
             lease,
         };
+        let health = leader.deps.health.clone();
         let tasks = vec![tokio::spawn(leader.run(stop_rx))];
         DriverHandle {
+            health,
             stop: stop_tx,
             tasks,
             shared,
@@ -397,13 +421,32 @@ struct Leader {
 /// The work started while the lease is held.
 struct Work {
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    /// The tasks, each with its name (`sync`: Stat Server to outbox; `sender`: outbox to GC).
+    tasks: Vec<(&'static str, JoinHandle<()>)>,
+}
+
+/// `/health` entry of the agent-state workers: down when one died.
+pub const HEALTH_WORKER: &str = "worker.agentState";
+
+/// Completes when a task of `work` ended (it should run until stopped); pending without work.
+async fn work_ended(work: &mut Option<Work>) -> (&'static str, String) {
+    match work {
+        Some(w) => {
+            let mut named: Vec<(&'static str, &mut JoinHandle<()>)> =
+                w.tasks.iter_mut().map(|(n, t)| (*n, t)).collect();
+            engage_ops::service::first_ended(&mut named).await
+        }
+        None => std::future::pending().await,
+    }
 }
 
 impl Work {
     async fn stop(self) {
         let _ = self.stop.send(true);
-        for mut t in self.tasks {
+        for (_, mut t) in self.tasks {
+            if t.is_finished() {
+                continue; // ended (and possibly consumed by `work_ended`)
+            }
             if tokio::time::timeout(Duration::from_secs(5), &mut t)
                 .await
                 .is_err()
@@ -446,8 +489,8 @@ impl Leader {
         Work {
             stop,
             tasks: vec![
-                tokio::spawn(main.run(stop_rx.clone())),
-                tokio::spawn(sender.run(stop_rx)),
+                ("sync", tokio::spawn(main.run(stop_rx.clone()))),
+                ("sender", tokio::spawn(sender.run(stop_rx))),
             ],
         }
     }
@@ -519,6 +562,13 @@ impl Leader {
             tokio::select! {
                 _ = tokio::time::sleep(self.lease.heartbeat_every()) => {}
                 _ = stopped(&mut stop) => break,
+                (name, why) = work_ended(&mut work) => {
+                    // Nothing is synced any more: say so, let the lease go to a standby
+                    // instance, and end (the service then exits for its supervisor).
+                    tracing::error!(instance = %me, worker = name, reason = %why, "an EXAS worker died");
+                    self.deps.health.down(HEALTH_WORKER, why);
+                    break;
+                }
             }
         }
         if let Some(w) = work.take() {
@@ -1223,6 +1273,47 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 12 §6: a worker of the lease holder that dies is noticed and named, and the
+    /// work stops cleanly afterwards (the consumed handle is not awaited again).
+    #[tokio::test]
+    async fn a_dead_worker_is_named_and_the_rest_stops() {
+        let (stop, mut stop_rx) = watch::channel(false);
+        let mut work = Some(Work {
+            stop,
+            tasks: vec![
+                (
+                    "sync",
+                    tokio::spawn(async move {
+                        while !*stop_rx.borrow() {
+                            if stop_rx.changed().await.is_err() {
+                                return;
+                            }
+                        }
+                    }),
+                ),
+                (
+                    "sender",
+                    tokio::spawn(async { panic!("outbox decoder bug") }),
+                ),
+            ],
+        });
+        let (name, why) = tokio::time::timeout(Duration::from_secs(5), work_ended(&mut work))
+            .await
+            .expect("noticed");
+        assert_eq!(name, "sender");
+        assert!(why.contains("outbox decoder bug"), "{why}");
+        tokio::time::timeout(Duration::from_secs(5), work.take().expect("work").stop())
+            .await
+            .expect("the rest stops");
+        // Without work nothing can end.
+        let mut none: Option<Work> = None;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), work_ended(&mut none))
+                .await
+                .is_err()
+        );
+    }
     use gcex::events::UserRoutingStatusEvent;
 
     fn item(user: &str) -> (String, OutboxItem) {

@@ -70,7 +70,7 @@ impl Service {
                 .gc_config()
             }
         };
-        let gc = GcClient::new(gc_config)?;
+        let gc = GcClient::new(gc_config.with_insecure_http(config.common.gc_allow_http))?;
         let stat = ClientConfig::new(
             Endpoint::new(config.stat_primary.0.clone(), config.stat_primary.1),
             Some(Endpoint::new(
@@ -156,8 +156,20 @@ impl Service {
     /// Stops the engine and the REST endpoint.
     pub async fn shutdown(self) {
         self.engine.shutdown().await;
-        self.http.abort();
-        let _ = self.http.await;
+        engage_ops::service::abort_and_wait(self.http).await;
+    }
+
+    /// Completes when the agent-state driver or the REST server ended without being asked
+    /// to, with the reason (`/health` shows which worker is down).
+    pub async fn worker_died(&mut self) -> String {
+        let mut workers = [("http", &mut self.http)];
+        tokio::select! {
+            why = self.engine.died() => why,
+            (name, why) = engage_ops::service::first_ended(&mut workers) => {
+                self.health.down(&format!("worker.{name}"), why.clone());
+                why
+            }
+        }
     }
 }
 
@@ -167,5 +179,8 @@ impl engage_ops::service::RunningService for Service {
     }
     fn stop(self) -> impl std::future::Future<Output = ()> + Send {
         self.shutdown()
+    }
+    fn died(&mut self) -> impl std::future::Future<Output = String> + Send {
+        self.worker_died()
     }
 }

@@ -352,7 +352,7 @@ impl Service {
                 (p.gc_config(), Some(p))
             }
         };
-        let gc = GcClient::new(gc_config)?;
+        let gc = GcClient::new(gc_config.with_insecure_http(config.common.gc_allow_http))?;
         if config.instance_id_from_host {
             tracing::warn!(
                 instance = %config.instance_id,

@@ -519,7 +519,10 @@ impl Excs {
                 window: settings.gc_rate_window,
             }
         };
-        let gc = GcClient::new(gc_config_from_hybrid(hybrid, "config_sync", limit)?)?;
+        let gc = GcClient::new(
+            gc_config_from_hybrid(hybrid, "config_sync", limit)?
+                .with_insecure_http(settings.common.gc_allow_http),
+        )?;
         let roles = desired_settings(&settings, Some(hybrid)).roles;
         let (store_for_json, ns_for_json) = (store.clone(), ns.clone());
         let ids = IdMap::new(store.clone(), ns.clone());

@@ -83,7 +83,14 @@ impl DriverHandle {
     /// Stops scanning, lets running attempts finish (their claims are released), and returns.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        if !self.task.is_finished() {
+            let _ = self.task.await;
+        }
+    }
+
+    /// The driver's task, for [`engage_ops::service::first_ended`].
+    pub(crate) fn task(&mut self) -> &mut tokio::task::JoinHandle<()> {
+        &mut self.task
     }
 }
 
@@ -134,7 +141,11 @@ async fn run(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) 
         .health
         .down("recordingKey", "not fetched from GC yet");
     // The key is refreshed on its own task: a slow or unreachable GC never holds up the scan.
-    let keys = tokio::spawn(key_loop(shared.clone()));
+    let mut keys = tokio::spawn(key_loop(shared.clone()));
+    shared
+        .deps
+        .health
+        .up(HEALTH_WORKER, "scanning for recording jobs");
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut last_health: Option<Instant> = None;
     loop {
@@ -145,12 +156,21 @@ async fn run(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) 
             last_health = Some(Instant::now());
             check_health(&shared).await;
         }
-        while tasks.try_join_next().is_some() {}
+        while let Some(r) = tasks.try_join_next() {
+            attempt_ended(r);
+        }
         schedule(&shared, &mut tasks).await;
         tokio::select! {
             _ = stop.changed() => {}
             _ = tokio::time::sleep(shared.settings.poll) => {}
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(r) = tasks.join_next(), if !tasks.is_empty() => attempt_ended(r),
+            r = &mut keys => {
+                // The key loop never ends by itself: without it no upload can be encrypted.
+                let why = engage_ops::service::describe_end("recording-key refresh", r);
+                tracing::error!(reason = %why, "EXRP's recording-key worker died");
+                shared.deps.health.down(HEALTH_WORKER, why);
+                break;
+            }
         }
     }
     keys.abort();
@@ -164,6 +184,20 @@ async fn run(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) 
             "stopping with attempts still running; their jobs are taken over when the claims expire"
         );
         tasks.abort_all();
+    }
+}
+
+/// `/health` entry of the driver: down when one of its workers died.
+pub const HEALTH_WORKER: &str = "worker.recordings";
+
+/// One upload attempt ended: a panic is logged (its claim lapses and the job is tried again,
+/// here or on another instance); the job's own outcome is in the store.
+fn attempt_ended(r: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = r
+        && e.is_panic()
+    {
+        let why = engage_ops::service::describe_end("upload attempt", Err(e));
+        tracing::error!(reason = %why, "an upload attempt failed unexpectedly; the job is tried again when its claim lapses");
     }
 }
 

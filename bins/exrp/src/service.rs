@@ -114,7 +114,7 @@ impl Service {
                     .ok_or_else(|| ServiceError::WebDav(format!("{STORAGE_SECTION} has no url")))?
             }
         };
-        let gc = GcClient::new(gc_config)?;
+        let gc = GcClient::new(gc_config.with_insecure_http(config.common.gc_allow_http))?;
         let webdav = WebDav::new(webdav, Duration::from_secs(3600))?;
         Service::start_with(
             config.worker.clone(),
@@ -199,9 +199,29 @@ impl Service {
 
     /// Stops REST, then the driver (running attempts finish).
     pub async fn shutdown(self) {
-        self.http.abort();
-        let _ = self.http.await;
+        engage_ops::service::abort_and_wait(self.http).await;
         self.driver.shutdown().await;
+    }
+
+    /// Completes when the recording driver or the REST server ended without being asked
+    /// to, with the reason; `/health` then shows `worker.recordings` or `worker.http` down.
+    pub async fn worker_died(&mut self) -> String {
+        let (name, why) = engage_ops::service::first_ended(&mut [
+            ("recordings", self.driver.task()),
+            ("http", &mut self.http),
+        ])
+        .await;
+        // The driver says why in its health entry when it knows (its key worker died).
+        let said = self
+            .health
+            .report()
+            .dependencies
+            .get(crate::driver::HEALTH_WORKER)
+            .filter(|d| !d.up)
+            .map(|d| d.detail.clone());
+        let why = said.unwrap_or(why);
+        self.health.down(&format!("worker.{name}"), why.clone());
+        why
     }
 }
 
@@ -211,6 +231,9 @@ impl engage_ops::service::RunningService for Service {
     }
     fn stop(self) -> impl std::future::Future<Output = ()> + Send {
         self.shutdown()
+    }
+    fn died(&mut self) -> impl std::future::Future<Output = String> + Send {
+        self.worker_died()
     }
 }
 

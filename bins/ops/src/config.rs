@@ -211,6 +211,11 @@ pub const COMMON_SETTINGS: SettingGroup = SettingGroup::new(
             "TENANT_ID",
             "tenant name in GC descriptions when TENANT_NAME is unset",
         ),
+        Setting::ours(
+            "EXEC_GC_ALLOW_HTTP",
+            "accept plain http:// GC URLs (a test emulator only; GC itself is https:// only, and an http:// URL is refused without this)",
+        )
+        .default_value("false"),
     ],
 );
 
@@ -229,6 +234,24 @@ pub const STORE_SETTINGS: SettingGroup = SettingGroup::new(
         )
         .default_value("false"),
         Setting::guide("EXEC_REDIS_PASSWORD", "Redis password").secret(),
+        Setting::ours(
+            "EXEC_REDIS_TLS",
+            "connect to Redis over TLS (the server's certificate and host name are verified)",
+        )
+        .default_value("false"),
+        Setting::ours(
+            "EXEC_REDIS_TLS_CA_FILE",
+            "PEM file of the CA that signed Redis' certificate (with EXEC_REDIS_TLS)",
+        )
+        .default_value("the system's roots"),
+        Setting::ours(
+            "EXEC_REDIS_TLS_CERT_FILE",
+            "PEM client certificate for mutual TLS (with EXEC_REDIS_TLS_KEY_FILE)",
+        ),
+        Setting::ours(
+            "EXEC_REDIS_TLS_KEY_FILE",
+            "PEM private key of EXEC_REDIS_TLS_CERT_FILE",
+        ),
         Setting::ours(
             "EXEC_STORE_PATH",
             "embedded store file, used when EXEC_REDIS_HOST is unset (EXAS: one of the two is mandatory)",
@@ -286,6 +309,9 @@ pub struct CommonConfig {
     pub tenant_id: String,
     /// Tenant name for descriptions: `TENANT_NAME`, else `TENANT_ID`, else `default_tenant`.
     pub tenant_name: String,
+    /// Accept `http://` GC URLs (`EXEC_GC_ALLOW_HTTP`, our addition, default `false`): only a
+    /// test emulator speaks plain HTTP.
+    pub gc_allow_http: bool,
 }
 
 impl CommonConfig {
@@ -297,36 +323,52 @@ impl CommonConfig {
             .optional("TENANT_NAME")
             .or_else(|| env.optional("TENANT_ID"))
             .unwrap_or_else(|| "default_tenant".to_string());
+        let gc_allow_http = env.flag("EXEC_GC_ALLOW_HTTP", false);
         CommonConfig {
             org_id,
             tenant_id,
             tenant_name,
+            gc_allow_http,
         }
     }
+}
+
+/// Reads the Redis settings for `host` (`EXEC_REDIS_PORT`, `_SECURE`, `_PASSWORD`, and our
+/// `EXEC_REDIS_TLS*`); problems are recorded in `env`.
+pub fn redis_config(env: &mut EnvReader<'_>, host: String) -> engage_store::RedisConfig {
+    let mut c = engage_store::RedisConfig::new(host, env.parsed_or::<u16>("EXEC_REDIS_PORT", 6379));
+    c.password = if env.flag("EXEC_REDIS_SECURE", false) {
+        Some(env.required(
+            "EXEC_REDIS_PASSWORD",
+            "Redis password, required when EXEC_REDIS_SECURE is true",
+        ))
+    } else {
+        env.optional("EXEC_REDIS_PASSWORD")
+    };
+    let ca_file = env.optional("EXEC_REDIS_TLS_CA_FILE").map(Into::into);
+    let cert_file = env.optional("EXEC_REDIS_TLS_CERT_FILE").map(Into::into);
+    let key_file = env.optional("EXEC_REDIS_TLS_KEY_FILE").map(Into::into);
+    if env.flag("EXEC_REDIS_TLS", false) {
+        if cert_file.is_some() != key_file.is_some() {
+            env.invalid(
+                "EXEC_REDIS_TLS_CERT_FILE",
+                "EXEC_REDIS_TLS_CERT_FILE and EXEC_REDIS_TLS_KEY_FILE go together (mutual TLS)",
+            );
+        }
+        c.tls = Some(engage_store::RedisTls {
+            ca_file,
+            cert_file,
+            key_file,
+        });
+    }
+    c
 }
 
 /// Reads the store settings (`EXEC_REDIS_*`, or `EXEC_STORE_PATH`, our addition); problems are
 /// recorded in `env`.
 pub fn store_settings(env: &mut EnvReader<'_>) -> engage_store::StoreSettings {
     match env.optional("EXEC_REDIS_HOST") {
-        Some(host) => {
-            let port = env.parsed_or::<u16>("EXEC_REDIS_PORT", 6379);
-            let secure = env.flag("EXEC_REDIS_SECURE", false);
-            let password = if secure {
-                Some(env.required(
-                    "EXEC_REDIS_PASSWORD",
-                    "Redis password, required when EXEC_REDIS_SECURE is true",
-                ))
-            } else {
-                env.optional("EXEC_REDIS_PASSWORD")
-            };
-            engage_store::StoreSettings::Redis(engage_store::RedisConfig {
-                host,
-                port,
-                password,
-                db: 0,
-            })
-        }
+        Some(host) => engage_store::StoreSettings::Redis(redis_config(env, host)),
         None => engage_store::StoreSettings::Embedded(
             env.optional("EXEC_STORE_PATH")
                 .unwrap_or_else(|| "exec-store.redb".into())

@@ -117,3 +117,79 @@ pub async fn shutdown_signal() -> &'static str {
         "SIGINT"
     }
 }
+
+/// Completes when the first of `workers` ends: tasks that should run until the service is
+/// stopped, each with its name. Returns the name and a one-line reason (it returned, it
+/// panicked with this message, it was cancelled). Pending forever for an empty list.
+///
+/// A handle that completed here must not be awaited again: stop code checks
+/// [`tokio::task::JoinHandle::is_finished`] first.
+pub async fn first_ended(
+    workers: &mut [(&'static str, &mut tokio::task::JoinHandle<()>)],
+) -> (&'static str, String) {
+    std::future::poll_fn(|cx| {
+        for (name, handle) in workers.iter_mut() {
+            if let std::task::Poll::Ready(r) = std::pin::Pin::new(&mut **handle).poll(cx) {
+                return std::task::Poll::Ready((*name, describe_end(name, r)));
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+/// Says how worker `name` ended.
+pub fn describe_end(name: &str, ended: Result<(), tokio::task::JoinError>) -> String {
+    match ended {
+        Ok(()) => format!("worker {name} ended without being asked to stop"),
+        Err(e) if e.is_panic() => {
+            let p = e.into_panic();
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-text panic".into());
+            format!("worker {name} panicked: {msg}")
+        }
+        Err(_) => format!("worker {name} was cancelled"),
+    }
+}
+
+/// Aborts `handle` and waits for it (at most 10 s), unless it already ended: a handle that
+/// [`first_ended`] saw end has been consumed and must not be awaited again.
+pub async fn abort_and_wait(handle: tokio::task::JoinHandle<()>) {
+    if handle.is_finished() {
+        return;
+    }
+    handle.abort();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), handle).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_first_worker_to_end_is_named_with_its_reason() {
+        let mut forever = tokio::spawn(std::future::pending::<()>());
+        let mut panics = tokio::spawn(async {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            panic!("boom in the sender");
+        });
+        let (name, why) =
+            first_ended(&mut [("engine", &mut forever), ("sender", &mut panics)]).await;
+        assert_eq!(name, "sender");
+        assert!(
+            why.contains("panicked") && why.contains("boom in the sender"),
+            "{why}"
+        );
+        // Stopping after that never awaits the consumed handle again (that would panic).
+        abort_and_wait(panics).await;
+        abort_and_wait(forever).await;
+
+        let mut returns = tokio::spawn(async {});
+        let (name, why) = first_ended(&mut [("http", &mut returns)]).await;
+        assert_eq!(name, "http");
+        assert!(why.contains("ended without being asked"), "{why}");
+    }
+}

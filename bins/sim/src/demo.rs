@@ -98,6 +98,8 @@ impl Sandbox {
         let env: BTreeMap<String, String> = [
             ("EXEC_ORG_ID", gc.config().organization_id.as_str()),
             ("EXEC_TENANT_ID", "1"),
+            // The in-process emulator speaks plain HTTP on loopback.
+            ("EXEC_GC_ALLOW_HTTP", "true"),
             ("TENANT_NAME", "tenant001"),
             ("EXCS_GC_QUEUE_NAME_SUFFIX", "-Engage-external"),
             ("EXCS_CONFIG_DB_TYPE", "sqlite"),

@@ -29,7 +29,7 @@ pub mod schema;
 mod typed;
 
 pub use embedded::EmbeddedStore;
-pub use redis_store::{RedisConfig, RedisStore};
+pub use redis_store::{RedisConfig, RedisStore, RedisTls};
 pub use schema::{
     DnRecord, LoginRecord, PRESENCE_SOURCE_KEY, PersonRecord, ServiceConnection, VqRecord,
 };
@@ -63,6 +63,12 @@ pub enum StoreError {
         /// What the database said.
         message: String,
     },
+    /// TLS to Redis could not be set up (a certificate file missing or unreadable).
+    #[error("Redis TLS: {message}. Check EXEC_REDIS_TLS_* (PEM files readable by this user)")]
+    Tls {
+        /// What is wrong.
+        message: String,
+    },
     /// A stored value could not be decoded (written by an incompatible version?).
     #[error("stored value under key `{key}` is not valid: {message}")]
     Corrupt {
@@ -83,7 +89,9 @@ impl StoreError {
                     || source.is_timeout()
                     || source.is_io_error()
             }
-            StoreError::Embedded { .. } | StoreError::Corrupt { .. } => false,
+            StoreError::Embedded { .. } | StoreError::Corrupt { .. } | StoreError::Tls { .. } => {
+                false
+            }
         }
     }
 }

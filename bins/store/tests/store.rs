@@ -2,7 +2,7 @@
 
 use engage_store::{
     DnRecord, EmbeddedStore, IdKind, IdMap, JsonView, Lease, LeaseState, Namespace, Outbox,
-    OutboxEntry, RedisConfig, RedisStore, Store,
+    OutboxEntry, RedisConfig, RedisStore, RedisTls, Store,
 };
 use engage_test_support::TestRedis;
 use std::sync::Arc;
@@ -299,4 +299,91 @@ fn namespaces_never_overlap() {
     let b = Namespace::new("1:org", "x");
     assert_ne!(a.key("k"), b.key("k"));
     assert_eq!(a.key("k"), "exec:1:org_x:k");
+}
+
+/// The TLS Redis `scripts/test.sh` starts (`ENGAGE_TEST_REDIS_TLS`, a `rediss://` URL, and the
+/// CA that signed its certificate, `ENGAGE_TEST_REDIS_TLS_CA`).
+fn tls_target() -> (RedisConfig, std::path::PathBuf, std::path::PathBuf) {
+    let need = |v: &str| {
+        std::env::var(v).unwrap_or_else(|_| {
+            panic!(
+                "{v} is not set: run scripts/test.sh (it starts a TLS Redis on 127.0.0.1:6390 \
+                 with a test CA and exports ENGAGE_TEST_REDIS_TLS, ENGAGE_TEST_REDIS_TLS_CA, \
+                 ENGAGE_TEST_REDIS_TLS_OTHER_CA)"
+            )
+        })
+    };
+    let cfg = RedisConfig::from_url(&need("ENGAGE_TEST_REDIS_TLS")).expect("a rediss:// URL");
+    assert!(
+        cfg.tls.is_some(),
+        "ENGAGE_TEST_REDIS_TLS must be a rediss:// URL"
+    );
+    (
+        cfg,
+        need("ENGAGE_TEST_REDIS_TLS_CA").into(),
+        need("ENGAGE_TEST_REDIS_TLS_OTHER_CA").into(),
+    )
+}
+
+#[tokio::test]
+async fn redis_over_tls_passes_the_contract_and_refuses_an_unknown_ca() {
+    let (mut cfg, ca, other_ca) = tls_target();
+    cfg.tls = Some(RedisTls {
+        ca_file: Some(ca),
+        ..RedisTls::default()
+    });
+    let store = RedisStore::connect(&cfg)
+        .await
+        .expect("TLS to Redis, verified against the test CA");
+    let prefix = engage_test_support::unique_name("tls");
+    contract(Arc::new(store), Namespace::with_prefix(&prefix)).await;
+
+    // A server whose certificate another CA signed is refused (no silent fallback).
+    cfg.tls = Some(RedisTls {
+        ca_file: Some(other_ca),
+        ..RedisTls::default()
+    });
+    let refused = RedisStore::connect(&cfg).await;
+    assert!(
+        refused.is_err(),
+        "a certificate from an unknown CA must be refused"
+    );
+
+    // Plain TCP to the TLS port does not silently work either.
+    let plain = RedisConfig::new(cfg.host.clone(), cfg.port);
+    let plain = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        match RedisStore::connect(&plain).await {
+            Ok(s) => s.get("k").await.map(|_| ()),
+            Err(e) => Err(e),
+        }
+    })
+    .await;
+    assert!(
+        !matches!(plain, Ok(Ok(()))),
+        "plain TCP must not talk to the TLS port"
+    );
+
+    // A missing CA file is a clear error naming the setting, not a hang.
+    cfg.tls = Some(RedisTls {
+        ca_file: Some("/nonexistent/ca.pem".into()),
+        ..RedisTls::default()
+    });
+    let e = RedisStore::connect(&cfg)
+        .await
+        .expect_err("missing CA file");
+    let s = e.to_string();
+    assert!(
+        s.contains("EXEC_REDIS_TLS_CA_FILE") && s.contains("/nonexistent/ca.pem"),
+        "{s}"
+    );
+
+    // Only one of certificate and key is refused before any connection.
+    cfg.tls = Some(RedisTls {
+        cert_file: Some("/tmp/x.pem".into()),
+        ..RedisTls::default()
+    });
+    let e = RedisStore::connect(&cfg)
+        .await
+        .expect_err("half a client identity");
+    assert!(e.to_string().contains("go together"), "{e}");
 }

@@ -85,6 +85,7 @@ impl World {
         let env: BTreeMap<String, String> = [
             ("EXEC_ORG_ID", "org-e2e".to_string()),
             ("EXEC_TENANT_ID", "1".to_string()),
+            ("EXEC_GC_ALLOW_HTTP", "true".to_string()),
             ("TENANT_NAME", "tenant001".to_string()),
             ("EXCS_GC_QUEUE_NAME_SUFFIX", "-Engage-external".to_string()),
             ("EXCS_CONFIG_DB_HOST", get("host")),

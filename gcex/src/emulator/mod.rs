@@ -513,6 +513,7 @@ impl EmulatorHandle {
             self.app.cfg.client_id.clone(),
             self.app.cfg.client_secret.clone(),
         )
+        .with_insecure_http(true)
     }
 
     /// Stops serving and waits for the server task.
