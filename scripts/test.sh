@@ -210,5 +210,11 @@ set -e
 passed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
 failed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i+1) ~ /^failed/) s += $i } END { print s + 0 }' "$log")
 if [ "$rc" -ne 0 ]; then say "tests FAILED (exit $rc)"; echo "tests: ${passed:-0} passed, ${failed:-1} failed"; exit "$rc"; fi
+say "deployment files (deploy/): nginx -t, systemd-analyze, promtool, compose and Kubernetes schemas, settings vs. the code"
+dlog=$(mktemp)
+if ! scripts/check-deploy.sh > "$dlog" 2>&1; then
+  grep -E 'FAIL|ERROR' "$dlog" || true; tail -n 5 "$dlog"; rm -f "$dlog"; exit 1
+fi
+grep -E 'skip' "$dlog" || true; tail -n 1 "$dlog"; rm -f "$dlog"
 say "all checks passed"
 echo "tests: ${passed:-0} passed, ${failed:-0} failed"

@@ -358,7 +358,7 @@ async fn excs_publishes_the_gc_connections_of_exas_and_excp() {
         assert_eq!(rec.base_service_url, w.gc.base_url().trim_end_matches('/'));
         assert!(!format!("{rec:?}").contains(common::CLIENT_SECRET));
         // The published connection works against GC.
-        let client = GcClient::new(rec.gc_config()).unwrap();
+        let client = GcClient::new(rec.gc_config().with_insecure_http(true)).unwrap();
         let users = gcex::collect_all(client.users(None)).await.unwrap();
         assert!(!users.is_empty());
     }

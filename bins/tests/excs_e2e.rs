@@ -345,7 +345,7 @@ async fn rest_api_status_and_look_ups() {
         health: Health::new(),
         metrics: Metrics::new(),
     };
-    let (addr, _t) = serve("127.0.0.1:0".parse().unwrap(), router(api, ops))
+    let (addr, _t) = serve("127.0.0.1:0".parse().unwrap(), router(api, ops, None))
         .await
         .unwrap();
     let (code, body) = http_get(addr, "/status").await;
@@ -842,7 +842,7 @@ async fn an_empty_config_db_read_deactivates_nobody_and_says_why() {
         health: health.clone(),
         metrics: metrics.clone(),
     };
-    let (addr, _t) = serve("127.0.0.1:0".parse().unwrap(), router(api, ops))
+    let (addr, _t) = serve("127.0.0.1:0".parse().unwrap(), router(api, ops, None))
         .await
         .unwrap();
 

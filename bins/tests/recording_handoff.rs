@@ -88,9 +88,13 @@ async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late()
         "agentDn": "7001",
     }))
     .unwrap();
-    json.put(&keys::recording_metadata(&call, &file_name), &meta)
-        .await
-        .unwrap();
+    json.set_add(
+        &keys::recording_metadata(&call),
+        &meta,
+        Some(Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
     // What the call model closes: the agent's segment.
     let seg: engage_callmodel::output::RecordingSegment =
         serde_json::from_value(serde_json::json!({
@@ -120,6 +124,7 @@ async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late()
             sta_program_id: Some("00000000-0000-4000-8000-00000000057a".into()),
             metadata_wait: Duration::from_secs(600),
             every: Duration::from_millis(100),
+            token: Some(gcex::Secret::new("exrp-shared-token")),
         },
         json.clone(),
         health.clone(),
@@ -154,6 +159,8 @@ async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late()
         1000,
     );
     w.instance_id = "exrp-handoff".into();
+    // EXRP requires a token (EXRP_API_TOKEN); the hand-off sends it (issue 12 §11).
+    w.api_token = Some(gcex::Secret::new("exrp-shared-token"));
     let exrp = Exrp::start_with(
         w,
         store.clone(),
@@ -201,6 +208,24 @@ async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(health.report().dependencies["recordingProcessor"].up);
+    // Without EXRP's token nobody else gets in; with a wrong one neither.
+    let url = format!("http://127.0.0.1:{port}/api/v1/interaction-end");
+    let anon = reqwest::Client::new()
+        .post(&url)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 401);
+    let wrong = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth("exrp-shared-tokeX")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(!wrong.text().await.unwrap().contains("exrp-shared-token"));
     worker.abort();
     exrp.shutdown().await;
 }

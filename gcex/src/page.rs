@@ -84,9 +84,12 @@ impl GcClient {
                 req.query.extend(query);
                 let listing: EntityListing<T> = client.call(req).await?;
                 let n = listing.entities.len();
+                // Without `pageCount` (GC's queue-member listing has none), a full page or a
+                // `nextUri` means there may be more; an empty page ends it (as the terraform
+                // provider pages that listing).
                 let more = match listing.page_count {
                     Some(pc) => page < pc && n > 0,
-                    None => listing.next_uri.is_some() && n > 0,
+                    None => n > 0 && (listing.next_uri.is_some() || n >= PAGE_SIZE as usize),
                 };
                 Ok(Some((listing.entities, more.then_some(page + 1))))
             }

@@ -315,20 +315,7 @@ async fn duplicate_names_answer_as_gc_does() {
 async fn a_429_carries_gcs_code_and_rate_limit_headers() {
     let h = emulator_with(|c| c.with_rate_limit(2, Duration::from_secs(60))).await;
     let http = reqwest::Client::new();
-    let token: serde_json::Value = http
-        .post(format!("{}/oauth/token", h.base_url()))
-        .basic_auth(CLIENT_ID, Some(SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let token = token["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned();
+    let token = raw_token(&h).await;
     let get = || {
         http.get(format!(
             "{}/api/v2/authorization/divisions/home",
@@ -354,4 +341,66 @@ async fn a_429_carries_gcs_code_and_rate_limit_headers() {
     }
     let body: serde_json::Value = refused.json().await.expect("body");
     assert_eq!(body["code"], "too.many.requests.retry.after");
+}
+
+async fn raw_token(h: &gcex::emulator::EmulatorHandle) -> String {
+    let token: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/oauth/token", h.base_url()))
+        .basic_auth(CLIENT_ID, Some(SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    token["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
+/// GC's queue-member listing has no `total` or `pageCount` (`QueueMemberEntityListing`,
+/// since SDK 137.0.0), and its `nextUri` keeps the request's filters: the client pages it to
+/// the end all the same.
+#[tokio::test]
+async fn queue_members_page_without_totals_and_next_uri_keeps_the_filters() {
+    let h = emulator().await;
+    let c = client(&h);
+    let q = c
+        .create_queue(&QueueRequest {
+            name: "Big".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("queue");
+    let mut ids = Vec::new();
+    for i in 0..230 {
+        ids.push(make_user(&c, &format!("m{i}@example.com")).await.id);
+    }
+    c.add_queue_members(&q.id, &ids).await.expect("members");
+    let listed = collect_all(c.queue_members(&q.id)).await.expect("listed");
+    assert_eq!(listed.len(), 230, "every page read without pageCount");
+
+    let token = raw_token(&h).await;
+    let page: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v2/routing/queues/{}/members?joined=true&pageSize=100",
+            h.base_url(),
+            q.id
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("page")
+        .json()
+        .await
+        .expect("json");
+    assert!(page.get("total").is_none(), "{page}");
+    assert!(page.get("pageCount").is_none(), "{page}");
+    let next = page["nextUri"].as_str().expect("nextUri");
+    assert!(
+        next.contains("joined=true") && next.contains("pageNumber=2"),
+        "{next}"
+    );
 }

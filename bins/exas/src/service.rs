@@ -100,17 +100,11 @@ impl Service {
     ) -> Result<Service, ServiceError> {
         let health = Health::new();
         let metrics = Metrics::new();
-        let addr_text = format!("{host}:{port}");
-        let addr: SocketAddr = tokio::net::lookup_host(&addr_text)
+        let addr = engage_ops::http::listen_addr(host, port)
             .await
-            .map_err(|source| ServiceError::Listen {
-                addr: addr_text.clone(),
-                source,
-            })?
-            .next()
-            .ok_or_else(|| ServiceError::Listen {
-                addr: addr_text.clone(),
-                source: std::io::Error::other("the host name resolves to no address"),
+            .map_err(|e| ServiceError::Listen {
+                addr: e.addr,
+                source: e.source,
             })?;
         let engine = Driver::start(
             engine_config,
@@ -139,7 +133,7 @@ impl Service {
             Err(source) => {
                 engine.shutdown().await;
                 return Err(ServiceError::Listen {
-                    addr: addr_text,
+                    addr: addr.to_string(),
                     source,
                 });
             }

@@ -82,6 +82,16 @@ pub static SETTINGS: ServiceSettings = ServiceSettings::new(
                 Setting::guide("EXCP_PORT", "REST port (/health, /status, /metrics)")
                     .default_value("3650")
                     .aliases(&["EXCP_1_PORT"]),
+                Setting::ours(
+                    "EXCP_API_TOKEN",
+                    "when set, the recording API and the dead-letter API need Authorization: Bearer <token> (a load balancer in front can add it for MCP)",
+                )
+                .secret(),
+                Setting::ours(
+                    "EXCP_RECORDING_PROCESSOR_TOKEN",
+                    "the token EXRP requires (its EXRP_API_TOKEN), sent with each interaction-end call",
+                )
+                .secret(),
                 Setting::ours("EXCP_HOST", "address the REST endpoint binds")
                     .default_value("0.0.0.0"),
                 Setting::ours("EXCP_SWITCH_NAME", "the switch whose DNs this pair serves")
@@ -135,6 +145,11 @@ pub static SETTINGS: ServiceSettings = ServiceSettings::new(
                     "how long a segment waits for MCP's recording metadata before it is parked",
                 )
                 .default_value("600"),
+                Setting::ours(
+                    "EXCP_RECORDING_TTL_HOURS",
+                    "how long a call's recording metadata and agent segments are kept in the store after the last write",
+                )
+                .default_value("72"),
             ],
         ),
         COMMON_SETTINGS,
@@ -233,6 +248,13 @@ pub struct ExcpConfig {
     pub sta_program_id: Option<String>,
     /// `EXCP_RECORDING_METADATA_WAIT_SECS`.
     pub metadata_wait: Duration,
+    /// `EXCP_API_TOKEN` (ours): the token the recording and dead-letter APIs require.
+    pub api_token: Option<engage_base::Secret>,
+    /// `EXCP_RECORDING_PROCESSOR_TOKEN` (ours): the token sent to EXRP.
+    pub processor_token: Option<engage_base::Secret>,
+    /// `EXCP_RECORDING_TTL_HOURS` (72): how long a call's recording metadata and segments
+    /// stay in the store after the last write.
+    pub recording_ttl: Duration,
     /// The store.
     pub store: StoreSettings,
     /// GC connection from `EXCP_GC_*`; `None`: the one EXCS publishes.
@@ -321,6 +343,15 @@ impl ExcpConfig {
         let sta_program_id = env.optional("EXCP_STA_DEFAULT_PROGRAM_ID");
         let metadata_wait =
             Duration::from_secs(env.parsed_or::<u64>("EXCP_RECORDING_METADATA_WAIT_SECS", 600));
+        let api_token = env.optional("EXCP_API_TOKEN").map(engage_base::Secret::new);
+        let processor_token = env
+            .optional("EXCP_RECORDING_PROCESSOR_TOKEN")
+            .map(engage_base::Secret::new);
+        let recording_ttl = Duration::from_secs(
+            env.parsed_or::<u64>("EXCP_RECORDING_TTL_HOURS", 72)
+                .clamp(1, 24 * 365)
+                * 3600,
+        );
         let max_pending = env
             .parsed_or::<usize>(
                 "EXCP_MAX_PENDING_EVENTS",
@@ -356,6 +387,9 @@ impl ExcpConfig {
             recording_enabled,
             sta_program_id,
             metadata_wait,
+            api_token,
+            processor_token,
+            recording_ttl,
             store,
             gc,
             log,

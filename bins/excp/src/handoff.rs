@@ -50,6 +50,8 @@ pub struct HandoffSettings {
     pub metadata_wait: Duration,
     /// How often the worker looks at the waiting jobs.
     pub every: Duration,
+    /// EXRP's API token (`EXCP_RECORDING_PROCESSOR_TOKEN`), sent as `Authorization: Bearer`.
+    pub token: Option<engage_base::Secret>,
 }
 
 impl HandoffSettings {
@@ -246,7 +248,11 @@ async fn attempt(
         };
     };
     let body = request_body(&job.segment, file, settings.sta_program_id.as_deref());
-    match http.post(&settings.url).json(&body).send().await {
+    let mut request = http.post(&settings.url).json(&body);
+    if let Some(t) = settings.token.as_ref().filter(|t| !t.is_empty()) {
+        request = request.bearer_auth(t.expose());
+    }
+    match request.send().await {
         Ok(r) if r.status().is_success() => Outcome::Delivered,
         Ok(r) if r.status().is_client_error() => {
             let status = r.status();

@@ -247,6 +247,16 @@ pub enum InjectError {
     Gc(#[from] gcex::GcError),
 }
 
+/// Width of one done-mark set (an hour, in ms).
+const DONE_BUCKET_MS: u64 = 3_600_000;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// Delivers [`Pending`] events: claims, injects, reports.
 #[derive(Debug, Clone)]
 pub struct Injector {
@@ -290,11 +300,26 @@ impl Injector {
         self
     }
 
+    /// The done-mark sets that may hold an event finished within `done_ttl` of now: one set
+    /// per hour (`{prefix}done:{hour}`), newest first. Sets instead of a key per event keep
+    /// the store's key space small (a busy site finishes millions of events in `done_ttl`,
+    /// and every `SCAN` would walk them all).
+    fn done_sets(&self) -> Vec<String> {
+        let now_h = now_ms() / DONE_BUCKET_MS;
+        let back = self.done_ttl.as_millis() as u64 / DONE_BUCKET_MS + 1;
+        (0..=back)
+            .map(|i| format!("{}done:{}", self.claim_prefix, now_h.saturating_sub(i)))
+            .collect()
+    }
+
     /// Who owns an event: done (by anyone), ours (newly claimed, or claimed by us in an
     /// earlier round that did not finish), or the other instance's.
     async fn claim(&self, event_id: &str) -> Result<Claim, StoreError> {
-        let done = format!("{}done:{event_id}", self.claim_prefix);
-        if self.store.get(&done).await?.is_some() {
+        if self
+            .store
+            .set_contains_any(&self.done_sets(), event_id.as_bytes())
+            .await?
+        {
             return Ok(Claim::Done);
         }
         let key = format!("{}{event_id}", self.claim_prefix);
@@ -309,11 +334,15 @@ impl Injector {
         Ok(Claim::Peer)
     }
 
-    /// Marks an event done (GC answered for it).
+    /// Marks an event done (GC answered for it), in the current hour's set, which lives
+    /// `done_ttl` past the end of its hour.
     async fn finish(&self, event_id: &str) -> Result<(), StoreError> {
-        let done = format!("{}done:{event_id}", self.claim_prefix);
+        let now = now_ms();
+        let set = format!("{}done:{}", self.claim_prefix, now / DONE_BUCKET_MS);
+        let left_in_hour = DONE_BUCKET_MS - now % DONE_BUCKET_MS;
+        let ttl = self.done_ttl + Duration::from_millis(left_in_hour);
         self.store
-            .put_if_absent(&done, self.instance.as_bytes(), Some(self.done_ttl))
+            .set_add(&set, event_id.as_bytes(), Some(ttl))
             .await
             .map(|_| ())
     }

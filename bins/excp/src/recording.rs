@@ -15,16 +15,18 @@
 //! Every answer has the guide's envelope, `{"status":{"code":N,"message":"…","corrId":"…"}}`
 //! (plus `data` where there is some); `corrId` is new for each request and is logged with it.
 //!
-//! - `POST /api/v1/recording`: stores the metadata under `recmeta:{callUuid}:{fileName}`
-//!   (idempotent: MCP may retry); `202` with code `0`. A body without a CallUUID (an empty
+//! - `POST /api/v1/recording`: adds the metadata to the call's set `recmeta:{callUuid}`
+//!   (idempotent: MCP may retry; the set expires `EXCP_RECORDING_TTL_HOURS`, 72 h, after the
+//!   last post); `202` with code `0`. A body without a CallUUID (an empty
 //!   `POST`, as the guide's readiness check sends) answers `404` with code `40402` "CallUUID
 //!   not found", as the guide shows. Other problems answer `400` with code `40001` and what is
 //!   wrong (not JSON, a CallUUID that is not 32 letters and digits, an empty file name or one
 //!   over the 80 characters GC accepts, an end before the start); a store failure `503` with
 //!   code `50301`. Codes other than `0` and `40402` are our design.
 //! - `GET /api/v1/recording/{callUuid}`: code `0` and, in `data`, what is known of the call:
-//!   the posted files and the call model's agent segments (`recseg:{callUuid}:{communicationId}`,
-//!   written by the service as the model produces them); `404` / `40402` when nothing is.
+//!   the posted files and the call model's agent segments (the set `recseg:{callUuid}`,
+//!   written by the service as the model produces them, expiring like the metadata); `404` /
+//!   `40402` when nothing is. Two set reads: no request ever scans the store's key space.
 //!
 //! Not yet: the hand-off to EXRP (its interaction-end API is not built).
 
@@ -37,6 +39,7 @@ use engage_callmodel::output::RecordingSegment;
 use engage_store::schema::keys;
 use engage_store::{JsonView, StoreError};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// GC's limit on a recording file name.
 pub const MAX_FILE_NAME: usize = 80;
@@ -100,51 +103,59 @@ pub struct CallRecordings {
     pub segments: Vec<RecordingSegment>,
 }
 
-/// Relative store key of a posted file.
-pub fn metadata_key(call_uuid: &str, file_name: &str) -> String {
-    keys::recording_metadata(call_uuid, file_name)
+/// How long a call's recording metadata and segments stay in the store after the last write
+/// (the default of `EXCP_RECORDING_TTL_HOURS`): far longer than a hand-off waits for
+/// metadata (`EXCP_RECORDING_METADATA_WAIT_SECS`), short enough that the store stays bounded.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(72 * 3600);
+
+/// The recording API's state: the store view and how long what it stores is kept.
+#[derive(Debug, Clone)]
+pub struct RecordingApi {
+    /// The store view.
+    pub json: JsonView,
+    /// Expiry of a call's metadata set, renewed by each post.
+    pub ttl: Duration,
 }
 
-/// Relative store key of a model segment.
-pub fn segment_key(s: &RecordingSegment) -> String {
-    keys::recording_segment(&s.call_uuid, &s.communication_id.to_string())
+/// Stores one model segment in its call's set (`recseg:{callUuid}`), which expires `ttl`
+/// after the last write.
+pub async fn store_segment(
+    json: &JsonView,
+    s: &RecordingSegment,
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    json.set_add(&keys::recording_segments(&s.call_uuid), s, Some(ttl))
+        .await
+        .map(|_| ())
 }
 
-/// Stores one model segment.
-pub async fn store_segment(json: &JsonView, s: &RecordingSegment) -> Result<(), StoreError> {
-    json.put(&segment_key(s), s).await
-}
-
-/// The recording metadata MCP posted for a call (every file).
+/// The recording metadata MCP posted for a call (every file; a file posted twice with
+/// different content counts once, the one with the latest end).
 pub async fn metadata_for(
     json: &JsonView,
     call_uuid: &str,
 ) -> Result<Vec<RecordingMetadata>, StoreError> {
-    Ok(json
-        .scan::<RecordingMetadata>(&keys::recording_metadata_prefix(call_uuid))
-        .await?
-        .into_iter()
-        .map(|(_, m)| m)
-        .collect())
+    let mut files: Vec<RecordingMetadata> = json
+        .set_members(&keys::recording_metadata(call_uuid))
+        .await?;
+    files.sort_by(|a, b| {
+        (a.file_name.as_str(), std::cmp::Reverse(a.end_time))
+            .cmp(&(b.file_name.as_str(), std::cmp::Reverse(b.end_time)))
+    });
+    files.dedup_by(|a, b| a.file_name == b.file_name);
+    Ok(files)
 }
 
-/// Reads what is known of a call.
+/// Reads what is known of a call: two set reads, never a key-space scan.
 pub async fn call_recordings(
     json: &JsonView,
     call_uuid: &str,
 ) -> Result<CallRecordings, StoreError> {
-    let files = json
-        .scan::<RecordingMetadata>(&keys::recording_metadata_prefix(call_uuid))
-        .await?
-        .into_iter()
-        .map(|(_, m)| m)
-        .collect();
-    let segments = json
-        .scan::<RecordingSegment>(&keys::recording_segment_prefix(call_uuid))
-        .await?
-        .into_iter()
-        .map(|(_, s)| s)
-        .collect();
+    let files = metadata_for(json, call_uuid).await?;
+    let mut segments: Vec<RecordingSegment> = json
+        .set_members(&keys::recording_segments(call_uuid))
+        .await?;
+    segments.sort_by_key(|s| (s.start_time, s.communication_id));
     Ok(CallRecordings { files, segments })
 }
 
@@ -171,7 +182,7 @@ fn answer(
 
 const NOT_FOUND: u32 = 40402;
 
-async fn post_recording(State(json): State<JsonView>, body: axum::body::Bytes) -> Response {
+async fn post_recording(State(api): State<RecordingApi>, body: axum::body::Bytes) -> Response {
     let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
         serde_json::Value::Null
     } else {
@@ -208,11 +219,16 @@ async fn post_recording(State(json): State<JsonView>, body: axum::body::Bytes) -
     if let Err(e) = meta.validate() {
         return answer(StatusCode::BAD_REQUEST, 40001, e, None);
     }
-    match json
-        .put(&metadata_key(&meta.call_uuid, &meta.file_name), &meta)
+    match api
+        .json
+        .set_add(
+            &keys::recording_metadata(&meta.call_uuid),
+            &meta,
+            Some(api.ttl),
+        )
         .await
     {
-        Ok(()) => answer(
+        Ok(_) => answer(
             StatusCode::ACCEPTED,
             0,
             format!("recording metadata for CallUUID {} stored", meta.call_uuid),
@@ -227,8 +243,8 @@ async fn post_recording(State(json): State<JsonView>, body: axum::body::Bytes) -
     }
 }
 
-async fn get_recording(State(json): State<JsonView>, Path(call_uuid): Path<String>) -> Response {
-    match call_recordings(&json, &call_uuid).await {
+async fn get_recording(State(api): State<RecordingApi>, Path(call_uuid): Path<String>) -> Response {
+    match call_recordings(&api.json, &call_uuid).await {
         Ok(r) if r.files.is_empty() && r.segments.is_empty() => {
             answer(StatusCode::NOT_FOUND, NOT_FOUND, "CallUUID not found", None)
         }
@@ -248,11 +264,11 @@ async fn get_recording(State(json): State<JsonView>, Path(call_uuid): Path<Strin
 }
 
 /// The API's routes over the store view.
-pub fn router(json: JsonView) -> axum::Router {
+pub fn router(api: RecordingApi) -> axum::Router {
     axum::Router::new()
         .route("/api/v1/recording", post(post_recording))
         .route("/api/v1/recording/{call_uuid}", get(get_recording))
-        .with_state(json)
+        .with_state(api)
 }
 
 #[cfg(test)]

@@ -214,6 +214,11 @@ pub struct RunSettings {
     pub liveness_ttl: Duration,
     /// The recording hand-off to EXRP, when recording is enabled and a processor is set.
     pub handoff: Option<crate::handoff::HandoffSettings>,
+    /// How long a call's recording metadata and segments stay in the store after the last
+    /// write (`EXCP_RECORDING_TTL_HOURS`, 72 h).
+    pub recording_ttl: Duration,
+    /// The token the recording and dead-letter APIs require (`EXCP_API_TOKEN`); `None`: open.
+    pub api_token: Option<engage_base::Secret>,
 }
 
 impl RunSettings {
@@ -235,6 +240,8 @@ impl RunSettings {
             max_pending: DEFAULT_MAX_PENDING,
             liveness_ttl: LIVENESS_TTL,
             handoff: None,
+            recording_ttl: crate::recording::DEFAULT_TTL,
+            api_token: None,
         }
     }
 
@@ -255,6 +262,8 @@ impl RunSettings {
             max_pending: c.max_pending,
             liveness_ttl: LIVENESS_TTL,
             handoff: None,
+            recording_ttl: c.recording_ttl,
+            api_token: c.api_token.clone(),
         }
     }
 }
@@ -383,6 +392,7 @@ impl Service {
                     .or_else(|| from_section("sta_default_programid")),
                 metadata_wait: config.metadata_wait,
                 every: Duration::from_secs(1),
+                token: config.processor_token.clone(),
             }),
             (None, true) => {
                 tracing::warn!(
@@ -409,16 +419,12 @@ impl Service {
         host: &str,
         port: u16,
     ) -> Result<Service, ServiceError> {
-        let addr_text = format!("{host}:{port}");
-        let listen_err = |source| ServiceError::Listen {
-            addr: addr_text.clone(),
-            source,
-        };
-        let addr = tokio::net::lookup_host(&addr_text)
+        let addr = engage_ops::http::listen_addr(host, port)
             .await
-            .map_err(listen_err)?
-            .next()
-            .ok_or_else(|| listen_err(std::io::Error::other("resolves to no address")))?;
+            .map_err(|e| ServiceError::Listen {
+                addr: e.addr,
+                source: e.source,
+            })?;
         let status: SharedStatus = Arc::default();
         let router = base_router(OpsState {
             health: deps.health.clone(),
@@ -429,16 +435,28 @@ impl Service {
                 .route("/status", get(status_handler))
                 .with_state(status.clone()),
         )
-        .merge(super::recording::router(JsonView::new(
-            deps.store.clone(),
-            deps.ns.clone(),
-        )));
+        .merge(engage_ops::http::protect(
+            super::recording::router(super::recording::RecordingApi {
+                json: JsonView::new(deps.store.clone(), deps.ns.clone()),
+                ttl: settings.recording_ttl,
+            }),
+            settings.api_token.clone(),
+        ));
         let (replay_tx, replay_rx) = mpsc::channel::<ReplayRequest>(4);
-        let router = router.merge(delivery::router(DeadLetterApi {
-            list: delivery::dead_letters(deps.store.clone(), &deps.ns),
-            replay: replay_tx,
-        }));
-        let (http_addr, http) = serve(addr, router).await.map_err(listen_err)?;
+        let router = router.merge(engage_ops::http::protect(
+            delivery::router(DeadLetterApi {
+                list: delivery::dead_letters(deps.store.clone(), &deps.ns),
+                replay: replay_tx,
+            }),
+            settings.api_token.clone(),
+        ));
+        let (http_addr, http) =
+            serve(addr, router)
+                .await
+                .map_err(|source| ServiceError::Listen {
+                    addr: addr.to_string(),
+                    source,
+                })?;
         let (stop, stop_rx) = watch::channel(false);
         let health = deps.health.clone();
         let metrics = deps.metrics.clone();
@@ -832,12 +850,13 @@ async fn run(
         // stay in the engine, and so in its checkpoint.
         let mut stored = 0;
         for seg in engine.unsaved_segments() {
-            let saved = match super::recording::store_segment(&json, seg).await {
-                Ok(()) if settings.handoff.is_some() => {
-                    crate::handoff::enqueue(&json, seg, now_ms()).await
-                }
-                other => other,
-            };
+            let saved =
+                match super::recording::store_segment(&json, seg, settings.recording_ttl).await {
+                    Ok(()) if settings.handoff.is_some() => {
+                        crate::handoff::enqueue(&json, seg, now_ms()).await
+                    }
+                    other => other,
+                };
             match saved {
                 Ok(()) => stored += 1,
                 Err(e) => {

@@ -101,6 +101,13 @@ pub static SETTINGS: ServiceSettings = ServiceSettings::new(
             &[
                 Setting::guide("EXCS_PORT", "REST port (/health, /status, /metrics)")
                     .default_value("3640"),
+                Setting::ours("EXCS_HOST", "address the REST endpoint binds (127.0.0.1: this host only)")
+                    .default_value("0.0.0.0"),
+                Setting::ours(
+                    "EXCS_API_TOKEN",
+                    "when set, the look-ups (/api/v1/*, personal data) need Authorization: Bearer <token>",
+                )
+                .secret(),
                 Setting::guide(
                     "EXCS_GC_QUEUE_NAME_SUFFIX",
                     "suffix of the GC queues synced from Engage; set it to -Engage-external",
@@ -157,6 +164,10 @@ pub struct ExcsSettings {
     pub common: CommonConfig,
     /// `EXCS_PORT` (default 3640).
     pub port: u16,
+    /// `EXCS_HOST`: the address the REST endpoint binds (default `0.0.0.0`; ours).
+    pub host: String,
+    /// `EXCS_API_TOKEN`: when set, the look-ups need `Authorization: Bearer` (ours).
+    pub api_token: Option<gcex::Secret>,
     /// Config DB connection (`EXCS_CONFIG_DB_*`).
     pub db: DbConfig,
     /// `EXCS_GC_QUEUE_NAME_SUFFIX`.
@@ -194,6 +205,10 @@ impl ExcsSettings {
         let mut env = EnvReader::new(lookup);
         let common = CommonConfig::read(&mut env);
         let port = env.parsed_or::<u16>("EXCS_PORT", 3640);
+        let host = env
+            .optional("EXCS_HOST")
+            .unwrap_or_else(|| "0.0.0.0".to_string());
+        let api_token = env.optional("EXCS_API_TOKEN").map(gcex::Secret::new);
         let queue_suffix = env.required(
             "EXCS_GC_QUEUE_NAME_SUFFIX",
             "queue name suffix, set it to -Engage-external",
@@ -255,6 +270,8 @@ impl ExcsSettings {
             log,
             common,
             port,
+            host,
+            api_token,
             db: db.unwrap_or_else(|| DbConfig::sqlite("")),
             queue_suffix,
             filter,
@@ -548,8 +565,26 @@ impl Excs {
             );
         }
         health.up("removalGuard", "no cycle refused");
+        let json = JsonView::new(store_for_json, ns_for_json);
+        // Records written by a version without the login index get it now, once (at start,
+        // never on a request path).
+        let backfill = async {
+            let mut indexed = 0usize;
+            for (_, p) in json.scan::<PersonRecord>(PersonRecord::PREFIX).await? {
+                p.index_logins(&json).await?;
+                indexed += p.logins.len();
+            }
+            Ok::<usize, StoreError>(indexed)
+        };
+        match backfill.await {
+            Ok(n) => tracing::debug!(logins = n, "login index written"),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "login index not written at start; logins get it when their person changes"
+            ),
+        }
         Ok(Excs {
-            json: JsonView::new(store_for_json, ns_for_json),
+            json,
             ids,
             confirmation: settings.confirm_removals,
             blocked: None,
@@ -980,12 +1015,9 @@ async fn person_by_login(
     State(s): State<ApiState>,
     Path((switch_dbid, code)): Path<(i64, String)>,
 ) -> Response {
-    match s.json.scan::<PersonRecord>(PersonRecord::PREFIX).await {
-        Ok(all) => found(all.into_iter().map(|(_, p)| p).find(|p| {
-            p.logins
-                .iter()
-                .any(|l| l.switch_dbid == switch_dbid && l.login_code == code)
-        })),
+    // Two reads through the login index: a request never scans the store.
+    match PersonRecord::by_login(&s.json, switch_dbid, &code).await {
+        Ok(p) => found(p),
         Err(e) => store_error(e),
     }
 }
@@ -1019,15 +1051,19 @@ async fn wrap_up_code(State(s): State<ApiState>, Path(name): Path<String>) -> Re
 }
 
 /// The EXCS REST API: `/status` and the look-ups EXAS and EXCP use, plus `/health`, `/metrics`.
-pub fn router(api: ApiState, ops: OpsState) -> Router {
-    Router::new()
-        .route("/status", get(status))
+/// With `token` (`EXCS_API_TOKEN`) the look-ups, which return personal data, need it.
+pub fn router(api: ApiState, ops: OpsState, token: Option<gcex::Secret>) -> Router {
+    let lookups = Router::new()
         .route("/api/v1/persons/{dbid}", get(person))
         .route("/api/v1/logins/{switch_dbid}/{code}", get(person_by_login))
         .route("/api/v1/queues/{dn_dbid}", get(queue))
         .route("/api/v1/extensions/{switch}/{number}", get(extension))
         .route("/api/v1/wrapupcodes/{name}", get(wrap_up_code))
+        .with_state(api.clone());
+    Router::new()
+        .route("/status", get(status))
         .with_state(api)
+        .merge(engage_ops::http::protect(lookups, token))
         .merge(base_router(ops))
 }
 

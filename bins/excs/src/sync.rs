@@ -992,9 +992,7 @@ impl Reconciler {
             logins: user.agent_logins.clone(),
         };
         if prev.as_ref() != Some(&record) {
-            self.json
-                .put(&PersonRecord::key(user.person_dbid), &record)
-                .await?;
+            record.publish(&self.json).await?;
         }
         if changed && !created {
             report.users_updated += 1;

@@ -27,6 +27,11 @@ pub static SETTINGS: engage_ops::settings::ServiceSettings = {
                     Setting::ours("EXRP_HOST", "address the REST endpoint binds")
                         .default_value("0.0.0.0"),
                     Setting::ours(
+                        "EXRP_API_TOKEN",
+                        "when set, the interaction-end API needs Authorization: Bearer <token> (EXCP_RECORDING_PROCESSOR_TOKEN on EXCP)",
+                    )
+                    .secret(),
+                    Setting::ours(
                         "EXRP_WEBDAV_URL",
                         "the WebDAV transient storage's collection URL (default: the published recording-uploader.exec.transientStorage section)",
                     ),
@@ -166,6 +171,9 @@ pub struct WorkerSettings {
     pub work_dir: PathBuf,
     /// This instance's name in claims and logs.
     pub instance_id: String,
+    /// `EXRP_API_TOKEN` (ours): when set, the interaction-end API needs
+    /// `Authorization: Bearer <token>` (EXCP sends it as `EXCP_RECORDING_PROCESSOR_TOKEN`).
+    pub api_token: Option<gcex::Secret>,
 }
 
 impl Default for WorkerSettings {
@@ -181,6 +189,7 @@ impl Default for WorkerSettings {
             delete_after_upload: true,
             work_dir: std::env::temp_dir(),
             instance_id: default_instance_id(),
+            api_token: None,
         }
     }
 }
@@ -256,6 +265,7 @@ impl ExrpConfig {
             }
             Duration::from_secs(v.max(1))
         };
+        let api_token = env.optional("EXRP_API_TOKEN").map(gcex::Secret::new);
         let poll_ms = env.parsed_or::<u64>("EXRP_POLL_MILLIS", 1000).max(10);
         let claim_ttl = secs(&mut env, "EXRP_CLAIM_TTL_SECS", d.claim_ttl);
         let done_ttl = secs(&mut env, "EXRP_DONE_TTL_SECS", d.done_ttl);
@@ -318,6 +328,7 @@ impl ExrpConfig {
                 delete_after_upload,
                 work_dir,
                 instance_id,
+                api_token,
             },
             log,
         })

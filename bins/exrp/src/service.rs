@@ -140,20 +140,15 @@ impl Service {
     ) -> Result<Service, ServiceError> {
         let health = Health::new();
         let metrics = Metrics::new();
-        let addr_text = format!("{host}:{port}");
-        let addr: SocketAddr = tokio::net::lookup_host(&addr_text)
+        let addr = engage_ops::http::listen_addr(host, port)
             .await
-            .map_err(|source| ServiceError::Listen {
-                addr: addr_text.clone(),
-                source,
-            })?
-            .next()
-            .ok_or_else(|| ServiceError::Listen {
-                addr: addr_text.clone(),
-                source: std::io::Error::other("the host name resolves to no address"),
+            .map_err(|e| ServiceError::Listen {
+                addr: e.addr,
+                source: e.source,
             })?;
         let jobs = Jobs::new(store, ns);
         let instance = worker.instance_id.clone();
+        let worker_token = worker.api_token.clone();
         let driver = Driver::start(
             worker,
             DriverDeps::new(jobs.clone(), gc, webdav, health.clone(), metrics.clone()),
@@ -164,11 +159,15 @@ impl Service {
             uploaded: driver.uploaded_counter(),
             instance,
         };
-        let router = Router::new()
+        let token = worker_token.clone();
+        let api_routes = Router::new()
             .route("/api/v1/interaction-end", post(interaction_end))
             .route("/api/v1/interaction-end/{job_id}", get(job_state))
+            .with_state(api.clone());
+        let router = Router::new()
             .route("/status", get(status))
             .with_state(api)
+            .merge(engage_ops::http::protect(api_routes, token))
             .merge(base_router(OpsState {
                 health: health.clone(),
                 metrics: metrics.clone(),
@@ -178,7 +177,7 @@ impl Service {
             Err(source) => {
                 driver.shutdown().await;
                 return Err(ServiceError::Listen {
-                    addr: addr_text,
+                    addr: addr.to_string(),
                     source,
                 });
             }

@@ -56,6 +56,8 @@ async fn run() -> ExitCode {
     };
     let ns = Namespace::new(&settings.common.tenant_id, &settings.common.org_id);
     let port = settings.port;
+    let host = settings.host.clone();
+    let token = settings.api_token.clone();
     let org_id = settings.common.org_id.clone();
     let excs = match Excs::start(
         settings,
@@ -79,22 +81,39 @@ async fn run() -> ExitCode {
         ids: IdMap::new(store.clone(), ns.clone()),
         json: JsonView::new(store, ns),
     };
-    let app = router(api, OpsState { health, metrics });
-    let addr = std::net::SocketAddr::from(([0, 0, 0, 0], port));
-    match serve(addr, app).await {
-        Ok((bound, _task)) => tracing::info!(%bound, "EXCS REST API listening"),
+    let app = router(api, OpsState { health, metrics }, token);
+    let addr = match engage_ops::http::listen_addr(&host, port).await {
+        Ok(a) => a,
         Err(e) => {
-            tracing::error!(error = %e, port, "cannot listen on EXCS_PORT");
+            tracing::error!(error = %e, "cannot listen on EXCS_HOST:EXCS_PORT");
             return ExitCode::from(1);
         }
-    }
+    };
+    let mut http = match serve(addr, app).await {
+        Ok((bound, task)) => {
+            tracing::info!(%bound, "EXCS REST API listening");
+            task
+        }
+        Err(e) => {
+            tracing::error!(error = %e, %addr, "cannot listen on EXCS_HOST:EXCS_PORT");
+            return ExitCode::from(1);
+        }
+    };
     // A cycle stopped half-way is safe: the reconciler is restart-safe (ids and applied hashes
     // are in the store), so the next start finishes it without duplicates.
-    tokio::select! {
-        () = excs.run() => {}
+    let mut workers = [("http", &mut http)];
+    let code = tokio::select! {
+        () = excs.run() => ExitCode::SUCCESS,
         signal = engage_ops::service::shutdown_signal() => {
             tracing::info!(signal, "excs stopping");
+            ExitCode::SUCCESS
         }
-    }
-    ExitCode::SUCCESS
+        (name, why) = engage_ops::service::first_ended(&mut workers) => {
+            tracing::error!(worker = name, reason = %why, "excs: a worker died; stopping so that the supervisor restarts the service");
+            eprintln!("excs: a worker died: {why}");
+            ExitCode::FAILURE
+        }
+    };
+    engage_ops::service::abort_and_wait(http).await;
+    code
 }

@@ -33,7 +33,9 @@ pub use redis_store::{RedisConfig, RedisStore, RedisTls};
 pub use schema::{
     DnRecord, LoginRecord, PRESENCE_SOURCE_KEY, PersonRecord, ServiceConnection, VqRecord,
 };
-pub use typed::{IdKind, IdMap, JsonView, Lease, LeaseState, Outbox, OutboxEntry};
+pub use typed::{
+    IdKind, IdMap, JsonView, Lease, LeaseState, Outbox, OutboxEntry, corrupt_records_skipped,
+};
 
 use async_trait::async_trait;
 use std::time::Duration;
@@ -117,8 +119,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         value: &[u8],
         ttl: Option<Duration>,
     ) -> StoreResult<bool>;
+    /// Writes (overwrites) a value that expires after `ttl` (every key family that grows with
+    /// traffic is written this way, so the store stays bounded).
+    async fn put_ttl(&self, key: &str, value: &[u8], ttl: Duration) -> StoreResult<()>;
     /// Deletes a key; returns whether it existed.
     async fn delete(&self, key: &str) -> StoreResult<bool>;
+    /// Adds `member` to the set at `key` and makes the whole set expire `ttl` after this add
+    /// (`None`: never). Returns whether the member is new. One set replaces many small keys:
+    /// the key space (which `SCAN` walks) stays small, and a look-up is one round trip.
+    async fn set_add(&self, key: &str, member: &[u8], ttl: Option<Duration>) -> StoreResult<bool>;
+    /// Whether `member` is in the set at `key`.
+    async fn set_contains(&self, key: &str, member: &[u8]) -> StoreResult<bool>;
+    /// Whether `member` is in any of the sets at `keys` (one round trip).
+    async fn set_contains_any(&self, keys: &[String], member: &[u8]) -> StoreResult<bool>;
+    /// Every member of the set at `key` (empty when absent), in no particular order.
+    async fn set_members(&self, key: &str) -> StoreResult<Vec<Vec<u8>>>;
+    /// Removes `member` from the set at `key`; returns whether it was there.
+    async fn set_remove(&self, key: &str, member: &[u8]) -> StoreResult<bool>;
     /// Every live key/value whose key starts with `prefix`, in key order.
     async fn scan_prefix(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
     /// Appends an item to the FIFO queue named `queue`.

@@ -233,6 +233,78 @@ impl Store for RedisStore {
         Ok(res.is_some())
     }
 
+    async fn put_ttl(&self, key: &str, value: &[u8], ttl: Duration) -> StoreResult<()> {
+        let mut c = self.conn.clone();
+        redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("PX")
+            .arg(ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(err("SET PX"))
+    }
+
+    async fn set_add(&self, key: &str, member: &[u8], ttl: Option<Duration>) -> StoreResult<bool> {
+        let mut c = self.conn.clone();
+        let mut p = redis::pipe();
+        p.atomic().cmd("SADD").arg(key).arg(member);
+        if let Some(ttl) = ttl {
+            p.cmd("PEXPIRE")
+                .arg(key)
+                .arg(ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64)
+                .ignore();
+        } else {
+            p.cmd("PERSIST").arg(key).ignore();
+        }
+        let (added,): (i64,) = p.query_async(&mut c).await.map_err(err("SADD"))?;
+        Ok(added > 0)
+    }
+
+    async fn set_contains(&self, key: &str, member: &[u8]) -> StoreResult<bool> {
+        let mut c = self.conn.clone();
+        let n: i64 = redis::cmd("SISMEMBER")
+            .arg(key)
+            .arg(member)
+            .query_async(&mut c)
+            .await
+            .map_err(err("SISMEMBER"))?;
+        Ok(n > 0)
+    }
+
+    async fn set_contains_any(&self, keys: &[String], member: &[u8]) -> StoreResult<bool> {
+        if keys.is_empty() {
+            return Ok(false);
+        }
+        let mut c = self.conn.clone();
+        let mut p = redis::pipe();
+        for k in keys {
+            p.cmd("SISMEMBER").arg(k).arg(member);
+        }
+        let found: Vec<i64> = p.query_async(&mut c).await.map_err(err("SISMEMBER"))?;
+        Ok(found.iter().any(|n| *n > 0))
+    }
+
+    async fn set_members(&self, key: &str) -> StoreResult<Vec<Vec<u8>>> {
+        let mut c = self.conn.clone();
+        redis::cmd("SMEMBERS")
+            .arg(key)
+            .query_async(&mut c)
+            .await
+            .map_err(err("SMEMBERS"))
+    }
+
+    async fn set_remove(&self, key: &str, member: &[u8]) -> StoreResult<bool> {
+        let mut c = self.conn.clone();
+        let n: i64 = redis::cmd("SREM")
+            .arg(key)
+            .arg(member)
+            .query_async(&mut c)
+            .await
+            .map_err(err("SREM"))?;
+        Ok(n > 0)
+    }
+
     async fn delete(&self, key: &str) -> StoreResult<bool> {
         let mut c = self.conn.clone();
         let n: i64 = redis::cmd("DEL")

@@ -70,6 +70,11 @@ pub mod keys {
     pub fn gc_deleted(kind: &str, key: &str) -> String {
         format!("gcdeleted:{kind}:{key}")
     }
+    /// EXCS: the person DBID holding agent login `code` on switch `switch_dbid` (an index of
+    /// the person records' logins).
+    pub fn person_login(switch_dbid: i64, code: &str) -> String {
+        format!("login:{switch_dbid}:{code}")
+    }
     /// EXCS: the class (agent, supervisor…) a person was last synchronized as.
     pub fn person_class(person_dbid: i64) -> String {
         format!("class:{person_dbid}")
@@ -88,21 +93,16 @@ pub mod keys {
     }
     /// EXCP: prefix of the HA claims (`excp:claim:{eventId}`).
     pub const EXCP_CLAIM_PREFIX: &str = "excp:claim:";
-    /// EXCP: recording metadata an MCP posted for one file of a call.
-    pub fn recording_metadata(call_uuid: &str, file_name: &str) -> String {
-        format!("recmeta:{call_uuid}:{file_name}")
+    /// EXCP: the set of recording metadata MCP posted for a call (one JSON member per file;
+    /// expires `EXCP_RECORDING_TTL_HOURS` after the last post). A set, so that a look-up is
+    /// one round trip, never a `SCAN`.
+    pub fn recording_metadata(call_uuid: &str) -> String {
+        format!("recmeta:{call_uuid}")
     }
-    /// EXCP: prefix of every [`recording_metadata`] key of a call.
-    pub fn recording_metadata_prefix(call_uuid: &str) -> String {
-        format!("recmeta:{call_uuid}:")
-    }
-    /// EXCP: one agent segment of a call (a GC communication).
-    pub fn recording_segment(call_uuid: &str, communication_id: &str) -> String {
-        format!("recseg:{call_uuid}:{communication_id}")
-    }
-    /// EXCP: prefix of every [`recording_segment`] key of a call.
-    pub fn recording_segment_prefix(call_uuid: &str) -> String {
-        format!("recseg:{call_uuid}:")
+    /// EXCP: the set of a call's agent segments (one JSON member per GC communication;
+    /// expires like [`recording_metadata`]).
+    pub fn recording_segments(call_uuid: &str) -> String {
+        format!("recseg:{call_uuid}")
     }
     /// A de-duplication mark.
     pub fn dedup(id: &str) -> String {
@@ -213,6 +213,48 @@ impl PersonRecord {
 
     /// The relative key prefix of all person records.
     pub const PREFIX: &'static str = keys::PERSON_PREFIX;
+
+    /// Writes the record and the login index of each of its logins
+    /// ([`keys::person_login`]), so that a look-up by login is two reads, never a scan.
+    pub async fn publish(&self, json: &crate::JsonView) -> crate::StoreResult<()> {
+        json.put(&Self::key(self.dbid), self).await?;
+        self.index_logins(json).await
+    }
+
+    /// Writes the login index of each of the record's logins.
+    pub async fn index_logins(&self, json: &crate::JsonView) -> crate::StoreResult<()> {
+        for l in &self.logins {
+            json.put(
+                &keys::person_login(l.switch_dbid, &l.login_code),
+                &self.dbid,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The person holding login `code` on switch `switch_dbid`: the index says who, and the
+    /// record must still list that login (an index left behind by a moved login is ignored).
+    pub async fn by_login(
+        json: &crate::JsonView,
+        switch_dbid: i64,
+        code: &str,
+    ) -> crate::StoreResult<Option<PersonRecord>> {
+        let Some(dbid) = json
+            .get::<i64>(&keys::person_login(switch_dbid, code))
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(json
+            .get::<PersonRecord>(&Self::key(dbid))
+            .await?
+            .filter(|p| {
+                p.logins
+                    .iter()
+                    .any(|l| l.switch_dbid == switch_dbid && l.login_code == code)
+            }))
+    }
 }
 
 /// An agent login of a [`PersonRecord`].

@@ -155,18 +155,65 @@ impl JsonView {
 
     /// Every value under relative prefix `rel`, keyed by the rest of the key.
     pub async fn scan<T: DeserializeOwned>(&self, rel: &str) -> StoreResult<Vec<(String, T)>> {
+        Ok(self.scan_checked(rel).await?.0)
+    }
+
+    /// Like [`JsonView::scan`], and also the keys of the records that did not decode. A
+    /// corrupt record (written by another version, or damaged) never fails the whole scan:
+    /// it is skipped, logged at WARN with its key, and counted in
+    /// [`corrupt_records_skipped`].
+    pub async fn scan_checked<T: DeserializeOwned>(
+        &self,
+        rel: &str,
+    ) -> StoreResult<(Vec<(String, T)>, Vec<String>)> {
         let prefix = self.ns.key(rel);
         let rows = self.store.scan_prefix(&prefix).await?;
-        rows.into_iter()
-            .map(|(k, v)| {
-                serde_json::from_slice(&v)
-                    .map(|t| (k[prefix.len()..].to_string(), t))
-                    .map_err(|e| StoreError::Corrupt {
-                        key: k,
-                        message: e.to_string(),
-                    })
-            })
-            .collect()
+        let mut good = Vec::with_capacity(rows.len());
+        let mut bad = Vec::new();
+        for (k, v) in rows {
+            match serde_json::from_slice(&v) {
+                Ok(t) => good.push((k[prefix.len()..].to_string(), t)),
+                Err(e) => {
+                    CORRUPT_SKIPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(key = %k, error = %e, "skipping a stored record that does not decode (another version's, or damaged); the rest is used");
+                    bad.push(k);
+                }
+            }
+        }
+        Ok((good, bad))
+    }
+
+    /// Adds `value` (as JSON) to the set at relative key `rel`, which expires `ttl` after this
+    /// add; returns whether it was new.
+    pub async fn set_add<T: Serialize>(
+        &self,
+        rel: &str,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> StoreResult<bool> {
+        let key = self.ns.key(rel);
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+            key: key.clone(),
+            message: e.to_string(),
+        })?;
+        self.store.set_add(&key, &bytes, ttl).await
+    }
+
+    /// The members of the set at relative key `rel` that decode as `T`; the others are
+    /// skipped, logged and counted as [`JsonView::scan_checked`] does.
+    pub async fn set_members<T: DeserializeOwned>(&self, rel: &str) -> StoreResult<Vec<T>> {
+        let key = self.ns.key(rel);
+        let mut out = Vec::new();
+        for m in self.store.set_members(&key).await? {
+            match serde_json::from_slice(&m) {
+                Ok(t) => out.push(t),
+                Err(e) => {
+                    CORRUPT_SKIPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(key = %key, error = %e, "skipping a set member that does not decode");
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes the value at relative key `rel`.
@@ -577,4 +624,11 @@ impl Lease {
         }
         Ok(())
     }
+}
+
+static CORRUPT_SKIPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Records this process skipped in scans because they did not decode (for a metric).
+pub fn corrupt_records_skipped() -> u64 {
+    CORRUPT_SKIPPED.load(std::sync::atomic::Ordering::Relaxed)
 }

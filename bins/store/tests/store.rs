@@ -10,6 +10,7 @@ use std::time::Duration;
 
 async fn contract(store: Arc<dyn Store>, ns: Namespace) {
     store.ping().await.unwrap();
+    ttls_and_sets(store.as_ref(), &ns).await;
 
     // Plain values.
     let k = ns.key("plain");
@@ -256,6 +257,117 @@ async fn lease(store: Arc<dyn Store>, ns: &Namespace) {
     ));
 }
 
+/// `put_ttl` and the set primitives (issue 12 §15: every growing key family bounded, and
+/// look-ups without `SCAN`).
+async fn ttls_and_sets(store: &dyn Store, ns: &Namespace) {
+    let k = ns.key("ttl:v");
+    store
+        .put_ttl(&k, b"v", Duration::from_millis(80))
+        .await
+        .unwrap();
+    assert_eq!(store.get(&k).await.unwrap().as_deref(), Some(&b"v"[..]));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(store.get(&k).await.unwrap(), None, "expired");
+    assert!(
+        store.scan_prefix(&ns.key("ttl:")).await.unwrap().is_empty(),
+        "an expired value is not listed"
+    );
+
+    let set = ns.key("set:a");
+    assert!(store.set_members(&set).await.unwrap().is_empty());
+    assert!(!store.set_contains(&set, b"x").await.unwrap());
+    assert!(store.set_add(&set, b"x", None).await.unwrap());
+    assert!(!store.set_add(&set, b"x", None).await.unwrap(), "not new");
+    assert!(store.set_add(&set, b"\x00\xffbinary", None).await.unwrap());
+    assert!(store.set_contains(&set, b"x").await.unwrap());
+    assert!(store.set_contains(&set, b"\x00\xffbinary").await.unwrap());
+    let none = ns.key("set:none");
+    assert!(
+        store
+            .set_contains_any(&[none.clone(), set.clone()], b"x")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_contains_any(std::slice::from_ref(&none), b"x")
+            .await
+            .unwrap()
+    );
+    assert!(!store.set_contains_any(&[], b"x").await.unwrap());
+    let mut m = store.set_members(&set).await.unwrap();
+    m.sort();
+    assert_eq!(m, vec![b"\x00\xffbinary".to_vec(), b"x".to_vec()]);
+    assert!(store.set_remove(&set, b"x").await.unwrap());
+    assert!(!store.set_remove(&set, b"x").await.unwrap());
+    assert!(!store.set_contains(&set, b"x").await.unwrap());
+    // Another set's members never leak into this one (prefix-sharing keys).
+    let other = ns.key("set:ab");
+    store.set_add(&other, b"y", None).await.unwrap();
+    assert_eq!(store.set_members(&set).await.unwrap().len(), 1);
+    assert!(
+        store.delete(&set).await.unwrap(),
+        "a set is deleted like a key"
+    );
+    assert!(store.set_members(&set).await.unwrap().is_empty());
+    assert!(!store.set_contains(&set, b"\x00\xffbinary").await.unwrap());
+    assert_eq!(
+        store.set_members(&other).await.unwrap(),
+        vec![b"y".to_vec()]
+    );
+    store.delete(&other).await.unwrap();
+
+    // A set expires as a whole `ttl` after its last add; a later add starts it afresh.
+    let t = ns.key("set:ttl");
+    store
+        .set_add(&t, b"1", Some(Duration::from_millis(80)))
+        .await
+        .unwrap();
+    assert!(store.set_contains(&t, b"1").await.unwrap());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!store.set_contains(&t, b"1").await.unwrap(), "expired");
+    assert!(store.set_members(&t).await.unwrap().is_empty());
+    assert!(
+        store
+            .set_add(&t, b"2", Some(Duration::from_secs(60)))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.set_members(&t).await.unwrap(), vec![b"2".to_vec()]);
+    store.delete(&t).await.unwrap();
+}
+
+/// The embedded store purges what expired: the file does not grow with dead records.
+#[tokio::test]
+async fn embedded_store_purges_expired_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path().join("store.redb")).unwrap();
+    for i in 0..50 {
+        store
+            .put_ttl(&format!("k{i}"), b"v", Duration::from_millis(20))
+            .await
+            .unwrap();
+        store
+            .put_if_absent(&format!("d{i}"), b"v", Some(Duration::from_millis(20)))
+            .await
+            .unwrap();
+    }
+    store
+        .set_add("s", b"m", Some(Duration::from_millis(20)))
+        .await
+        .unwrap();
+    store.put("keep", b"v").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // 50 + 50 values, the set and its member.
+    assert_eq!(store.purge_expired_now().unwrap(), 102);
+    assert_eq!(
+        store.purge_expired_now().unwrap(),
+        0,
+        "nothing left to purge"
+    );
+    assert_eq!(store.get("keep").await.unwrap().as_deref(), Some(&b"v"[..]));
+}
+
 #[tokio::test]
 async fn redis_backend_passes_the_contract() {
     let r = TestRedis::create().await;
@@ -386,4 +498,26 @@ async fn redis_over_tls_passes_the_contract_and_refuses_an_unknown_ca() {
         .await
         .expect_err("half a client identity");
     assert!(e.to_string().contains("go together"), "{e}");
+}
+
+/// Issue 12 §15: one corrupt record never fails a whole scan; it is skipped and reported.
+#[tokio::test]
+async fn a_corrupt_record_is_skipped_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path().join("s.redb")).unwrap());
+    let ns = Namespace::new("t", "o");
+    let json = JsonView::new(store.clone(), ns.clone());
+    json.put("rec:1", &1u32).await.unwrap();
+    store.put(&ns.key("rec:2"), b"{not json").await.unwrap();
+    json.put("rec:3", &3u32).await.unwrap();
+    let before = engage_store::corrupt_records_skipped();
+    let (good, bad) = json.scan_checked::<u32>("rec:").await.unwrap();
+    assert_eq!(
+        good,
+        vec![("1".to_string(), 1), ("3".to_string(), 3)],
+        "the rest is read"
+    );
+    assert_eq!(bad, vec![ns.key("rec:2")]);
+    assert_eq!(json.scan::<u32>("rec:").await.unwrap().len(), 2);
+    assert!(engage_store::corrupt_records_skipped() >= before + 2);
 }

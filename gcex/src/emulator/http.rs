@@ -150,8 +150,33 @@ impl Q {
     }
 }
 
+/// `path?{q}` with `pageSize` and `pageNumber` set: GC's `nextUri`/`selfUri` keep every other
+/// query parameter (the filters) of the request.
+fn page_uri(path: &str, q: &Q, size: usize, number: usize) -> String {
+    let mut parts: Vec<String> =
+        q.0.iter()
+            .filter(|(k, _)| k != "pageSize" && k != "pageNumber")
+            .map(|(k, v)| format!("{}={}", crate::client::seg(k), crate::client::seg(v)))
+            .collect();
+    parts.push(format!("pageSize={size}"));
+    parts.push(format!("pageNumber={number}"));
+    format!("{path}?{}", parts.join("&"))
+}
+
 /// A `pageNumber`/`pageSize` listing page.
 fn paged<T: Serialize + Clone>(items: Vec<T>, q: &Q, path: &str) -> ApiResult<Response> {
+    paged_listing(items, q, path, true)
+}
+
+/// A `pageNumber`/`pageSize` listing page; `totals: false` leaves out `total` and
+/// `pageCount`, as GC's queue-member listing does (`QueueMemberEntityListing` has neither
+/// since SDK 137.0.0; the terraform provider pages it until an empty page).
+fn paged_listing<T: Serialize + Clone>(
+    items: Vec<T>,
+    q: &Q,
+    path: &str,
+    totals: bool,
+) -> ApiResult<Response> {
     let size = q.num("pageSize", 25)?.clamp(1, 500);
     let number = q.num("pageNumber", 1)?.max(1);
     let total = items.len();
@@ -165,12 +190,11 @@ fn paged<T: Serialize + Clone>(items: Vec<T>, q: &Q, path: &str) -> ApiResult<Re
         entities,
         page_size: Some(size as u32),
         page_number: Some(number as u32),
-        total: Some(total as u64),
-        page_count: Some(page_count as u32),
-        next_uri: (number < page_count)
-            .then(|| format!("{path}?pageSize={size}&pageNumber={}", number + 1)),
+        total: totals.then_some(total as u64),
+        page_count: totals.then_some(page_count as u32),
+        next_uri: (number < page_count).then(|| page_uri(path, q, size, number + 1)),
         next_page: None,
-        self_uri: Some(format!("{path}?pageSize={size}&pageNumber={number}")),
+        self_uri: Some(page_uri(path, q, size, number)),
     };
     ok(&listing)
 }
@@ -1471,7 +1495,12 @@ async fn get_members(
             joined: Some(true),
         })
         .collect();
-    paged(v, &q, &format!("/api/v2/routing/queues/{id}/members"))
+    paged_listing(
+        v,
+        &q,
+        &format!("/api/v2/routing/queues/{id}/members"),
+        false,
+    )
 }
 
 fn id_list(body: &Bytes) -> ApiResult<Vec<String>> {
