@@ -58,6 +58,8 @@ pub struct Message {
     pub(crate) kv_depth: usize,
     /// Set by the builder when a value did not fit the arena's 32-bit offsets; encoding fails.
     pub(crate) oversize: bool,
+    /// Strings that were not UTF-8 on the wire and were decoded as Windows-1252.
+    pub(crate) transcoded: usize,
 }
 
 /// A borrowed attribute value.
@@ -168,6 +170,13 @@ impl Message {
     /// Starts building a message of this type.
     pub fn builder(msg_type: MessageType) -> MessageBuilder {
         MessageBuilder::new(msg_type)
+    }
+
+    /// How many strings of this message were not UTF-8 on the wire and were decoded as
+    /// Windows-1252 (a site's code page in user data) instead of failing the frame; count them
+    /// to see how often a site sends them.
+    pub fn transcoded_strings(&self) -> usize {
+        self.transcoded
     }
 
     /// The message type.
@@ -470,6 +479,7 @@ impl MessageBuilder {
             kv: self.kv,
             kv_depth: self.kv_depth,
             oversize: self.oversize,
+            transcoded: 0,
         }
     }
 

@@ -615,5 +615,32 @@ async fn a_malformed_frame_is_skipped_and_the_link_stays_up() {
     );
     assert_eq!(client.stats().frames_skipped, 3);
     assert_eq!(client.stats().links_lost, 0);
+
+    // A frame whose text is Latin-1 (not UTF-8) is delivered, transcoded, not skipped.
+    let mut wire = bytes::BytesMut::new();
+    engage_tlib::encode(&ringing("5001", 8), &mut wire).expect("encoded");
+    let at = wire
+        .windows(4)
+        .position(|w| w == b"5001")
+        .expect("ThisDN on the wire");
+    wire[at + 2] = 0xe9; // "50\xe91": é in Latin-1
+    assert_eq!(sim.send_raw_to_call_monitors(wire.freeze()), 1);
+    let (ev, between) = wait_for(&mut events, "the Latin-1 message", |e| {
+        matches!(e, ClientEvent::Message(_))
+    })
+    .await;
+    let ClientEvent::Message(m) = ev else {
+        unreachable!("waited for a message")
+    };
+    assert_eq!(m.this_dn(), Some("50\u{e9}1"));
+    assert_eq!(m.transcoded_strings(), 1);
+    assert!(
+        !between.iter().any(|e| matches!(
+            e,
+            ClientEvent::FrameSkipped { .. } | ClientEvent::LinkDown { .. }
+        )),
+        "{between:?}"
+    );
+    assert_eq!(client.stats().frames_skipped, 3);
     client.shutdown();
 }

@@ -1043,6 +1043,14 @@ fn handle(engine: &mut Engine, lookups: &ExcpLookups, deps: &Deps, role: Role, e
                 "TLib messages received, by client role.",
                 &labels,
             );
+            if m.transcoded_strings() > 0 {
+                deps.metrics.inc_by(
+                    "excp_tlib_transcoded_strings_total",
+                    "TLib strings that were not UTF-8 and were decoded as Windows-1252 (the site's code page in user data), by client role.",
+                    &labels,
+                    m.transcoded_strings() as u64,
+                );
+            }
             engine.on_tlib(&m, lookups, now_ms());
         }
         ClientEvent::Registered { which } => {

@@ -295,20 +295,81 @@ fn span(start: usize, len: usize) -> Span {
     }
 }
 
+/// Checks that a string span is UTF-8; a span that is not is recorded in `lossy` to be
+/// transcoded as Windows-1252 (see [`transcode_lossy`]) instead of failing the frame: a SIP
+/// Server passes user data in the site's code page, and one such value must not drop a link.
 #[inline]
-fn check_utf8(buf: &[u8], s: Span, what: &'static str) -> Result<(), DecodeError> {
+fn check_utf8(buf: &[u8], s: Span, lossy: &mut Vec<Span>) {
     let bytes = s.get(buf);
     // Most T-Library strings are short ASCII: skip the general validator's call overhead.
-    if bytes.is_ascii() {
-        return Ok(());
+    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+        return;
     }
-    match std::str::from_utf8(bytes) {
-        Ok(_) => Ok(()),
-        Err(e) => err(
-            s.start as usize + e.valid_up_to(),
-            DecodeReason::InvalidUtf8 { what },
-        ),
+    lossy.push(s);
+}
+
+/// The WHATWG `windows-1252` decoding of one byte (also what the `latin1` label means on the
+/// web): ASCII and 0xA0–0xFF as Latin-1, 0x80–0x9F as Windows-1252's printable characters,
+/// its five unassigned bytes as the C1 controls of the same value. Lossless and reversible.
+fn cp1252(b: u8) -> char {
+    const HIGH: [u16; 32] = [
+        0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+        0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+        0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+    ];
+    match b {
+        0x80..=0x9F => char::from_u32(u32::from(HIGH[usize::from(b - 0x80)]))
+            .unwrap_or(char::REPLACEMENT_CHARACTER),
+        _ => char::from(b),
     }
+}
+
+/// Copies `buf` into a new arena with every span of `lossy` transcoded ([`cp1252`]) and
+/// appended, and points the string slots of `attrs` and `kv` at the transcoded copies.
+fn transcode_lossy(
+    buf: &[u8],
+    lossy: &[Span],
+    attrs: &mut [AttrEntry],
+    kv: &mut [KvEntry],
+) -> Result<Vec<u8>, DecodeError> {
+    let mut arena =
+        Vec::with_capacity(buf.len() + lossy.iter().map(|s| s.len as usize * 2).sum::<usize>());
+    arena.extend_from_slice(buf);
+    let mut moved: std::collections::HashMap<u32, Span> = std::collections::HashMap::new();
+    for s in lossy {
+        let start = arena.len();
+        let mut tmp = [0u8; 4];
+        for &b in s.get(buf) {
+            arena.extend_from_slice(cp1252(b).encode_utf8(&mut tmp).as_bytes());
+        }
+        let len = arena.len() - start;
+        if u32::try_from(arena.len()).is_err() {
+            return err(
+                s.start as usize,
+                DecodeReason::InvalidUtf8 {
+                    what: "transcoded string",
+                },
+            );
+        }
+        moved.insert(s.start, span(start, len));
+    }
+    let fix = |s: &mut Span| {
+        if let Some(n) = moved.get(&s.start).filter(|_| s.len > 0) {
+            *s = *n;
+        }
+    };
+    for a in attrs.iter_mut() {
+        if let Slot::Str(s) = &mut a.slot {
+            fix(s);
+        }
+    }
+    for e in kv.iter_mut() {
+        fix(&mut e.key);
+        if let KvSlot::String(s) = &mut e.value {
+            fix(s);
+        }
+    }
+    Ok(arena)
 }
 
 #[inline]
@@ -351,6 +412,7 @@ fn decode_data(frame: Bytes) -> Result<Message, DecodeError> {
     let mut attrs = Vec::with_capacity(((r.end - r.pos) / MIN_ATTR_LEN).min(32));
     let mut kv: Vec<KvEntry> = Vec::new();
     let mut kv_depth = 0;
+    let mut lossy: Vec<Span> = Vec::new();
     while r.pos < r.end {
         let at = r.pos;
         // One bounds check for the 7-byte attribute header, one for the value.
@@ -387,7 +449,7 @@ fn decode_data(frame: Bytes) -> Result<Message, DecodeError> {
                         Slot::ConnId(ConnId(u64::from_be_bytes(fixed(buf, s, "ConnID")?)))
                     }
                     AttrKind::Str => {
-                        check_utf8(buf, s, "string attribute")?;
+                        check_utf8(buf, s, &mut lossy);
                         Slot::Str(s)
                     }
                     AttrKind::CallUuid => {
@@ -408,7 +470,8 @@ fn decode_data(frame: Bytes) -> Result<Message, DecodeError> {
                         let start = s.start as usize;
                         let end = start + s.len as usize;
                         let mut depth = 0;
-                        let range = decode_list(buf, start, end, 1, &mut kv, &mut depth)?;
+                        let range =
+                            decode_list(buf, start, end, 1, &mut kv, &mut depth, &mut lossy)?;
                         kv_depth = kv_depth.max(depth);
                         Slot::KvList(range)
                     }
@@ -417,13 +480,20 @@ fn decode_data(frame: Bytes) -> Result<Message, DecodeError> {
         };
         attrs.push(AttrEntry { id, slot });
     }
+    let transcoded = lossy.len();
+    let arena = if lossy.is_empty() {
+        frame
+    } else {
+        Bytes::from(transcode_lossy(buf, &lossy, &mut attrs, &mut kv)?)
+    };
     Ok(Message {
         msg_type,
-        arena: frame,
+        arena,
         attrs,
         kv,
         kv_depth,
         oversize: false,
+        transcoded,
     })
 }
 
@@ -436,6 +506,7 @@ fn decode_list(
     depth: usize,
     kv: &mut Vec<KvEntry>,
     max_depth: &mut usize,
+    lossy: &mut Vec<Span>,
 ) -> Result<ListRange, DecodeError> {
     if depth > MAX_KV_DEPTH {
         return err(
@@ -461,12 +532,12 @@ fn decode_list(
     for i in 0..count {
         let key_len = r.u16("KV key length")? as usize;
         let key = span(r.take(key_len, "KV key")?, key_len);
-        check_utf8(buf, key, "KV key")?;
+        check_utf8(buf, key, lossy);
         let tag_at = r.pos;
         let value = match r.u8("KV value tag")? {
             kv_tag::STRING => {
                 let s = r.sized("KV string")?;
-                check_utf8(buf, s, "KV string")?;
+                check_utf8(buf, s, lossy);
                 KvSlot::String(s)
             }
             kv_tag::INT => KvSlot::Int(i32::from_be_bytes(r.array("KV integer")?)),
@@ -481,6 +552,7 @@ fn decode_list(
                     depth + 1,
                     kv,
                     max_depth,
+                    lossy,
                 )?)
             }
             kv_tag::UNICODE => {
@@ -718,9 +790,17 @@ pub fn pack_kv_list(list: &KvList, dst: &mut BytesMut) -> Result<(), EncodeError
 pub fn unpack_kv_list(packed: &[u8]) -> Result<KvList, DecodeError> {
     let mut kv = Vec::new();
     let mut depth = 0;
-    let range = decode_list(packed, 0, packed.len(), 1, &mut kv, &mut depth)?;
+    let mut lossy = Vec::new();
+    let range = decode_list(packed, 0, packed.len(), 1, &mut kv, &mut depth, &mut lossy)?;
+    let transcoded;
+    let arena: &[u8] = if lossy.is_empty() {
+        packed
+    } else {
+        transcoded = transcode_lossy(packed, &lossy, &mut [], &mut kv)?;
+        &transcoded
+    };
     Ok(KvListRef {
-        arena: packed,
+        arena,
         entries: &kv,
         range,
     }

@@ -173,19 +173,35 @@ fn bad_tags_and_fixed_lengths() {
 }
 
 #[test]
-fn invalid_utf8_names_the_byte() {
-    let (o, r) = reason(&frame(64, &attr(20, tag::STR, b"10\xff1")));
-    assert_eq!(o, 17);
-    assert!(matches!(
-        r,
-        DecodeReason::InvalidUtf8 {
-            what: "string attribute"
-        }
-    ));
-    let kv = [0, 1, 0, 2, b'a', 0xc3, kv_tag::INT, 0, 0, 0, 1];
-    let (o, r) = reason(&frame(64, &attr(51, tag::KV_LIST, &kv)));
-    assert_eq!(o, 15 + 4 + 1);
-    assert!(matches!(r, DecodeReason::InvalidUtf8 { what: "KV key" }));
+fn text_that_is_not_utf8_is_decoded_as_windows_1252_not_fatal() {
+    // ThisDN (attribute 20) in Latin-1, with a byte from Windows-1252's 0x80 row.
+    let m = decode(&frame(64, &attr(20, tag::STR, b"10\xff1\x80"))).expect("decoded");
+    assert_eq!(m.this_dn(), Some("10\u{ff}1\u{20ac}"));
+    assert_eq!(m.transcoded_strings(), 1);
+    // A KV key and a KV string in the same list, next to valid ones.
+    let mut kv = vec![0, 3];
+    kv.extend_from_slice(&[0, 2, b'a', 0xc3, kv_tag::INT, 0, 0, 0, 1]);
+    kv.extend_from_slice(&[0, 1, b'b', kv_tag::STRING, 0, 0, 0, 4]);
+    kv.extend_from_slice(b"Ren\xe9");
+    kv.extend_from_slice(&[0, 1, b'c', kv_tag::STRING, 0, 0, 0, 2]);
+    kv.extend_from_slice("\u{e9}".as_bytes());
+    let m = decode(&frame(64, &attr(51, tag::KV_LIST, &kv))).expect("decoded");
+    assert_eq!(m.transcoded_strings(), 2);
+    let ud = m.user_data().expect("user data").to_kv_list();
+    assert_eq!(ud.get("a\u{c3}"), Some(&KvValue::Int(1)));
+    assert_eq!(ud.get("b"), Some(&KvValue::String("Ren\u{e9}".into())));
+    assert_eq!(ud.get("c"), Some(&KvValue::String("\u{e9}".into())));
+    // Re-encoding sends UTF-8: the value survives a round trip through the codec.
+    let again = decode(&encoded(&m)).expect("re-decoded");
+    assert_eq!(again.transcoded_strings(), 0);
+    assert_eq!(again.user_data().expect("ud").to_kv_list(), ud);
+    // A packed list unpacked alone is transcoded the same way.
+    let list = unpack_kv_list(&kv).expect("unpacked");
+    assert_eq!(list.get("b"), Some(&KvValue::String("Ren\u{e9}".into())));
+    // Every Windows-1252 byte decodes to one char, none to U+FFFD.
+    for b in 0x80u8..=0xff {
+        assert_ne!(cp1252(b), char::REPLACEMENT_CHARACTER, "{b:#x}");
+    }
     let uni = [0, 1, 0, 0, kv_tag::UNICODE, 0, 0, 0, 2, 0xd8, 0x00];
     assert!(matches!(
         unpack_kv_list(&uni).unwrap_err().reason(),
