@@ -177,9 +177,9 @@ no_test_doubles() { # package [cargo tree flags...]
   local pkg=$1; shift
   local found
   found=$(cargo tree -e normal -p "$pkg" "$@" --locked -f '{p} [{f}]' --prefix none \
-    | grep -E '^engage-sim |\[[^]]*\b(sim|emulator)\b[^]]*\]' || true)
+    | grep -E '^engage-sim |\[[^]]*\b(sim|emulator|seed)\b[^]]*\]' || true)
   if [ -n "$found" ]; then
-    say "ERROR: $pkg links a simulator or the GC emulator:"; echo "$found"; exit 1
+    say "ERROR: $pkg links a simulator, the GC emulator or the Config DB seeder:"; echo "$found"; exit 1
   fi
 }
 no_test_doubles engage-connector

@@ -30,7 +30,8 @@
 //! - [`changes`]: deltas from fingerprints + history ([`ChangeTracker`], [`Poller`]).
 //! - [`mod@doctor`]: schema check ([`doctor()`]).
 //! - [`fuzzing`]: the entry point of the `cfgdb_vag` fuzz target and its corpus replay test.
-//! - [`seed`]: the fixture generator: the only code that writes, kept apart from the reader.
+//! - `seed` (feature `seed`): the fixture generator, the only code that writes, kept apart from
+//!   the reader and out of the services' builds.
 //! - `pg` / `sqlite` / `mssql` / `oracle`: the drivers (features `postgres`, `sqlite`,
 //!   `mssql`, `oracle`).
 #![forbid(unsafe_code)]
@@ -50,6 +51,7 @@ pub mod oracle;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod reader;
+#[cfg(feature = "seed")]
 pub mod seed;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

@@ -6,6 +6,7 @@
 //! connection settings are unit-tested here. Try it against a real server with `exec doctor`.
 
 use async_trait::async_trait;
+use std::time::Duration;
 use tiberius::{AuthMethod, Client, ColumnData, Config, EncryptionLevel, ToSql};
 use tokio::net::TcpStream;
 use tokio_util::compat::TokioAsyncWriteCompatExt;
@@ -17,7 +18,14 @@ use crate::dialect::Dialect;
 #[derive(Clone)]
 pub struct MssqlConfigDb {
     config: DbConfig,
+    connect_timeout: Duration,
+    read_timeout: Duration,
 }
+
+/// How long connecting (TCP, TLS, login) may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one whole read (every query of a snapshot or poll) may take.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl std::fmt::Debug for MssqlConfigDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,6 +63,8 @@ impl MssqlConfigDb {
         }
         Ok(MssqlConfigDb {
             config: config.clone(),
+            connect_timeout: CONNECT_TIMEOUT,
+            read_timeout: READ_TIMEOUT,
         })
     }
 
@@ -69,6 +79,10 @@ impl MssqlConfigDb {
         cfg.port(c.port);
         cfg.database(&c.name);
         cfg.application_name("engage-cfgdb");
+        // ApplicationIntent=ReadOnly in the login: an availability group routes it to a
+        // read-only replica, and the session is read-only; the login must still be granted only
+        // db_datareader (the guide's read-only user).
+        cfg.readonly(true);
         cfg.authentication(AuthMethod::sql_server(&c.user, c.password.expose()));
         cfg.encryption(if c.ssl {
             EncryptionLevel::Required
@@ -117,13 +131,45 @@ impl ConfigDb for MssqlConfigDb {
 
     async fn read(&self, queries: &[Query]) -> Result<Vec<Vec<Row>>, Error> {
         let cfg = self.tiberius_config();
-        let tcp = TcpStream::connect(cfg.get_addr())
-            .await
-            .map_err(connect_err)?;
-        tcp.set_nodelay(true).map_err(connect_err)?;
-        let mut client = Client::connect(cfg, tcp.compat_write())
-            .await
-            .map_err(connect_err)?;
+        let connecting = async {
+            let tcp = TcpStream::connect(cfg.get_addr())
+                .await
+                .map_err(connect_err)?;
+            tcp.set_nodelay(true).map_err(connect_err)?;
+            Client::connect(cfg, tcp.compat_write())
+                .await
+                .map_err(connect_err)
+        };
+        let client = match tokio::time::timeout(self.connect_timeout, connecting).await {
+            Ok(c) => c?,
+            Err(_) => {
+                return Err(Error::Connect {
+                    dialect: "mssql",
+                    message: format!(
+                        "no answer from SQL Server within {} s; check EXCS_CONFIG_DB_HOST/PORT and the firewall",
+                        self.connect_timeout.as_secs_f32()
+                    ),
+                });
+            }
+        };
+        match tokio::time::timeout(self.read_timeout, Self::read_with(client, queries)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Query {
+                what: "read".into(),
+                message: format!(
+                    "no answer from SQL Server within {} s (network or server stalled); the next poll tries again",
+                    self.read_timeout.as_secs()
+                ),
+            }),
+        }
+    }
+}
+
+impl MssqlConfigDb {
+    async fn read_with(
+        mut client: Client<tokio_util::compat::Compat<TcpStream>>,
+        queries: &[Query],
+    ) -> Result<Vec<Vec<Row>>, Error> {
         let begin = Dialect::Mssql.begin_read_only();
         client
             .simple_query(begin)
@@ -230,5 +276,53 @@ mod tests {
         let err = db.read(&[]).await.unwrap_err();
         assert!(err.is_retryable(), "{err}");
         assert!(err.to_string().contains("mssql"), "{err}");
+    }
+
+    fn local(port: u16) -> MssqlConfigDb {
+        let lookup = |k: &str| match k {
+            "EXCS_CONFIG_DB_TYPE" => Some("mssql".to_string()),
+            "EXCS_CONFIG_DB_HOST" => Some("127.0.0.1".to_string()),
+            "EXCS_CONFIG_DB_PORT" => Some(port.to_string()),
+            "EXCS_CONFIG_DB_NAME" => Some("config".to_string()),
+            "EXCS_CONFIG_DB_USER" => Some("reader".to_string()),
+            "EXCS_CONFIG_DB_PASSWORD" => Some("p4ss-w0rd".to_string()),
+            _ => None,
+        };
+        MssqlConfigDb::connect(&DbConfig::from_lookup(lookup).unwrap()).unwrap()
+    }
+
+    /// Issue 12 §14: a server that accepts and never answers is a connect error after the
+    /// timeout, never a hung poll.
+    #[tokio::test]
+    async fn mssql_silent_server_is_a_connect_error_after_the_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hold = tokio::spawn(async move {
+            let held = listener.accept().await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(held);
+        });
+        let mut db = local(port);
+        db.connect_timeout = Duration::from_millis(300);
+        let err = tokio::time::timeout(Duration::from_secs(20), db.read(&[]))
+            .await
+            .expect("bounded by the connect timeout")
+            .unwrap_err();
+        hold.abort();
+        assert!(matches!(err, Error::Connect { .. }), "{err}");
+        assert!(
+            err.to_string().contains("no answer from SQL Server"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("p4ss-w0rd"));
+    }
+
+    /// The login asks for ApplicationIntent=ReadOnly (the TDS login flag tiberius sets).
+    #[test]
+    fn mssql_login_is_read_only_intent() {
+        let cfg = local(1433).tiberius_config();
+        let dbg = format!("{cfg:?}");
+        assert!(dbg.contains("readonly: true"), "{dbg}");
+        assert!(!dbg.contains("p4ss-w0rd"), "the password never shows");
     }
 }

@@ -19,6 +19,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// poller; a whole 10,000-agent snapshot reads in well under a second.
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Client-side limit on one whole read (every query of a snapshot or poll): past it the read
+/// fails, whatever the server or the network does.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// A read-only PostgreSQL Config DB.
 #[derive(Clone)]
 pub struct PgConfigDb {
@@ -85,6 +89,9 @@ impl PgConfigDb {
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(CONNECT_TIMEOUT);
         }
+        // Notice a dead peer within about a minute instead of the OS's two hours.
+        pg.keepalives(true);
+        pg.keepalives_idle(Duration::from_secs(30));
         let mgr = Manager::from_config(
             pg,
             tls,
@@ -170,6 +177,23 @@ impl ConfigDb for PgConfigDb {
     }
 
     async fn read(&self, queries: &[Query]) -> Result<Vec<Vec<Row>>, Error> {
+        // A client-side bound too: `statement_timeout` is enforced by the server, which a
+        // half-open socket (a firewall dropped the connection) never reaches.
+        match tokio::time::timeout(READ_TIMEOUT, self.read_inner(queries)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Query {
+                what: "read".into(),
+                message: format!(
+                    "no answer from PostgreSQL within {} s (network or server stalled); the next poll tries again on a fresh connection",
+                    READ_TIMEOUT.as_secs()
+                ),
+            }),
+        }
+    }
+}
+
+impl PgConfigDb {
+    async fn read_inner(&self, queries: &[Query]) -> Result<Vec<Vec<Row>>, Error> {
         let client = self.pool.get().await.map_err(connect_err)?;
         client
             .batch_execute(Dialect::Postgres.begin_read_only())
@@ -187,9 +211,18 @@ impl ConfigDb for PgConfigDb {
                 let mut owned: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
                 for (i, p) in q.params.iter().enumerate() {
                     let ty = stmt.params().get(i).cloned().unwrap_or(Type::INT8);
+                    let too_big = |width: &str| Error::Query {
+                        what: what.clone(),
+                        message: format!(
+                            "parameter {} = {p} does not fit the column's {width}; not clamped (it would read other rows)",
+                            i + 1
+                        ),
+                    };
                     owned.push(match ty {
-                        Type::INT2 => Box::new(i16::try_from(*p).unwrap_or(i16::MAX)),
-                        Type::INT4 => Box::new(i32::try_from(*p).unwrap_or(i32::MAX)),
+                        Type::INT2 => {
+                            Box::new(i16::try_from(*p).map_err(|_| too_big("smallint"))?)
+                        }
+                        Type::INT4 => Box::new(i32::try_from(*p).map_err(|_| too_big("integer"))?),
                         _ => Box::new(*p),
                     });
                 }

@@ -53,6 +53,23 @@ async fn reader_sessions_are_read_only() {
     assert_eq!(snap.tenants.len(), 1);
 }
 
+/// Issue 12 §14: a parameter too wide for its column is an error, never clamped (a clamped
+/// DBID would silently read other rows).
+#[tokio::test]
+async fn a_parameter_too_wide_for_its_column_is_an_error() {
+    let (_db, _client, reader) = seeded(2).await;
+    let mut q = Query::new("SELECT dbid FROM cfg_tenant WHERE dbid > $1::int4");
+    q.params.push(i64::from(i32::MAX) + 1);
+    let err = reader.read(&[q]).await.unwrap_err().to_string();
+    assert!(
+        err.contains("does not fit") && err.contains("not clamped"),
+        "{err}"
+    );
+    let mut q = Query::new("SELECT dbid FROM cfg_tenant WHERE dbid > $1::int4");
+    q.params.push(0);
+    assert_eq!(reader.read(&[q]).await.unwrap()[0].len(), 1);
+}
+
 #[tokio::test]
 async fn doctor_reports_missing_column_and_table() {
     let db = TestDb::create().await;
