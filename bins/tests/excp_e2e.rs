@@ -704,3 +704,74 @@ async fn a_second_instance_with_the_same_id_refuses_to_start() {
     assert!(third.health.report().dependencies["worker.engine"].up);
     third.shutdown().await;
 }
+
+/// Issue 12 §9: a look-up refresh that reads no DN records (a flushed store, the wrong
+/// namespace) is a fault, not an order to unregister every DN: the registrations stay, `/health`
+/// says why, and when the records are back everything is as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_dn_read_unregisters_nothing() {
+    let (w, _t) = synced_world().await;
+    let sim = SimServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let json = w.json();
+    let records: Vec<(String, DnRecord)> = json
+        .scan::<DnRecord>(engage_store::schema::keys::DN_PREFIX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, d)| d.switch == "SIP_Switch_1")
+        .collect();
+    let dn = records
+        .first()
+        .expect("a DN on SIP_Switch_1")
+        .1
+        .number
+        .clone();
+    let excp = start_excp(&w, &sim, "excp-dn-guard").await;
+    wait_for("the DN is registered", || sim.registrations(&dn) >= 1).await;
+    let vqs = json
+        .scan::<serde_json::Value>(engage_store::schema::keys::VQ_PREFIX)
+        .await
+        .unwrap();
+    for (k, _) in &records {
+        json.delete(&format!("{}{k}", engage_store::schema::keys::DN_PREFIX))
+            .await
+            .unwrap();
+    }
+    for (k, _) in &vqs {
+        json.delete(&format!("{}{k}", engage_store::schema::keys::VQ_PREFIX))
+            .await
+            .unwrap();
+    }
+    wait_for("the guard holds the empty read", || {
+        excp.health
+            .report()
+            .dependencies
+            .get("dnRegistrations")
+            .is_some_and(|d| !d.up && d.detail.contains("empty"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(sim.registrations(&dn) >= 1, "nothing was unregistered");
+    assert_eq!(
+        excp.metrics.value("excp_dn_registrations_held", &[]),
+        Some(1.0)
+    );
+    for (k, d) in &records {
+        json.put(&format!("{}{k}", engage_store::schema::keys::DN_PREFIX), d)
+            .await
+            .unwrap();
+    }
+    for (k, v) in &vqs {
+        json.put(&format!("{}{k}", engage_store::schema::keys::VQ_PREFIX), v)
+            .await
+            .unwrap();
+    }
+    wait_for("the records are back", || {
+        excp.health.report().dependencies["dnRegistrations"].up
+    })
+    .await;
+    assert!(sim.registrations(&dn) >= 1);
+    excp.shutdown().await;
+}

@@ -834,7 +834,9 @@ impl Main {
 
     /// Reports the scope guard's verdict in `/health`, `/status` and (on change) the log.
     fn report_scope(&self, verdict: &ScopeVerdict) {
-        let fault = verdict.is_fault().then(|| verdict.describe());
+        let fault = verdict
+            .is_fault()
+            .then(|| verdict.describe(&super::scope::NAMES));
         let previous = std::mem::replace(&mut self.shared.status().scope_fault, fault.clone());
         match (&fault, previous) {
             (Some(why), before) => {
@@ -848,7 +850,7 @@ impl Main {
                     tracing::info!("the scope EXCS published is consistent again");
                 }
                 if let ScopeVerdict::ApplyAfterHold { .. } = verdict {
-                    tracing::warn!(reason = %verdict.describe(), "scope shrink applied");
+                    tracing::warn!(reason = %verdict.describe(&super::scope::NAMES), "scope shrink applied");
                 }
                 self.deps.health.up(HEALTH_SCOPE, "scope read applied");
             }

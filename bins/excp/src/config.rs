@@ -122,6 +122,16 @@ pub static SETTINGS: ServiceSettings = ServiceSettings::new(
                     "undelivered GC events at which /health reports delivery degraded (never dropped)",
                 )
                 .default_value("200000"),
+                Setting::ours(
+                    "EXCP_MAX_DN_REMOVAL_PERCENT",
+                    "registered DNs one look-up refresh may drop at once, in percent (an empty read is never applied)",
+                )
+                .default_value("10"),
+                Setting::ours(
+                    "EXCP_DN_SHRINK_HOLD_SECS",
+                    "how long a larger drop must persist before the DNs are unregistered",
+                )
+                .default_value("300"),
                 Setting::guide(
                     "EXCP_RECORDING_PROCESSOR_PROXY_HOST",
                     "the HTTP load balancer in front of the EXRP instances (recording hand-off)",
@@ -240,6 +250,9 @@ pub struct ExcpConfig {
     pub lookup_every: Duration,
     /// `EXCP_MAX_PENDING_EVENTS`: the undelivered-event level that degrades `/health`.
     pub max_pending: usize,
+    /// `EXCP_MAX_DN_REMOVAL_PERCENT` (10) and `EXCP_DN_SHRINK_HOLD_SECS` (300): the guard on
+    /// DN registrations.
+    pub dn_guard: (u8, Duration),
     /// `EXCP_RECORDING_PROCESSOR_PROXY_HOST` / `_PORT`: EXRP's interaction-end URL, when set.
     pub recording_processor: Option<String>,
     /// `EXCP_RECORDING_ENABLED`: `None` takes `conversation_provider/recording_enabled`.
@@ -358,6 +371,11 @@ impl ExcpConfig {
                 crate::service::DEFAULT_MAX_PENDING,
             )
             .max(1);
+        let dn_guard = (
+            env.parsed_or::<u8>("EXCP_MAX_DN_REMOVAL_PERCENT", 10)
+                .min(100),
+            Duration::from_secs(env.parsed_or::<u64>("EXCP_DN_SHRINK_HOLD_SECS", 300)),
+        );
         let store = engage_ops::config::store_settings(&mut env);
         let gc = GcEnv::read_optional(&mut env, "EXCP");
         let [level, path, file_name] = &LOG_NAMES;
@@ -383,6 +401,7 @@ impl ExcpConfig {
             model,
             lookup_every: Duration::from_secs(lookup_secs),
             max_pending,
+            dn_guard,
             recording_processor,
             recording_enabled,
             sta_program_id,

@@ -250,12 +250,7 @@ pub enum InjectError {
 /// Width of one done-mark set (an hour, in ms).
 const DONE_BUCKET_MS: u64 = 3_600_000;
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use crate::service::now_ms;
 
 /// Delivers [`Pending`] events: claims, injects, reports.
 #[derive(Debug, Clone)]

@@ -14,6 +14,7 @@ use engage_callmodel::ModelConfig;
 use engage_ops::health::Health;
 use engage_ops::http::{OpsState, base_router, serve};
 use engage_ops::metrics::Metrics;
+use engage_ops::shrink::{ShrinkGuard, ShrinkNames, ShrinkVerdict};
 use engage_store::{
     IdMap, JsonView, Namespace, PRESENCE_SOURCE_KEY, ServiceConnection, Store, StoreError,
 };
@@ -219,6 +220,10 @@ pub struct RunSettings {
     pub recording_ttl: Duration,
     /// The token the recording and dead-letter APIs require (`EXCP_API_TOKEN`); `None`: open.
     pub api_token: Option<engage_base::Secret>,
+    /// The guard on DN registrations: the share of registered DNs one refresh may drop
+    /// (`EXCP_MAX_DN_REMOVAL_PERCENT`, 10) and how long a larger drop must persist
+    /// (`EXCP_DN_SHRINK_HOLD_SECS`, 300 s). An empty read is never applied.
+    pub dn_guard: (u8, Duration),
 }
 
 impl RunSettings {
@@ -242,6 +247,7 @@ impl RunSettings {
             handoff: None,
             recording_ttl: crate::recording::DEFAULT_TTL,
             api_token: None,
+            dn_guard: (10, Duration::from_secs(300)),
         }
     }
 
@@ -264,6 +270,7 @@ impl RunSettings {
             handoff: None,
             recording_ttl: c.recording_ttl,
             api_token: c.api_token.clone(),
+            dn_guard: c.dn_guard,
         }
     }
 }
@@ -568,7 +575,46 @@ fn start_role(
     out
 }
 
-fn now_ms() -> u64 {
+/// How EXCP words the DN guard's verdicts.
+const DN_GUARD_NAMES: ShrinkNames = ShrinkNames {
+    items: "DNs",
+    source: "the DN and VQ records EXCS published",
+    max_setting: "EXCP_MAX_DN_REMOVAL_PERCENT",
+    hold_setting: "EXCP_DN_SHRINK_HOLD_SECS",
+    check: "Check EXCS and the store (a flush, the wrong EXEC_TENANT_ID/EXEC_ORG_ID, EXCP_SWITCH_NAME)",
+};
+
+/// Reports the DN guard's verdict: `/health` (`dnRegistrations`), a gauge, and a log line when
+/// it changes.
+fn report_dn_guard(deps: &Deps, verdict: &ShrinkVerdict, fault: &mut Option<String>) {
+    let now = verdict
+        .is_fault()
+        .then(|| verdict.describe(&DN_GUARD_NAMES));
+    deps.metrics.set(
+        "excp_dn_registrations_held",
+        "1 while a look-up refresh that would drop registered DNs is held back (empty or sharply shrunk read), else 0.",
+        &[],
+        if now.is_some() { 1.0 } else { 0.0 },
+    );
+    match (&now, fault.as_ref()) {
+        (Some(why), before) if before != Some(why) => {
+            tracing::error!(reason = %why, "DN registrations held back; no DN is unregistered for it");
+            deps.health.down("dnRegistrations", why.clone());
+        }
+        (None, Some(_)) => {
+            tracing::info!("the DN records EXCS published are consistent again");
+            deps.health.up("dnRegistrations", "look-ups applied");
+        }
+        _ => {}
+    }
+    if let ShrinkVerdict::ApplyAfterHold { .. } = verdict {
+        tracing::warn!(reason = %verdict.describe(&DN_GUARD_NAMES), "DN drop applied");
+    }
+    *fault = now;
+}
+
+/// Wall-clock time in Unix milliseconds (0 before 1970, saturating far in the future).
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -696,6 +742,12 @@ async fn run(
     let mut tick = tokio::time::interval(settings.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut refresh = tokio::time::interval(settings.lookup_every);
+    let mut dn_guard = ShrinkGuard::new(
+        settings.dn_guard.0,
+        i64::try_from(settings.dn_guard.1.as_millis()).unwrap_or(i64::MAX),
+    );
+    let mut dn_fault: Option<String> = None;
+    deps.health.up("dnRegistrations", "look-ups applied");
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     refresh.tick().await;
     deps.health.up("worker.engine", "running");
@@ -788,9 +840,27 @@ async fn run(
             }
             _ = refresh.tick() => {
                 if let Some(l) = load_lookups(&deps, &settings, &json, &ids).await {
+                    let mut vq: BTreeSet<String> = l.maps.queues.keys().cloned().collect();
+                    let mut agent: BTreeSet<String> = l.extensions.clone();
+                    let verdict = dn_guard.judge(
+                        links.dns[0].len() + links.dns[1].len(),
+                        vq.len() + agent.len(),
+                        links.dns[0].difference(&vq).count()
+                            + links.dns[1].difference(&agent).count(),
+                        now_ms().min(i64::MAX as u64) as i64,
+                    );
+                    report_dn_guard(&deps, &verdict, &mut dn_fault);
+                    match verdict {
+                        // Keep every look-up and registration as they are.
+                        ShrinkVerdict::KeepEmpty { .. } => continue,
+                        // Map with the new look-ups, keep the DNs it would drop registered.
+                        ShrinkVerdict::HoldRemovals { .. } => {
+                            vq.extend(links.dns[0].iter().cloned());
+                            agent.extend(links.dns[1].iter().cloned());
+                        }
+                        _ => {}
+                    }
                     lookups = l;
-                    let vq: BTreeSet<String> = lookups.maps.queues.keys().cloned().collect();
-                    let agent: BTreeSet<String> = lookups.extensions.clone();
                     for (i, (role, new)) in [(Role::Vq, vq), (Role::Agent, agent)].into_iter().enumerate() {
                         if new != links.dns[i] {
                             tracing::info!(role = role.name(), dns = new.len(), "DN set changed; re-registering");

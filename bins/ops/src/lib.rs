@@ -19,3 +19,4 @@ pub mod logging;
 pub mod metrics;
 pub mod service;
 pub mod settings;
+pub mod shrink;
