@@ -1,8 +1,15 @@
-//! Deterministic ids (UUID v5) and event fingerprints.
+//! Deterministic ids and event fingerprints.
 //!
 //! `conversationId = v5(NAMESPACE, "conversation:" + first CallUUID)`; every other id is
 //! `v5(conversationId, tag + position)` where the position counts communications, events or
 //! transfer commands within the conversation. Two instances fed the same events derive the same ids.
+//!
+//! Every id is **shaped as a version-4 UUID** (version nibble 4, RFC 4122 variant): Genesys
+//! Cloud's event models describe `eventId`, `conversationId` and `communicationId` as "V4 UUID"
+//! (platform SDK docs, e.g. `CommunicationEndedEvent.md`), and a server may check the version.
+//! The 122 other bits are the UUIDv5 name hash (SHA-1 of namespace and name), so the ids stay
+//! deterministic; a v4 UUID's bits are arbitrary by definition, so this is a valid v4 UUID.
+//! `v5(…)` below means "the v5 hash, with the v4 version bits".
 //!
 //! The v5 ids are computed here rather than by `Uuid::new_v5`: the same SHA-1 (RFC 4122 name
 //! hashing: namespace bytes, then the name), but the message block is built on the stack and
@@ -31,7 +38,8 @@ const SHA1_H0: [u32; 5] = [
     0xC3D2_E1F0,
 ];
 
-/// `UUIDv5(namespace, concatenation of parts)`, identical to `Uuid::new_v5`.
+/// `UUIDv5(namespace, concatenation of parts)` with the v4 version bits: `Uuid::new_v5`'s bits
+/// but for the version nibble.
 fn v5(namespace: &Uuid, parts: &[&[u8]]) -> Uuid {
     let mut state = SHA1_H0;
     let mut block = [0u8; 64];
@@ -65,7 +73,7 @@ fn v5(namespace: &Uuid, parts: &[&[u8]]) -> Uuid {
     for (chunk, word) in bytes.chunks_exact_mut(4).zip(state) {
         chunk.copy_from_slice(&word.to_be_bytes());
     }
-    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
 /// What a derived id counts.
@@ -102,7 +110,7 @@ fn child_v5<const N: usize>(ns: &Uuid, tag: &[u8; N], position: u32) -> Uuid {
     for (chunk, word) in bytes.chunks_exact_mut(4).zip(state) {
         chunk.copy_from_slice(&word.to_be_bytes());
     }
-    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
 /// A fixed, word-at-a-time hasher (FxHash-style rotate-xor-multiply, finished with a
@@ -188,17 +196,23 @@ mod tests {
         }
     }
 
+    /// `Uuid::new_v5`'s value with the version nibble of a v4 UUID.
+    fn as_v4(u: Uuid) -> Uuid {
+        uuid::Builder::from_random_bytes(*u.as_bytes()).into_uuid()
+    }
+
     #[test]
-    fn ids_are_v5_and_stable() {
+    fn ids_are_v4_shaped_and_stable() {
         let c = conversation_id("QK59HK4FS927D7FUU41G6IE468000004");
-        assert_eq!(c.get_version_num(), 5);
+        assert_eq!(c.get_version_num(), 4);
+        assert_eq!(c.get_variant(), uuid::Variant::RFC4122);
         assert_eq!(c, conversation_id("QK59HK4FS927D7FUU41G6IE468000004"));
         assert_ne!(c, conversation_id("QK59HK4FS927D7FUU41G6IE468000005"));
         let e0 = child_id(&c, IdKind::Event, 0);
-        assert_eq!(e0.get_version_num(), 5);
+        assert_eq!(e0.get_version_num(), 4);
         assert_ne!(e0, child_id(&c, IdKind::Event, 1));
         assert_ne!(e0, child_id(&c, IdKind::Communication, 0));
-        assert_eq!(e0, Uuid::new_v5(&c, b"event:\0\0\0\0"));
+        assert_eq!(e0, as_v4(Uuid::new_v5(&c, b"event:\0\0\0\0")));
     }
 
     #[test]
@@ -213,7 +227,7 @@ mod tests {
                 let (a, b) = name.split_at(split);
                 assert_eq!(
                     v5(&ns, &[a, b]),
-                    Uuid::new_v5(&ns, &name),
+                    as_v4(Uuid::new_v5(&ns, &name)),
                     "len {len} split {split}"
                 );
             }
@@ -231,7 +245,7 @@ mod tests {
         ] {
             let c = conversation_id(root);
             let name = format!("conversation:{root}");
-            assert_eq!(c, Uuid::new_v5(&NAMESPACE, name.as_bytes()));
+            assert_eq!(c, as_v4(Uuid::new_v5(&NAMESPACE, name.as_bytes())));
             for position in [0u32, 1, 2, 255, 256, 65_535, 65_536, 1 << 24, u32::MAX] {
                 for (kind, tag) in [
                     (IdKind::Communication, &b"communication:"[..]),
@@ -240,7 +254,7 @@ mod tests {
                 ] {
                     let mut name = tag.to_vec();
                     name.extend_from_slice(&position.to_be_bytes());
-                    assert_eq!(child_id(&c, kind, position), Uuid::new_v5(&c, &name));
+                    assert_eq!(child_id(&c, kind, position), as_v4(Uuid::new_v5(&c, &name)));
                 }
             }
         }

@@ -35,6 +35,8 @@ pub struct ClientStats {
     pub rate_limited: u64,
     /// Access tokens obtained.
     pub tokens_issued: u64,
+    /// Pauses taken because GC's `inin-ratelimit-*` headers said the budget was nearly spent.
+    pub paced: u64,
 }
 
 #[derive(Default)]
@@ -42,6 +44,7 @@ struct Counters {
     requests: AtomicU64,
     retries: AtomicU64,
     rate_limited: AtomicU64,
+    paced: AtomicU64,
 }
 
 struct Inner {
@@ -91,6 +94,40 @@ pub(crate) fn retry_after(h: &HeaderMap) -> Option<Duration> {
         Duration::try_from_secs_f64(secs)
             .unwrap_or(MAX_RETRY_AFTER)
             .min(MAX_RETRY_AFTER),
+    )
+}
+
+/// The longest pause taken from `inin-ratelimit-reset` (GC's windows are a minute).
+const MAX_PACE: Duration = Duration::from_secs(60);
+
+/// How long to pause before the next request, from GC's `inin-ratelimit-count` /
+/// `-allowed` / `-reset` headers: when at most `max(1, allowed / 50)` requests of the window
+/// are left, until the window resets (`reset` read as seconds until then, as Genesys' own
+/// samples do; clamped to a minute). `None` without the headers or with budget left.
+pub(crate) fn pace(h: &HeaderMap) -> Option<Duration> {
+    let num = |name: &str| -> Option<f64> {
+        h.get(name)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    let count = num("inin-ratelimit-count")?;
+    let allowed = num("inin-ratelimit-allowed")?;
+    if allowed < 1.0 {
+        return None;
+    }
+    let margin = (allowed / 50.0).floor().max(1.0);
+    if allowed - count > margin {
+        return None;
+    }
+    let reset = num("inin-ratelimit-reset").unwrap_or(1.0);
+    Some(
+        Duration::try_from_secs_f64(reset)
+            .unwrap_or(MAX_PACE)
+            .min(MAX_PACE),
     )
 }
 
@@ -166,6 +203,7 @@ impl GcClient {
             retries: c.retries.load(Ordering::Relaxed),
             rate_limited: c.rate_limited.load(Ordering::Relaxed),
             tokens_issued: self.inner.tokens.issued(),
+            paced: c.paced.load(Ordering::Relaxed),
         }
     }
 
@@ -264,6 +302,16 @@ impl GcClient {
                 }),
             };
             drop(permit);
+            if let Ok((_, headers, _)) = &outcome
+                && let Some(pause) = pace(headers)
+            {
+                // GC says the budget is (nearly) spent: wait for its window to reset instead of
+                // being refused.
+                inner.counters.paced.fetch_add(1, Ordering::Relaxed);
+                if let Some(until) = Instant::now().checked_add(pause) {
+                    inner.limiter.block_until(until);
+                }
+            }
             let err = match outcome {
                 Ok((status, _, body)) if (200..300).contains(&status) => return Ok(body.to_vec()),
                 Ok((status, headers, body)) => GcError::Api {
@@ -398,6 +446,32 @@ mod tests {
         assert_eq!(h("-3"), None);
         assert_eq!(h("inf"), None);
         assert_eq!(h("soon"), None);
+    }
+
+    #[test]
+    fn pacing_follows_gcs_rate_limit_headers() {
+        let h = |count: &str, allowed: &str, reset: Option<&str>| {
+            let mut m = HeaderMap::new();
+            m.insert("inin-ratelimit-count", count.parse().unwrap());
+            m.insert("inin-ratelimit-allowed", allowed.parse().unwrap());
+            if let Some(r) = reset {
+                m.insert("inin-ratelimit-reset", r.parse().unwrap());
+            }
+            pace(&m)
+        };
+        assert_eq!(h("100", "300", Some("40")), None, "budget left");
+        assert_eq!(h("293", "300", Some("40")), None, "7 left, margin 6");
+        assert_eq!(h("294", "300", Some("40")), Some(Duration::from_secs(40)));
+        assert_eq!(h("300", "300", Some("12")), Some(Duration::from_secs(12)));
+        assert_eq!(h("301", "300", Some("9999")), Some(MAX_PACE), "clamped");
+        assert_eq!(
+            h("2", "3", None),
+            Some(Duration::from_secs(1)),
+            "no reset: a second"
+        );
+        assert_eq!(h("1", "0", Some("5")), None, "0 allowed is not a budget");
+        assert_eq!(h("x", "300", Some("5")), None);
+        assert_eq!(pace(&HeaderMap::new()), None);
     }
 
     #[test]

@@ -122,16 +122,38 @@ fn md5(input: &[u8]) -> [u8; 16] {
     out
 }
 
+/// GC's rule for an upload's `fileName` (`UploadUrlRequest`, platform SDK docs): it "must not
+/// start with a dot and not end with a forward slash", and whitespace and
+/// ``\ { ^ } % ` ] " > [ ~ < # |`` are not allowed. `None` when `name` follows it, else why not.
+/// (No length limit is published; EXRP's names are 77 characters.)
+pub fn upload_file_name_problem(name: &str) -> Option<String> {
+    const FORBIDDEN: &[char] = &[
+        '\\', '{', '^', '}', '%', '`', ']', '"', '>', '[', '~', '<', '#', '|',
+    ];
+    if name.is_empty() {
+        return Some("fileName is required".into());
+    }
+    if name.starts_with('.') {
+        return Some(format!("fileName {name:?} must not start with a dot"));
+    }
+    if name.ends_with('/') {
+        return Some(format!(
+            "fileName {name:?} must not end with a forward slash"
+        ));
+    }
+    name.chars()
+        .find(|c| c.is_whitespace() || FORBIDDEN.contains(c))
+        .map(|c| format!("fileName {name:?} contains {c:?}, which GC does not allow"))
+}
+
 impl GcClient {
     /// `POST /api/v2/uploads/recordings`: a presigned URL for one recording archive.
     pub async fn create_recording_upload(
         &self,
         body: &UploadUrlRequest,
     ) -> Result<UploadUrlResponse, GcError> {
-        if body.file_name.is_empty() {
-            return Err(GcError::InvalidInput(
-                "fileName is required for a recording upload".into(),
-            ));
+        if let Some(why) = upload_file_name_problem(&body.file_name) {
+            return Err(GcError::InvalidInput(format!("recording upload: {why}")));
         }
         // Asking twice only yields a second unused URL: safe to retry.
         self.send_json(
@@ -220,6 +242,21 @@ impl GcClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upload_file_names_follow_gcs_rules() {
+        for ok in [
+            "8f0c0b5e-1111-4000-8000-000000000001_9a0c0b5e-2222-4000-8000-000000000002.zip",
+            "a.b-c_d(1)+x",
+        ] {
+            assert_eq!(upload_file_name_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "", ".hidden", "dir/", "a b", "a\tb", "a|b", "a#b", "a%b", "a\\b", "a{b", "a~b", "a\"b",
+        ] {
+            assert!(upload_file_name_problem(bad).is_some(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn md5_known_vectors() {

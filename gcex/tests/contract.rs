@@ -594,7 +594,7 @@ async fn presence_and_routing_status_injection_builds_histories() {
     let hist = h.routing_history(&ids.user);
     assert_eq!(hist.iter().map(|r| r.status).collect::<Vec<_>>(), statuses);
 
-    // Validation: unknown user, unknown source, bad id.
+    // Semantic validation, per event: unknown user, unknown source, unknown definition.
     let bad = vec![
         UserPresenceEvent {
             user_id: uuid(),
@@ -605,17 +605,26 @@ async fn presence_and_routing_status_injection_builds_histories() {
             ..p(6, &away)
         },
         UserPresenceEvent {
-            event_id: "not-a-uuid".into(),
-            ..p(7, &away)
-        },
-        UserPresenceEvent {
             presence_definition_id: Some(uuid()),
             ..p(8, &away)
         },
     ];
     let r = c.inject_presence_events(&bad).await.expect("answered");
-    assert_eq!(r.failed.len(), 4);
+    assert_eq!(r.failed.len(), 3);
     assert!(r.failed.iter().all(|e| !e.retryable && e.message.is_some()));
+    // A malformed request (an id that is not a V4 UUID) is refused whole: nothing applied.
+    let malformed = vec![
+        p(9, &away),
+        UserPresenceEvent {
+            event_id: "not-a-uuid".into(),
+            ..p(7, &away)
+        },
+    ];
+    let e = c
+        .inject_presence_events(&malformed)
+        .await
+        .expect_err("a 400 for the request");
+    assert!(e.to_string().contains("constraint.validation"), "{e}");
     assert_eq!(h.presence_history(&ids.user).len(), 2);
 }
 

@@ -404,3 +404,61 @@ async fn queue_members_page_without_totals_and_next_uri_keeps_the_filters() {
         "{next}"
     );
 }
+
+/// DELETEs answer 200 with no body (the API spec's code for skills, languages, wrap-up codes,
+/// queues and users' routing skills); the client takes it. An upload `fileName` GC's rules
+/// refuse (leading dot, trailing slash, whitespace, `|`, `#`…) is a 400 from the emulator and
+/// refused by the client before any request.
+#[tokio::test]
+async fn deletes_answer_200_and_upload_file_names_follow_gcs_rules() {
+    let h = emulator().await;
+    let c = client(&h);
+    let token = raw_token(&h).await;
+    let skill = c.create_skill("Doomed").await.expect("skill");
+    let answer = reqwest::Client::new()
+        .delete(format!(
+            "{}/api/v2/routing/skills/{}",
+            h.base_url(),
+            skill.id
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(answer.status(), 200);
+    let other = c.create_skill("Doomed too").await.expect("skill");
+    c.delete_skill(&other.id)
+        .await
+        .expect("the client takes a 200");
+
+    let refused = reqwest::Client::new()
+        .post(format!("{}/api/v2/uploads/recordings", h.base_url()))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"fileName": "bad name|x.zip"}))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(refused.status(), 400);
+    let e = c
+        .create_recording_upload(&gcex::recordings::UploadUrlRequest {
+            file_name: ".hidden.zip".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("refused before sending");
+    assert!(e.to_string().contains("must not start with a dot"), "{e}");
+}
+
+/// The client paces itself from GC's `inin-ratelimit-*` headers: with its own limiter off and
+/// the org's budget at 10 requests per 2 s, 25 requests are all answered without one 429.
+#[tokio::test]
+async fn the_client_paces_itself_from_the_rate_limit_headers() {
+    let h = emulator_with(|c| c.with_rate_limit(10, Duration::from_secs(2))).await;
+    let c = client(&h);
+    for _ in 0..25 {
+        c.home_division().await.expect("answered without a 429");
+    }
+    let s = c.stats();
+    assert_eq!(s.rate_limited, 0, "{s:?}");
+    assert!(s.paced >= 2, "{s:?}");
+}

@@ -1064,6 +1064,9 @@ impl Sender {
         if !round.is_empty() {
             let sent: Vec<OutboxItem> = round.iter().map(|(_, i)| i.clone()).collect();
             let outcome = delivery::deliver(&self.deps.gc, &sent).await;
+            self.deps
+                .metrics
+                .record_gc_client("exas", self.deps.gc.stats());
             let mut accepted = Vec::new();
             for ((id, item), fate) in round.iter().zip(outcome.fates) {
                 match fate {

@@ -58,6 +58,9 @@ pub struct RoundReport {
     pub parked: Vec<DeadLetter>,
     /// Kept for a later round (retryable failures, or the request failed as a whole).
     pub kept: usize,
+    /// Of `kept`: events GC answered with `retryable: true` (nothing public says what that
+    /// promises for an event whose communication is not established yet: a metric shows it).
+    pub retryable: usize,
 }
 
 impl RoundReport {
@@ -414,6 +417,7 @@ impl Injector {
                 }
                 Some(f) if f.retryable => {
                     out.report.kept += 1;
+                    out.report.retryable += 1;
                     continue;
                 }
                 Some(f) => {
@@ -744,6 +748,38 @@ mod dead_letter_tests {
         assert!(pending.is_empty());
         assert!(!conversation_exists(&w.emu, 0));
         for n in 1..8 {
+            assert!(conversation_exists(&w.emu, n), "conversation {n} delivered");
+        }
+    }
+
+    /// Issue 11: GC refuses a malformed request whole (400 `invalid.date`, here one event's
+    /// date among 12, not an injected fault): the request is split until the bad event is
+    /// alone, it is parked with GC's reason, and the 11 others are delivered.
+    #[tokio::test]
+    async fn a_malformed_event_in_a_request_gc_refuses_whole_is_isolated() {
+        let w = world().await;
+        let mut pending = Pending::default();
+        for n in 0..12 {
+            let mut e = established(n, &w.source).to_json();
+            if n == 9 {
+                e["eventDateTime"] = serde_json::json!("2026-13-45T99:00:00.000Z");
+            }
+            pending.push(
+                ConversationEvent::from_json("externalEstablishedEvents", e)
+                    .unwrap()
+                    .unwrap(),
+            );
+        }
+        let r = w.injector.round(&mut pending).await.unwrap();
+        assert_eq!((r.accepted, r.parked.len()), (11, 1), "{r:?}");
+        assert_eq!(r.parked[0].status, Some(400));
+        assert!(r.parked[0].error.contains("invalid.date"), "{r:?}");
+        assert_eq!(
+            r.parked[0].event.event_id(),
+            "00000000-0000-4000-8000-000000000009"
+        );
+        assert!(pending.is_empty());
+        for n in (0..12).filter(|n| *n != 9) {
             assert!(conversation_exists(&w.emu, n), "conversation {n} delivered");
         }
     }

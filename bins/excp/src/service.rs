@@ -954,6 +954,7 @@ async fn run(
                 }
             }
         }
+        deps.metrics.record_gc_client("excp", deps.gc.stats());
         deps.metrics.set(
             "excp_pending_events",
             "Conversation events waiting for GC.",
@@ -1079,6 +1080,12 @@ fn book(deps: &Deps, d: &super::injector::Delivery, counts: &mut Counts) {
         "Conversation events GC refused for good (parked in the dead-letter list).",
         &[],
         r.parked.len() as u64,
+    );
+    deps.metrics.inc_by(
+        "excp_gc_retryable_event_errors_total",
+        "Conversation events GC answered with retryable: true (kept and sent again). Growing while excp_events_delivered_total does not: GC's retryable does not mean what we assume (gcex/README.md).",
+        &[],
+        r.retryable as u64,
     );
     if let Some(e) = &d.error {
         let kind = match e {

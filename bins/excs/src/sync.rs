@@ -313,6 +313,16 @@ impl Reconciler {
         desired: &DesiredOrg,
         full: bool,
     ) -> Result<SyncReport, SyncError> {
+        let r = self.run_cycle_inner(desired, full).await;
+        self.metrics.record_gc_client("excs", self.gc.stats());
+        r
+    }
+
+    async fn run_cycle_inner(
+        &mut self,
+        desired: &DesiredOrg,
+        full: bool,
+    ) -> Result<SyncReport, SyncError> {
         let total = desired.users.len() + desired.queues.len() + desired.skills.len();
         self.progress.update(|p| {
             p.status = "InProgress".into();

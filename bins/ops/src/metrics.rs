@@ -84,6 +84,44 @@ impl Metrics {
         self.update(name, help, Kind::Gauge, labels, |v| *v = value);
     }
 
+    /// Sets a counter to a total counted elsewhere (a client's own counters); a lower value
+    /// than the one held is ignored, so the counter never goes down.
+    pub fn set_total(&self, name: &str, help: &str, labels: &[(&str, &str)], total: u64) {
+        self.update(name, help, Kind::Counter, labels, |v| {
+            *v = v.max(total as f64)
+        });
+    }
+
+    /// Publishes a GC client's counters as `{service}_gc_requests_total`, `_gc_retries_total`,
+    /// `_gc_rate_limited_total` (429s) and `_gc_paced_total` (pauses the client took because
+    /// GC's `inin-ratelimit-*` headers said the budget was nearly spent).
+    pub fn record_gc_client(&self, service: &str, s: gcex::ClientStats) {
+        for (what, help, v) in [
+            (
+                "requests",
+                "HTTP requests sent to Genesys Cloud (every attempt).",
+                s.requests,
+            ),
+            (
+                "retries",
+                "Requests sent again after a transport failure, a 5xx or a 429 (a re-sent event relies on GC de-duplicating by eventId: gcex/README.md).",
+                s.retries,
+            ),
+            (
+                "rate_limited",
+                "429 answers from Genesys Cloud.",
+                s.rate_limited,
+            ),
+            (
+                "paced",
+                "Pauses taken before a 429 because GC's rate-limit headers said the budget was nearly spent.",
+                s.paced,
+            ),
+        ] {
+            self.set_total(&format!("{service}_gc_{what}_total"), help, &[], v);
+        }
+    }
+
     /// The current value of a series (for tests and status pages).
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let fams = self.families.lock().unwrap_or_else(PoisonError::into_inner);

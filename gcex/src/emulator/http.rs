@@ -83,6 +83,13 @@ fn empty() -> ApiResult<Response> {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// A DELETE's answer: 200 with no body, as GC's API spec lists for users' routing skills and
+/// languages, skills, languages, wrap-up codes and queues (the SDKs' return type is void; the
+/// client accepts any 2xx).
+fn deleted() -> ApiResult<Response> {
+    Ok(StatusCode::OK.into_response())
+}
+
 fn parse<T: DeserializeOwned>(b: &Bytes) -> ApiResult<T> {
     serde_json::from_slice(b)
         .map_err(|e| ApiError::bad(format!("The request body is invalid: {e}")))
@@ -1049,7 +1056,7 @@ async fn delete_user_skill(
     let mut org = app.lock();
     let u = get_user_rec_mut(&mut org, &id)?;
     u.skills.remove(&sid);
-    empty()
+    deleted()
 }
 
 async fn get_user_languages(
@@ -1111,7 +1118,7 @@ async fn delete_user_language(
     let mut org = app.lock();
     let u = get_user_rec_mut(&mut org, &id)?;
     u.languages.remove(&lid);
-    empty()
+    deleted()
 }
 
 // ---------------------------------------------------------------- authorization
@@ -1219,7 +1226,7 @@ async fn delete_skill(State(app): State<App>, Path(id): Path<String>) -> ApiResu
     for u in org.users.values_mut() {
         u.skills.remove(&id);
     }
-    empty()
+    deleted()
 }
 
 async fn list_languages(State(app): State<App>, RawQuery(q): RawQuery) -> ApiResult<Response> {
@@ -1254,7 +1261,7 @@ async fn delete_language(State(app): State<App>, Path(id): Path<String>) -> ApiR
     for u in org.users.values_mut() {
         u.languages.remove(&id);
     }
-    empty()
+    deleted()
 }
 
 // ---------------------------------------------------------------- wrap-up codes
@@ -1338,7 +1345,7 @@ async fn delete_wrapup(State(app): State<App>, Path(id): Path<String>) -> ApiRes
     for q in org.queues.values_mut() {
         q.wrapup_codes.remove(&id);
     }
-    empty()
+    deleted()
 }
 
 // ---------------------------------------------------------------- queues
@@ -1462,7 +1469,7 @@ async fn delete_queue(State(app): State<App>, Path(id): Path<String>) -> ApiResu
     org.queues
         .remove(&id)
         .ok_or_else(|| ApiError::not_found("Queue", &id))?;
-    empty()
+    deleted()
 }
 
 #[derive(serde::Deserialize)]
@@ -1728,8 +1735,8 @@ async fn inject_routing(State(app): State<App>, body: Bytes) -> ApiResult<Respon
 
 async fn create_upload(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
     let req: UploadUrlRequest = parse(&body)?;
-    if req.file_name.trim().is_empty() {
-        return Err(ApiError::bad("fileName is required"));
+    if let Some(why) = crate::recordings::upload_file_name_problem(&req.file_name) {
+        return Err(ApiError::new(400, "invalid.value", why));
     }
     let timeout = req.signed_url_timeout_seconds.unwrap_or(600);
     if !(1..=604_800).contains(&timeout) {

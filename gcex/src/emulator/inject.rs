@@ -21,6 +21,75 @@ fn is_uuid(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok()
 }
 
+/// GC's event models describe their ids as "V4 UUID".
+fn is_v4(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok_and(|u| u.get_version_num() == 4)
+}
+
+/// The request-level answer for a body that does not deserialize: GC refuses the whole
+/// request (400) with `invalid.property` for an unknown property, `invalid.value` otherwise;
+/// nothing of it is applied.
+fn malformed(array: &str, index: usize, err: &serde_json::Error) -> ApiError {
+    let text = err.to_string();
+    let code = if text.contains("unknown field") {
+        "invalid.property"
+    } else {
+        "invalid.value"
+    };
+    ApiError::new(400, code, format!("{array}[{index}]: {text}"))
+}
+
+/// The first property of `input` (recursively) that the model does not know: what a
+/// deserialize-then-serialize dropped. Null values count as absent.
+fn unknown_property(input: &Value, known: &Value, path: &str) -> Option<String> {
+    match (input, known) {
+        (Value::Object(i), Value::Object(k)) => i.iter().find_map(|(key, v)| {
+            let at = format!("{path}.{key}");
+            match k.get(key) {
+                None if !v.is_null() => Some(at),
+                None => None,
+                Some(kv) => unknown_property(v, kv, &at),
+            }
+        }),
+        (Value::Array(i), Value::Array(k)) => i
+            .iter()
+            .zip(k)
+            .enumerate()
+            .find_map(|(n, (v, kv))| unknown_property(v, kv, &format!("{path}[{n}]"))),
+        _ => None,
+    }
+}
+
+/// Request-level checks of one event (GC answers 400 for the whole request, applying
+/// nothing): `eventDateTime` is an ISO-8601 instant (`invalid.date`), the ids are V4 UUIDs
+/// (`constraint.validation`).
+fn request_check(
+    array: &str,
+    index: usize,
+    event_date_time: &str,
+    ids: &[(&str, &str)],
+) -> ApiResult<()> {
+    if parse_time(event_date_time).is_none() {
+        return Err(ApiError::new(
+            400,
+            "invalid.date",
+            format!(
+                "{array}[{index}].eventDateTime {event_date_time:?} is not an ISO-8601 date (yyyy-MM-ddTHH:mm:ss.SSSZ)"
+            ),
+        ));
+    }
+    for (field, v) in ids {
+        if !is_v4(v) {
+            return Err(ApiError::new(
+                400,
+                "constraint.validation",
+                format!("{array}[{index}].{field} {v:?} must be a V4 UUID"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn event_error(id: Option<&str>, message: impl Into<String>, retryable: bool) -> EventError {
     EventError {
         event_id: id.map(str::to_owned),
@@ -90,19 +159,29 @@ pub(crate) fn conversations(org: &mut Org, body: &Value) -> ApiResult<BatchEvent
         let items = v.as_array().ok_or_else(|| {
             ApiError::new(400, "invalid.value", format!("{array} must be an array"))
         })?;
-        for item in items {
+        for (index, item) in items.iter().enumerate() {
             n += 1;
-            let raw_id = item
-                .get("eventId")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
             match ConversationEvent::from_json(array, item.clone()) {
-                Some(Ok(e)) => parsed.push((n, e)),
-                Some(Err(err)) => errors.push(event_error(
-                    raw_id.as_deref(),
-                    format!("{array}: {err}"),
-                    false,
-                )),
+                Some(Ok(e)) => {
+                    let known = e.to_json();
+                    if let Some(p) = unknown_property(item, &known, &format!("{array}[{index}]")) {
+                        return Err(ApiError::new(
+                            400,
+                            "invalid.property",
+                            format!("{p} is not a property of this event"),
+                        ));
+                    }
+                    let mut ids = vec![
+                        ("eventId", e.event_id()),
+                        ("conversationId", e.conversation_id()),
+                    ];
+                    if let Some(c) = e.communication_id() {
+                        ids.push(("communicationId", c));
+                    }
+                    request_check(array, index, e.event_date_time(), &ids)?;
+                    parsed.push((n, e));
+                }
+                Some(Err(err)) => return Err(malformed(array, index, &err)),
                 None => {}
             }
         }
@@ -485,7 +564,28 @@ fn push_timeline(org: &mut Org, conv_id: &str, e: &ConversationEvent) {
     }
 }
 
-fn parse_array<T: serde::de::DeserializeOwned>(
+/// `eventDateTime` and `eventId` of a user event.
+trait Stamped {
+    fn stamp(&self) -> (&str, &str);
+}
+
+impl Stamped for UserPresenceEvent {
+    fn stamp(&self) -> (&str, &str) {
+        (&self.event_date_time, &self.event_id)
+    }
+}
+
+impl Stamped for UserRoutingStatusEvent {
+    fn stamp(&self) -> (&str, &str) {
+        (&self.event_date_time, &self.event_id)
+    }
+}
+
+fn stamp<T: Stamped>(e: &T) -> (&str, &str) {
+    e.stamp()
+}
+
+fn parse_array<T: serde::de::DeserializeOwned + serde::Serialize + Stamped>(
     body: &Value,
     key: &str,
 ) -> ApiResult<(Vec<T>, Vec<EventError>, usize)> {
@@ -508,22 +608,22 @@ fn parse_array<T: serde::de::DeserializeOwned>(
     count_check(items.len())?;
     let n = items.len();
     let mut ok = Vec::new();
-    let mut errors = Vec::new();
-    for item in items {
-        let raw_id = item
-            .get("eventId")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        match serde_json::from_value::<T>(item) {
-            Ok(e) => ok.push(e),
-            Err(err) => errors.push(event_error(
-                raw_id.as_deref(),
-                format!("{key}: {err}"),
-                false,
-            )),
+    for (index, item) in items.into_iter().enumerate() {
+        let e =
+            serde_json::from_value::<T>(item.clone()).map_err(|err| malformed(key, index, &err))?;
+        let known = serde_json::to_value(&e).unwrap_or(Value::Null);
+        if let Some(p) = unknown_property(&item, &known, &format!("{key}[{index}]")) {
+            return Err(ApiError::new(
+                400,
+                "invalid.property",
+                format!("{p} is not a property of this event"),
+            ));
         }
+        let (t, id) = stamp(&e);
+        request_check(key, index, t, &[("eventId", id)])?;
+        ok.push(e);
     }
-    Ok((ok, errors, n))
+    Ok((ok, Vec::new(), n))
 }
 
 /// `POST /api/v2/events/users/presence`.
@@ -738,33 +838,56 @@ mod tests {
         assert_eq!(e.code, "invalid.value");
     }
 
+    /// A malformed request (bad date, id not a V4 UUID, unknown property, wrong type) is
+    /// refused whole with GC's code and nothing of it is applied; a semantic problem (an
+    /// unknown presence source) is a per-event error next to accepted events.
     #[test]
-    fn per_event_rules() {
+    fn malformed_requests_are_refused_whole_and_semantic_ones_per_event() {
         let (mut org, source) = org();
         let conv = uuid::Uuid::new_v4().to_string();
-        let bad_date = established(
-            &source,
-            &conv,
-            &uuid::Uuid::new_v4().to_string(),
-            "yesterday",
-        );
-        let bad_conv = established(
-            &source,
-            "conv-1",
-            &uuid::Uuid::new_v4().to_string(),
-            "2026-01-01T00:00:00Z",
-        );
-        let bad_source = established(
-            "nope",
-            &conv,
-            &uuid::Uuid::new_v4().to_string(),
-            "2026-01-01T00:00:00Z",
-        );
-        let r =
-            conversations(&mut org, &body(vec![bad_date, bad_conv, bad_source])).expect("answered");
-        assert_eq!(r.errors.len(), 3);
-        assert!(r.errors.iter().all(|e| !e.retryable));
+        let v4 = || uuid::Uuid::new_v4().to_string();
+        let good = established(&source, &conv, &v4(), "2026-01-01T00:00:00Z");
+        for (bad, code) in [
+            (
+                established(&source, &conv, &v4(), "yesterday"),
+                "invalid.date",
+            ),
+            (
+                established(&source, "conv-1", &v4(), "2026-01-01T00:00:00Z"),
+                "constraint.validation",
+            ),
+            (
+                established(
+                    &source,
+                    &uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, b"x").to_string(),
+                    &v4(),
+                    "2026-01-01T00:00:00Z",
+                ),
+                "constraint.validation",
+            ),
+        ] {
+            let e =
+                conversations(&mut org, &body(vec![good.clone(), bad])).expect_err("refused whole");
+            assert_eq!((e.status, e.code), (400, code), "{e:?}");
+            assert!(e.message.contains("[1]"), "names the event: {e:?}");
+        }
+        let mut unknown = serde_json::to_value(&good).expect("json");
+        unknown["colour"] = json!("red");
+        let e = conversations(&mut org, &json!({"externalEstablishedEvents": [unknown]}))
+            .expect_err("unknown property");
+        assert_eq!(e.code, "invalid.property");
+        let e = conversations(
+            &mut org,
+            &json!({"externalEstablishedEvents": [{"eventId": 5}]}),
+        )
+        .expect_err("wrong type");
+        assert_eq!(e.code, "invalid.value");
         assert!(org.conversations.values().all(|c| c.timeline.is_empty()));
+
+        let bad_source = established("nope", &conv, &v4(), "2026-01-01T00:00:00Z");
+        let r = conversations(&mut org, &body(vec![bad_source])).expect("answered");
+        assert_eq!(r.errors.len(), 1);
+        assert!(r.errors.iter().all(|e| !e.retryable));
     }
 
     #[test]
