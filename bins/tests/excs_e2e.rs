@@ -1105,3 +1105,59 @@ async fn a_wiped_store_is_republished_on_the_next_poll() {
         Some(1.0)
     );
 }
+
+/// Issue 11: with `EXCS_SET_PRIMARY_PRESENCE_SOURCE`, every synced agent's primary presence
+/// source in GC is the connector's, set once (a second cycle changes nothing); non-agents keep
+/// GC's own.
+#[tokio::test]
+async fn agents_get_the_connectors_presence_source_as_primary_when_asked() {
+    let w = world(6).await;
+    let mut settings = w.settings();
+    settings.set_primary_presence_source = true;
+    settings.drift_check_every = 1; // every poll a full cycle
+    let mut excs = w.excs_with(settings).await;
+    let r = excs.poll_once().await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let source: String = w
+        .json()
+        .get(engage_store::PRESENCE_SOURCE_KEY)
+        .await
+        .unwrap()
+        .expect("presence source published");
+    let persons = w
+        .json()
+        .scan::<engage_store::PersonRecord>(engage_store::PersonRecord::PREFIX)
+        .await
+        .unwrap();
+    let (agents, others): (Vec<_>, Vec<_>) = persons
+        .into_iter()
+        .map(|(_, p)| p)
+        .partition(|p| p.is_agent);
+    assert!(!agents.is_empty() && !others.is_empty());
+    for a in &agents {
+        assert_eq!(
+            w.gc.primary_presence_source(&a.gc_user_id),
+            source,
+            "{}",
+            a.user_name
+        );
+    }
+    for o in &others {
+        assert_eq!(w.gc.primary_presence_source(&o.gc_user_id), "PURECLOUD");
+    }
+    let puts = |w: &common::World| -> u64 {
+        agents
+            .iter()
+            .map(|a| {
+                w.gc.request_count(&format!(
+                    "PUT /api/v2/presence/users/{}/primarysource",
+                    a.gc_user_id
+                ))
+            })
+            .sum()
+    };
+    let before = puts(&w);
+    assert_eq!(before, agents.len() as u64);
+    excs.poll_once().await.unwrap();
+    assert_eq!(puts(&w), before, "set once");
+}

@@ -49,6 +49,25 @@ pub struct PresenceDefinition {
     pub self_uri: Option<String>,
 }
 
+/// A user's primary presence source (`UserPrimarySource`): the source whose presence GC
+/// shows as the user's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPrimarySource {
+    /// Id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The id of the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
+    /// Whether the source is registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered: Option<bool>,
+}
+
 /// A presence source (`Source`): the platform that injects presence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -89,6 +108,42 @@ impl GcClient {
             "/api/v2/presence/definitions",
             body,
             Retry::Unsafe,
+        )
+        .await
+    }
+
+    /// `GET /api/v2/presence/users/{userId}/primarysource`: the source whose presence GC
+    /// shows as the user's.
+    pub async fn user_primary_presence_source(
+        &self,
+        user_id: &str,
+    ) -> Result<UserPrimarySource, GcError> {
+        self.get(&format!(
+            "/api/v2/presence/users/{}/primarysource",
+            crate::client::seg(user_id)
+        ))
+        .await
+    }
+
+    /// `PUT /api/v2/presence/users/{userId}/primarysource` with `sourceId`: makes `source_id`
+    /// the user's primary presence source (permission `presence:userPrimarySource:edit`).
+    pub async fn set_user_primary_presence_source(
+        &self,
+        user_id: &str,
+        source_id: &str,
+    ) -> Result<UserPrimarySource, GcError> {
+        let body = UserPrimarySource {
+            source_id: Some(source_id.to_owned()),
+            ..UserPrimarySource::default()
+        };
+        self.send_json(
+            Method::PUT,
+            &format!(
+                "/api/v2/presence/users/{}/primarysource",
+                crate::client::seg(user_id)
+            ),
+            &body,
+            Retry::Safe,
         )
         .await
     }

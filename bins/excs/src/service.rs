@@ -104,6 +104,11 @@ pub static SETTINGS: ServiceSettings = ServiceSettings::new(
                 Setting::ours("EXCS_HOST", "address the REST endpoint binds (127.0.0.1: this host only)")
                     .default_value("0.0.0.0"),
                 Setting::ours(
+                    "EXCS_SET_PRIMARY_PRESENCE_SOURCE",
+                    "make the connector's presence source each agent's primary presence source in GC (PUT /api/v2/presence/users/{id}/primarysource; needs presence:userPrimarySource:edit). GC's docs do not say whether injected presence shows without it",
+                )
+                .default_value("false"),
+                Setting::ours(
                     "EXCS_API_TOKEN",
                     "when set, the look-ups (/api/v1/*, personal data) need Authorization: Bearer <token>",
                 )
@@ -168,6 +173,11 @@ pub struct ExcsSettings {
     pub host: String,
     /// `EXCS_API_TOKEN`: when set, the look-ups need `Authorization: Bearer` (ours).
     pub api_token: Option<gcex::Secret>,
+    /// `EXCS_SET_PRIMARY_PRESENCE_SOURCE` (ours, default false): make the connector's presence
+    /// source each agent's primary presence source. Public docs say a custom source becomes a
+    /// user's primary one this way, not whether presence injected through a non-primary source
+    /// shows; a site whose agents' presence does not show in GC turns this on.
+    pub set_primary_presence_source: bool,
     /// Config DB connection (`EXCS_CONFIG_DB_*`).
     pub db: DbConfig,
     /// `EXCS_GC_QUEUE_NAME_SUFFIX`.
@@ -209,6 +219,7 @@ impl ExcsSettings {
             .optional("EXCS_HOST")
             .unwrap_or_else(|| "0.0.0.0".to_string());
         let api_token = env.optional("EXCS_API_TOKEN").map(gcex::Secret::new);
+        let set_primary_presence_source = env.flag("EXCS_SET_PRIMARY_PRESENCE_SOURCE", false);
         let queue_suffix = env.required(
             "EXCS_GC_QUEUE_NAME_SUFFIX",
             "queue name suffix, set it to -Engage-external",
@@ -272,6 +283,7 @@ impl ExcsSettings {
             port,
             host,
             api_token,
+            set_primary_presence_source,
             db: db.unwrap_or_else(|| DbConfig::sqlite("")),
             queue_suffix,
             filter,
@@ -550,7 +562,8 @@ impl Excs {
             roles,
             metrics.clone(),
             SharedProgress::default(),
-        );
+        )
+        .with_primary_presence_source(settings.set_primary_presence_source);
         let poller = Poller::new(
             db,
             map,

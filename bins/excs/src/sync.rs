@@ -215,6 +215,8 @@ pub struct Reconciler {
     metrics: Metrics,
     progress: SharedProgress,
     division: Option<EntityRef>,
+    /// Set the connector's presence source as each agent's primary one.
+    primary_presence_source: bool,
     reported_conflicts: BTreeSet<Vec<String>>,
 }
 
@@ -238,7 +240,15 @@ impl Reconciler {
             progress,
             division: None,
             reported_conflicts: BTreeSet::new(),
+            primary_presence_source: false,
         }
+    }
+
+    /// Makes the connector's presence source each synced agent's primary presence source
+    /// (`EXCS_SET_PRIMARY_PRESENCE_SOURCE`; see [`crate::service::ExcsSettings`]).
+    pub fn with_primary_presence_source(mut self, on: bool) -> Reconciler {
+        self.primary_presence_source = on;
+        self
     }
 
     /// The progress handle (for `/status`).
@@ -702,6 +712,31 @@ impl Reconciler {
             .map(|s| s.id))
     }
 
+    /// Makes the connector's presence source the user's primary one, once per user and source
+    /// (a mark in the store; a wiped store checks again).
+    async fn ensure_primary_presence_source(&self, gc_id: &str) -> Result<(), SyncError> {
+        let Some(source) = self.json.get::<String>(PRESENCE_SOURCE_KEY).await? else {
+            return Ok(());
+        };
+        let mark = keys::applied("primarySource", gc_id);
+        if self.json.get::<String>(&mark).await?.as_deref() == Some(source.as_str()) {
+            return Ok(());
+        }
+        let current = self.gc.user_primary_presence_source(gc_id).await?;
+        if current.source_id.as_deref() != Some(source.as_str()) {
+            self.gc
+                .set_user_primary_presence_source(gc_id, &source)
+                .await?;
+            self.metrics.inc(
+                "excs_primary_presence_source_set_total",
+                "Agents whose primary presence source EXCS set to the connector's (EXCS_SET_PRIMARY_PRESENCE_SOURCE).",
+                &[],
+            );
+        }
+        self.json.put(&mark, &source).await?;
+        Ok(())
+    }
+
     async fn ensure_presence_source(&self) -> Result<(), SyncError> {
         if self
             .json
@@ -989,6 +1024,10 @@ impl Reconciler {
                 }
             }
             changed = true;
+        }
+
+        if self.primary_presence_source && user.class != PersonClass::NonAgent {
+            self.ensure_primary_presence_source(&gc_id).await?;
         }
 
         // Publish the person for EXAS/EXCP.

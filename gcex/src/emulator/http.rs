@@ -5,7 +5,7 @@ use super::state::{ApiError, ApiResult, Org, PendingUpload, QueueRec, UserRec, n
 use super::{App, Fault, FaultKind, UploadedRecording, inject};
 use crate::EntityListing;
 use crate::models::EntityRef;
-use crate::presence::{PresenceDefinition, PresenceSource, SYSTEM_PRESENCES};
+use crate::presence::{PresenceDefinition, PresenceSource, SYSTEM_PRESENCES, UserPrimarySource};
 use crate::recordings::{UploadUrlRequest, UploadUrlResponse, content_md5};
 use crate::routing::{
     NamedEntity, Queue, QueueMember, QueueRequest, TranscriptionSettings, WrapupCode,
@@ -362,6 +362,10 @@ pub(crate) fn router(app: App) -> Router {
         .route(
             "/api/v2/presence/sources",
             get(list_sources).post(create_source),
+        )
+        .route(
+            "/api/v2/presence/users/{id}/primarysource",
+            get(get_primary_source).put(put_primary_source),
         )
         // events
         .route("/api/v2/events/conversations", post(inject_conversations))
@@ -1709,6 +1713,52 @@ async fn create_source(State(app): State<App>, body: Bytes) -> ApiResult<Respons
     s.self_uri = Some(format!("/api/v2/presence/sources/{id}"));
     org.sources.insert(id, s.clone());
     ok(&s)
+}
+
+/// GC's own presence source id, the primary of a user nobody changed.
+const PURECLOUD_SOURCE: &str = "PURECLOUD";
+
+fn primary_source_view(org: &Org, user: &str) -> UserPrimarySource {
+    let source = org
+        .primary_sources
+        .get(user)
+        .cloned()
+        .unwrap_or_else(|| PURECLOUD_SOURCE.into());
+    UserPrimarySource {
+        id: Some(user.to_owned()),
+        name: org.sources.get(&source).map(|s| s.name.clone()),
+        registered: Some(source == PURECLOUD_SOURCE),
+        source_id: Some(source),
+    }
+}
+
+async fn get_primary_source(State(app): State<App>, Path(id): Path<String>) -> ApiResult<Response> {
+    let org = app.lock();
+    if org.live_user(&id).is_none() {
+        return Err(ApiError::not_found("User", &id));
+    }
+    ok(&primary_source_view(&org, &id))
+}
+
+async fn put_primary_source(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let req: UserPrimarySource = parse(&body)?;
+    let mut org = app.lock();
+    if org.live_user(&id).is_none() {
+        return Err(ApiError::not_found("User", &id));
+    }
+    let source = req
+        .source_id
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::bad("sourceId is required"))?;
+    if source != PURECLOUD_SOURCE && !org.sources.contains_key(&source) {
+        return Err(ApiError::not_found("Source", &source));
+    }
+    org.primary_sources.insert(id.clone(), source);
+    ok(&primary_source_view(&org, &id))
 }
 
 // ---------------------------------------------------------------- events

@@ -537,6 +537,16 @@ impl EmulatorHandle {
         org.users.get(id).map(|u| org.user_view(u))
     }
 
+    /// A user's primary presence source id (`PURECLOUD` until one was set).
+    pub fn primary_presence_source(&self, user_id: &str) -> String {
+        self.app
+            .lock()
+            .primary_sources
+            .get(user_id)
+            .cloned()
+            .unwrap_or_else(|| "PURECLOUD".into())
+    }
+
     /// A user's applied presence events, in order.
     pub fn presence_history(&self, user_id: &str) -> Vec<PresenceRecord> {
         self.app

@@ -123,6 +123,8 @@ pub(crate) struct Org {
     pub roles: BTreeMap<String, Role>,
     pub presence_defs: BTreeMap<String, PresenceDefinition>,
     pub sources: BTreeMap<String, PresenceSource>,
+    /// User id → primary presence source id (absent: GC's own, `PURECLOUD`).
+    pub primary_sources: BTreeMap<String, String>,
     pub presence_history: BTreeMap<String, Vec<PresenceRecord>>,
     pub routing_history: BTreeMap<String, Vec<RoutingRecord>>,
     pub conversations: BTreeMap<String, ConvRec>,
@@ -179,6 +181,7 @@ impl Org {
             roles: BTreeMap::new(),
             presence_defs: BTreeMap::new(),
             sources: BTreeMap::new(),
+            primary_sources: BTreeMap::new(),
             presence_history: BTreeMap::new(),
             routing_history: BTreeMap::new(),
             conversations: BTreeMap::new(),
