@@ -163,7 +163,12 @@ pub struct TestRedis {
 impl TestRedis {
     /// Checks Redis is reachable and reserves a prefix. Panics with how to start Redis if not.
     pub async fn create() -> TestRedis {
-        let url = redis_url();
+        TestRedis::create_at(&redis_url()).await
+    }
+
+    /// [`TestRedis::create`] on the Redis at `url` (a private server a test started).
+    pub async fn create_at(url: &str) -> TestRedis {
+        let url = url.to_string();
         let client = redis::Client::open(url.as_str())
             .unwrap_or_else(|e| panic!("bad Redis URL `{url}`: {e}"));
         let mut conn = match client.get_multiplexed_async_connection().await {
@@ -179,6 +184,14 @@ impl TestRedis {
             prefix: format!("{}:", unique_name("engtest")),
             url,
         }
+    }
+
+    /// Makes `r` responsible for the keys under `prefix` instead of its own (a namespace a
+    /// service process builds itself, such as `exec:{tenant}:{org}:` with a unique tenant):
+    /// they are deleted on drop.
+    pub fn adopt_from(mut r: TestRedis, prefix: impl Into<String>) -> TestRedis {
+        r.prefix = prefix.into();
+        r
     }
 
     /// The key prefix (ends with `:`); every key the test writes must start with it.

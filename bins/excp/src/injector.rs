@@ -264,6 +264,10 @@ pub struct Injector {
     instance: String,
     claim_ttl: Duration,
     done_ttl: Duration,
+    /// The liveness marks (`{prefix}{instance}` holds the token of the instance's current
+    /// run) and this run's token: a claim names the run that made it, so a claim of a run
+    /// that died (or was restarted) is taken over at once instead of after its TTL.
+    liveness: Option<(String, String)>,
 }
 
 impl Injector {
@@ -283,7 +287,43 @@ impl Injector {
             instance: instance.into(),
             claim_ttl,
             done_ttl: Duration::from_secs(6 * 3600),
+            liveness: None,
         }
+    }
+
+    /// Ties the claims to this run: `alive_prefix` is the namespaced prefix of the liveness
+    /// marks (`excp:alive:`), `token` this run's mark. A claim then reads
+    /// `{instance}#{token}`; one whose run no longer holds its instance's mark (killed, or
+    /// restarted with a new token) is stale and is taken over by one instance (a `SET NX`
+    /// decides which), so events a killed instance claimed are delivered within the liveness
+    /// TTL, not the claim TTL.
+    pub fn with_liveness(
+        mut self,
+        alive_prefix: impl Into<String>,
+        token: impl Into<String>,
+    ) -> Injector {
+        self.liveness = Some((alive_prefix.into(), token.into()));
+        self
+    }
+
+    /// What this instance writes into a claim.
+    fn holder(&self) -> String {
+        match &self.liveness {
+            Some((_, token)) => format!("{}#{token}", self.instance),
+            None => self.instance.clone(),
+        }
+    }
+
+    /// Whether a claim held by `holder` belongs to a run that is gone: its instance's liveness
+    /// mark is absent or names another run. Without liveness (or an old claim without a token)
+    /// nothing is ever judged stale.
+    async fn stale(&self, holder: &str) -> Result<bool, StoreError> {
+        let (Some((prefix, _)), Some((instance, token))) = (&self.liveness, holder.split_once('#'))
+        else {
+            return Ok(false);
+        };
+        let mark = self.store.get(&format!("{prefix}{instance}")).await?;
+        Ok(mark.as_deref() != Some(token.as_bytes()))
     }
 
     /// How long this injector's claims hold.
@@ -321,13 +361,36 @@ impl Injector {
             return Ok(Claim::Done);
         }
         let key = format!("{}{event_id}", self.claim_prefix);
+        let me = self.holder();
         if self
             .store
-            .put_if_absent(&key, self.instance.as_bytes(), Some(self.claim_ttl))
+            .put_if_absent(&key, me.as_bytes(), Some(self.claim_ttl))
             .await?
-            || self.store.get(&key).await?.as_deref() == Some(self.instance.as_bytes())
         {
             return Ok(Claim::Mine);
+        }
+        let Some(held) = self.store.get(&key).await? else {
+            return Ok(Claim::Peer); // lapsed just now: the next round claims it
+        };
+        let held = String::from_utf8_lossy(&held).into_owned();
+        if held == me {
+            return Ok(Claim::Mine);
+        }
+        if self.stale(&held).await? {
+            // One taker per stale claim: whoever sets the take-over mark first.
+            let takeover = format!("{key}:takeover");
+            let won = self
+                .store
+                .put_if_absent(&takeover, me.as_bytes(), Some(self.claim_ttl))
+                .await?
+                || self.store.get(&takeover).await?.as_deref() == Some(me.as_bytes());
+            if won {
+                self.store
+                    .put_ttl(&key, me.as_bytes(), self.claim_ttl)
+                    .await?;
+                tracing::info!(event_id, stale = %held, "took over an event claimed by a run that is gone");
+                return Ok(Claim::Mine);
+            }
         }
         Ok(Claim::Peer)
     }
@@ -635,6 +698,8 @@ mod dead_letter_tests {
     struct World {
         emu: EmulatorHandle,
         injector: Injector,
+        store: Arc<dyn Store>,
+        gc: GcClient,
         source: String,
         _dir: tempfile::TempDir,
     }
@@ -659,7 +724,9 @@ mod dead_letter_tests {
             .id
             .unwrap();
         World {
-            injector: Injector::new(gc, store, "claims:", "me"),
+            injector: Injector::new(gc.clone(), store.clone(), "claims:", "me"),
+            store,
+            gc,
             emu,
             source,
             _dir: dir,
@@ -814,5 +881,73 @@ mod dead_letter_tests {
         let d = DeadLetter::new(established(1, "s"), "refused".into(), Some(400));
         let json = serde_json::to_string(&d).unwrap();
         assert_eq!(serde_json::from_str::<DeadLetter>(&json).unwrap(), d);
+    }
+
+    /// Issue 12 §7: a claim names the run that made it. While that run's liveness mark holds
+    /// its token the claim is respected; once the run is gone (killed: no mark; restarted: a
+    /// new token) the survivor takes the event over at once, long before the claim's TTL.
+    #[tokio::test]
+    async fn a_claim_of_a_run_that_is_gone_is_taken_over_at_once() {
+        let w = world().await;
+        let store = w.store.clone();
+        let gc = w.gc.clone();
+        let ev = |n: u32| established(n, &w.source);
+        // The peer's run "tok-a" holds its mark and claimed event 1 (an hour's TTL).
+        store
+            .put_ttl("alive:a", b"tok-a", Duration::from_secs(3600))
+            .await
+            .unwrap();
+        for n in [1, 2] {
+            store
+                .put_if_absent(
+                    &format!("claims:{}", ev(n).event_id()),
+                    b"a#tok-a",
+                    Some(Duration::from_secs(3600)),
+                )
+                .await
+                .unwrap();
+        }
+        let b = Injector::new(gc.clone(), store.clone(), "claims:", "b")
+            .with_liveness("alive:", "tok-b");
+        let mut pending = Pending::default();
+        pending.push(ev(1));
+        let r = b.round(&mut pending).await.unwrap();
+        assert_eq!(
+            r.waiting_on_peer, 1,
+            "a live run's claim is respected: {r:?}"
+        );
+        // The peer restarts: a new run, a new token. Its old claims are taken over now.
+        store
+            .put_ttl("alive:a", b"tok-a2", Duration::from_secs(3600))
+            .await
+            .unwrap();
+        let r = b.round(&mut pending).await.unwrap();
+        assert_eq!(r.accepted, 1, "{r:?}");
+        assert!(pending.is_empty());
+        // Killed (no mark at all): the same.
+        store.delete("alive:a").await.unwrap();
+        pending.push(ev(2));
+        let r = b.round(&mut pending).await.unwrap();
+        assert_eq!(r.accepted, 1, "{r:?}");
+        // Only one instance takes a stale claim over: a third contender waits.
+        store
+            .put_if_absent(
+                &format!("claims:{}", ev(3).event_id()),
+                b"a#tok-a",
+                Some(Duration::from_secs(3600)),
+            )
+            .await
+            .unwrap();
+        store
+            .put_if_absent(
+                &format!("claims:{}:takeover", ev(3).event_id()),
+                b"c#tok-c",
+                Some(Duration::from_secs(3600)),
+            )
+            .await
+            .unwrap();
+        pending.push(ev(3));
+        let r = b.round(&mut pending).await.unwrap();
+        assert_eq!(r.waiting_on_peer, 1, "{r:?}");
     }
 }

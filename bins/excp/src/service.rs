@@ -58,6 +58,11 @@ impl Liveness {
         }
     }
 
+    /// This run's token (the mark's value), as text.
+    fn token(&self) -> String {
+        String::from_utf8_lossy(&self.token).into_owned()
+    }
+
     fn conflict(&self) -> String {
         format!(
             "another EXCP instance with the id {:?} is alive (it holds {}); give each instance of \
@@ -79,9 +84,9 @@ impl Liveness {
         }
     }
 
-    /// Checks the mark, and with `renew` gives it a fresh TTL before it lapses (the store has
-    /// no "extend": the mark is re-created, which leaves it absent for one round trip, not
-    /// for the rest of a TTL); `Err` when another instance holds it.
+    /// Checks the mark, and with `renew` gives it a fresh TTL before it lapses (overwritten with
+    /// `put_ttl`, so it is never absent while this run lives); `Err` when another instance
+    /// holds it.
     async fn check(&self, store: &Arc<dyn Store>, renew: bool) -> Result<(), String> {
         let held = match store.get(&self.key).await {
             Ok(v) => v,
@@ -93,8 +98,11 @@ impl Liveness {
         match held {
             Some(t) if t == self.token => {
                 if renew {
-                    let _ = store.delete(&self.key).await;
-                    return self.take(store).await;
+                    // Overwritten with a fresh TTL, never deleted first: a peer judging this
+                    // run's claims (see `Injector::with_liveness`) must never find it absent.
+                    if let Err(e) = store.put_ttl(&self.key, &self.token, self.ttl).await {
+                        tracing::warn!(error = %e, "liveness mark not renewed");
+                    }
                 }
                 Ok(())
             }
@@ -738,6 +746,10 @@ async fn run(
         deps.store.clone(),
         deps.ns.key(engage_store::schema::keys::EXCP_CLAIM_PREFIX),
         settings.instance_id.clone(),
+    )
+    .with_liveness(
+        deps.ns.key(&engage_store::schema::keys::excp_alive("")),
+        alive.token(),
     );
     let mut tick = tokio::time::interval(settings.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

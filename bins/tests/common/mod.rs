@@ -3,6 +3,8 @@
 //! plus EXCS settings pointing at all three.
 #![allow(dead_code)] // each test crate uses a part
 
+pub mod excp;
+
 use engage_cfgdb::seed::{SeedSpec, install_schema_postgres, seed_postgres};
 use engage_cfgdb::{PgConfigDb, SchemaMap, read_snapshot};
 use engage_excs::service::{Excs, ExcsSettings};
@@ -31,6 +33,11 @@ pub struct World {
 
 /// A world with `agents` generated agents (and the seed's supervisors, VQs, VAGs, codes).
 pub async fn world(agents: usize) -> World {
+    world_on(agents, TestRedis::create().await).await
+}
+
+/// [`world`] with its store on `redis` (a private Redis server a fault test controls).
+pub async fn world_on(agents: usize, redis: TestRedis) -> World {
     let gc = Emulator::start(
         EmulatorConfig::new(CLIENT_ID, CLIENT_SECRET).with_rate_limit(0, Duration::from_secs(60)),
     )
@@ -56,7 +63,6 @@ pub async fn world(agents: usize) -> World {
     seed_postgres(&client, &SchemaMap::default(), &spec)
         .await
         .unwrap();
-    let redis = TestRedis::create().await;
     let store: Arc<dyn Store> = Arc::new(
         RedisStore::connect(&RedisConfig::from_url(redis.url()).unwrap())
             .await

@@ -207,6 +207,7 @@ pub(crate) fn conversations(org: &mut Org, body: &Value) -> ApiResult<BatchEvent
             continue;
         }
         if org.event_ids.contains(&id) {
+            org.events_resent += 1;
             continue; // already applied: accepted again, never applied twice
         }
         if let Some(err) = event_fault(org, &id) {

@@ -389,6 +389,9 @@ pub struct EmulatorStats {
     pub rate_limited: u64,
     /// Events applied (all three endpoints).
     pub events_accepted: u64,
+    /// Conversation events received again after they were applied (accepted, not applied
+    /// twice: the emulator de-duplicates by `eventId`, which GC is not documented to do).
+    pub events_resent: u64,
 }
 
 /// Errors starting the emulator.
@@ -593,6 +596,7 @@ impl EmulatorHandle {
             tokens_issued: org.tokens_issued,
             rate_limited: org.rate_limited,
             events_accepted: org.events_accepted,
+            events_resent: org.events_resent,
         }
     }
 

@@ -144,6 +144,9 @@ pub(crate) struct Org {
     pub faults: Vec<Fault>,
     pub event_faults: u32,
     pub events_accepted: u64,
+    /// Conversation events received again after they were applied (answered as accepted,
+    /// not applied twice): what a real GC would make of them is not public.
+    pub events_resent: u64,
 }
 
 pub(crate) fn new_id() -> String {
@@ -213,6 +216,7 @@ impl Org {
             faults: Vec::new(),
             event_faults: 0,
             events_accepted: 0,
+            events_resent: 0,
         };
         for (name, desc) in DEFAULT_ROLES {
             let id = new_id();

@@ -1,0 +1,457 @@
+//! Fault tests with real processes (issue 12): the production `excp` binary, two of them as an
+//! HA pair, over real TCP to the SIP Server simulator, real Redis, and the GC emulator. One
+//! instance is killed with SIGKILL in the middle of a stream of calls and started again; every
+//! conversation must reach GC with each of its events exactly once.
+//!
+//! CI runs a short version (`CHAOS_CALLS`, default 60); `scripts/chaos.sh` runs 1,000 calls and
+//! prints the table. Each run prints one table row:
+//! `fault | calls | events expected | delivered | lost | duplicated | re-sent | parked`.
+
+mod common;
+
+use common::excp::{gc_event_count, now_ms, scenario_on, synced_world_on, wait_for};
+use engage_callmodel::scenario::Scenario;
+use engage_sim::player::{login, renumbered, send, shifted};
+use engage_store::Namespace;
+use engage_tlib::sim::SimServer;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const ORG: &str = "org-e2e";
+
+/// One `excp` process.
+struct Excp {
+    child: Child,
+    instance: String,
+    log: std::path::PathBuf,
+}
+
+impl Excp {
+    fn spawn_on(
+        redis_url: &str,
+        tenant: &str,
+        sim: &SimServer,
+        instance: &str,
+        dir: &std::path::Path,
+    ) -> Excp {
+        let redis = url_host_port(redis_url);
+        let sip = format!("127.0.0.1:{}", sim.local_addr().port());
+        let log = dir.join(format!("{instance}.log"));
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_excp"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs([
+                ("EXEC_ORG_ID", ORG),
+                ("EXEC_TENANT_ID", tenant),
+                ("EXEC_REDIS_HOST", redis.0.as_str()),
+                ("EXEC_REDIS_PORT", redis.1.as_str()),
+                ("EXEC_GC_ALLOW_HTTP", "true"),
+                ("EXCP_VOICE_SERVER_VQ", sip.as_str()),
+                ("EXCP_VOICE_SERVER_AGENT", sip.as_str()),
+                ("EXCP_VOICE_SERVER_CALL", sip.as_str()),
+                ("EXCP_SWITCH_NAME", "SIP_Switch_1"),
+                ("EXCP_INSTANCE_ID", instance),
+                ("EXCP_HOST", "127.0.0.1"),
+                ("EXCP_PORT", "0"),
+                ("EXCP_LOOKUP_REFRESH_SECS", "1"),
+                ("EXCP_LOG_LEVEL", "warn"),
+                ("LOG_JSON_ENABLE", "false"),
+            ])
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .expect("the excp binary starts");
+        Excp {
+            child,
+            instance: instance.to_string(),
+            log,
+        }
+    }
+
+    /// SIGKILL: no checkpoint, no last delivery round, no goodbye.
+    fn kill_9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+
+    fn tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for Excp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A private `redis-server` (append-only file on, fsync always) that a test kills and restarts.
+struct PrivateRedis {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl PrivateRedis {
+    fn start() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut r = PrivateRedis {
+            child: None,
+            port,
+            dir: tempfile::tempdir().unwrap(),
+        };
+        r.restart();
+        r
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts the server on the same port and data directory (it reloads its append-only file).
+    fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts (scripts/test.sh installs it)");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server never listened"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill_9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+/// `(host, port)` of a `redis://host:port/` URL.
+fn url_host_port(url: &str) -> (String, String) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let hp = rest.split(['/', '?']).next().unwrap_or(rest);
+    let hp = hp.rsplit_once('@').map_or(hp, |(_, h)| h);
+    match hp.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), p.to_string()),
+        None => (hp.to_string(), "6379".to_string()),
+    }
+}
+
+/// The conversation id of play `round` of `s`.
+fn conversation_of(s: &Scenario, round: u32) -> String {
+    let first = s.events().next().expect("an event");
+    let root = renumbered(first, round)
+        .call_uuid()
+        .expect("a CallUUID")
+        .to_string();
+    engage_callmodel::conversation_id(&root).to_string()
+}
+
+/// Plays `rounds` of `s`, one call after the other, `spacing` ms of event time apart.
+fn play_calls(
+    sim: &SimServer,
+    s: &Scenario,
+    rounds: std::ops::Range<u32>,
+    start: u64,
+    spacing: u64,
+) {
+    let first = s.events().map(|e| e.time()).min().unwrap_or(0);
+    for r in rounds {
+        let at = start + u64::from(r) * spacing;
+        let shift = i64::try_from(at).unwrap_or(i64::MAX) - i64::try_from(first).unwrap_or(0);
+        for ev in s.events() {
+            send(sim, &shifted(&renumbered(ev, r + 1), shift)).expect("scenario events map");
+        }
+    }
+}
+
+/// What reached GC of a set of calls.
+struct Tally {
+    calls: usize,
+    expected: usize,
+    delivered: usize,
+    lost: usize,
+    duplicated: usize,
+    bad: Vec<String>,
+}
+
+/// Waits (up to two minutes) until every conversation of `ids` ended in GC with `per_call`
+/// events, then counts what arrived.
+async fn tally(emu: &gcex::emulator::EmulatorHandle, ids: &[String], per_call: usize) -> Tally {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let complete = ids
+            .iter()
+            .filter(|c| {
+                emu.conversation(c)
+                    .is_some_and(|v| v.ended && v.timeline.len() >= per_call)
+            })
+            .count();
+        if complete == ids.len() || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Let stragglers (a late duplicate) arrive before counting.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut t = Tally {
+        calls: ids.len(),
+        expected: ids.len() * per_call,
+        delivered: 0,
+        lost: 0,
+        duplicated: 0,
+        bad: Vec::new(),
+    };
+    for (r, c) in ids.iter().enumerate() {
+        let n = emu.conversation(c).map_or(0, |v| v.timeline.len());
+        t.delivered += n;
+        t.lost += per_call.saturating_sub(n);
+        t.duplicated += n.saturating_sub(per_call);
+        if n != per_call && t.bad.len() < 5 {
+            t.bad.push(format!("call {}: {n} of {per_call}", r + 1));
+        }
+    }
+    t
+}
+
+/// Prints the table header and this fault's row.
+fn report(fault: &str, t: &Tally, resent: u64, parked: usize) {
+    println!(
+        "| fault | calls | events expected | delivered | lost | duplicated | re-sent | parked |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {fault} | {} | {} | {} | {} | {} | {resent} | {parked} |",
+        t.calls, t.expected, t.delivered, t.lost, t.duplicated
+    );
+}
+
+/// An EXCP pair (two `excp` processes) on a synced contact center, the agent logged in, and a
+/// stream of calls (scenario 01, one after the other) played half before a fault, half after.
+struct Rig {
+    w: common::World,
+    ns: Namespace,
+    sim: SimServer,
+    tenant: String,
+    redis_url: String,
+    dir: tempfile::TempDir,
+    a: Excp,
+    b: Excp,
+    s: Scenario,
+    per_call: usize,
+    start: u64,
+    spacing: u64,
+    calls: u32,
+    _cleanup: Option<engage_test_support::TestRedis>,
+}
+
+impl Rig {
+    /// The rig on the Redis at `redis` (a private server), or the tests' Redis.
+    async fn start(prefix: &str, redis: Option<String>) -> Rig {
+        let calls: u32 = std::env::var("CHAOS_CALLS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60);
+        let tenant = engage_test_support::unique_name(prefix);
+        let ns = Namespace::new(&tenant, ORG);
+        let redis_url = redis.unwrap_or_else(engage_test_support::redis_url);
+        // The processes build `exec:{tenant}:{org}:` themselves: delete it when done.
+        let cleanup = engage_test_support::TestRedis::adopt_from(
+            engage_test_support::TestRedis::create_at(&redis_url).await,
+            ns.prefix(),
+        );
+        let (w, t) = synced_world_on(
+            Some(ns.clone()),
+            Some(engage_test_support::TestRedis::create_at(&redis_url).await),
+        )
+        .await;
+        let sim = SimServer::start("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let a = Excp::spawn_on(
+            &redis_url,
+            &tenant,
+            &sim,
+            &format!("{prefix}-a"),
+            dir.path(),
+        );
+        let b = Excp::spawn_on(
+            &redis_url,
+            &tenant,
+            &sim,
+            &format!("{prefix}-b"),
+            dir.path(),
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !(sim.call_monitors() >= 2
+            && sim.registrations(&t.extension) >= 2
+            && sim.registrations(&t.vq) >= 2)
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the pair never registered\n{}:\n{}\n{}:\n{}",
+                a.instance,
+                a.tail(),
+                b.instance,
+                b.tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(login(&sim, &t.extension, &t.login_code), 2);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let s = scenario_on(&t);
+        let per_call = gc_event_count(&s);
+        let span = s.events().map(|e| e.time()).max().unwrap_or(0)
+            - s.events().map(|e| e.time()).min().unwrap_or(0);
+        Rig {
+            w,
+            ns,
+            sim,
+            tenant,
+            redis_url,
+            dir,
+            a,
+            b,
+            s,
+            per_call,
+            start: now_ms(),
+            spacing: span + 1_000,
+            calls,
+            _cleanup: Some(cleanup),
+        }
+    }
+
+    /// Plays the first half and waits until a quarter of it reached GC.
+    async fn first_half(&self) {
+        let half = self.calls / 2;
+        play_calls(&self.sim, &self.s, 0..half, self.start, self.spacing);
+        let first: Vec<String> = (1..=half).map(|r| conversation_of(&self.s, r)).collect();
+        let emu = &self.w.gc;
+        wait_for("some of the first half reaches GC", || {
+            first
+                .iter()
+                .filter(|c| emu.conversation(c).is_some())
+                .count()
+                >= (half as usize / 4).max(1)
+        })
+        .await;
+    }
+
+    fn second_half(&self) {
+        play_calls(
+            &self.sim,
+            &self.s,
+            self.calls / 2..self.calls,
+            self.start,
+            self.spacing,
+        );
+    }
+
+    /// Counts what reached GC, prints the row, and fails on anything lost or duplicated.
+    async fn judge(&self, fault: &str, a: &Excp) {
+        let ids: Vec<String> = (1..=self.calls)
+            .map(|r| conversation_of(&self.s, r))
+            .collect();
+        let t = tally(&self.w.gc, &ids, self.per_call).await;
+        let parked = engage_excp::delivery::dead_letters(self.w.store.clone(), &self.ns)
+            .len()
+            .await
+            .unwrap_or(0);
+        report(fault, &t, self.w.gc.stats().events_resent, parked);
+        assert!(
+            t.lost == 0 && t.duplicated == 0,
+            "{:?}\n{}:\n{}\n{}:\n{}",
+            t.bad,
+            a.instance,
+            a.tail(),
+            self.b.instance,
+            self.b.tail()
+        );
+    }
+}
+
+/// Issue 12: `kill -9` of one EXCP of an HA pair in the middle of a stream of calls, and the
+/// killed one started again: every conversation complete in GC, each event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_one_excp_of_a_pair_in_the_middle_of_calls_loses_nothing() {
+    let mut rig = Rig::start("chaos", None).await;
+    rig.first_half().await;
+    rig.a.kill_9();
+    rig.second_half();
+    // Its liveness mark lapses (15 s), then A starts again under the same id and resumes from
+    // its last checkpoint; B carried the calls meanwhile.
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    let a2 = Excp::spawn_on(
+        &rig.redis_url,
+        &rig.tenant,
+        &rig.sim,
+        "chaos-a",
+        rig.dir.path(),
+    );
+    rig.judge(
+        "kill -9 of one EXCP of a pair mid-stream, restarted after 16 s",
+        &a2,
+    )
+    .await;
+}
+
+/// Issue 12: Redis (the shared store, persistent) killed with SIGKILL for a while and started
+/// again while calls stream into an EXCP HA pair: ingestion goes on, delivery waits for the
+/// store, and afterwards every conversation is complete in GC with each event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_under_an_excp_pair_loses_nothing() {
+    let down_secs: u64 = std::env::var("CHAOS_REDIS_DOWN_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let mut redis = PrivateRedis::start();
+    let rig = Rig::start("redisdown", Some(redis.url())).await;
+    rig.first_half().await;
+    redis.kill_9();
+    rig.second_half();
+    tokio::time::sleep(Duration::from_secs(down_secs)).await;
+    redis.restart();
+    rig.judge(
+        &format!("Redis (persistent) killed for {down_secs} s under an EXCP pair, restarted"),
+        &rig.a,
+    )
+    .await;
+}
