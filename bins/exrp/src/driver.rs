@@ -357,7 +357,29 @@ async fn attempt(shared: &Shared, job: Job) {
         return;
     }
     let started = Instant::now();
-    let outcome = upload(shared, &job).await;
+    // The claim is renewed every third of its TTL while the attempt runs, so a long upload
+    // never lets a second instance start the same job.
+    let renewals = async {
+        let every = (s.claim_ttl / 3).max(Duration::from_millis(10));
+        loop {
+            tokio::time::sleep(every).await;
+            match d.jobs.renew(&job.id, &s.instance_id, s.claim_ttl).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => tracing::warn!(job = %job.id, error = %e, "claim not renewed"),
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        o = upload(shared, &job) => o,
+        () = renewals => {
+            tracing::error!(
+                job = %job.id,
+                "another instance holds this job's claim now; this attempt stops and leaves the job to it"
+            );
+            return;
+        }
+    };
     if let Err(f) = &outcome {
         let kind = match f {
             Failure::Transient(_) => "transient",

@@ -156,6 +156,21 @@ impl Jobs {
             .await
     }
 
+    /// Renews `instance`'s claim for another `ttl`, while an attempt runs longer than a claim
+    /// lives (a large recording). False when the claim is another instance's now (this one
+    /// was too slow: it must stop, the other one has the job); an expired claim is taken again.
+    pub async fn renew(&self, id: &str, instance: &str, ttl: Duration) -> StoreResult<bool> {
+        let key = self.ns.key(&claim_key(id));
+        match self.store.get(&key).await? {
+            Some(v) if v == instance.as_bytes() => {
+                self.store.put_ttl(&key, instance.as_bytes(), ttl).await?;
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            None => self.claim(id, instance, ttl).await,
+        }
+    }
+
     /// Releases a claim.
     pub async fn release(&self, id: &str) -> StoreResult<()> {
         self.store

@@ -451,3 +451,55 @@ async fn the_same_segment_on_two_instances_is_uploaded_once() {
     b.shutdown().await;
     w.gc.shutdown().await;
 }
+
+/// Issue 13: an upload that takes longer than the claim lives (a big recording, a slow GC)
+/// keeps its claim renewed: a second instance never starts the same job, so the recording is
+/// uploaded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_upload_keeps_its_claim_and_uploads_once() {
+    let w = world().await;
+    let file = unique_file();
+    let audio = recording(4, 200_000);
+    w.put_recording(&file, &audio).await;
+    let short = |instance: &str| {
+        let mut s = w.worker(instance);
+        s.claim_ttl = Duration::from_millis(400);
+        s
+    };
+    let start = |settings: WorkerSettings| {
+        let gc = GcClient::new(w.gc.client_config().with_retry(RetryPolicy::fast())).unwrap();
+        let webdav = WebDav::new(
+            WebDavSettings::new(w.dav.0.clone(), w.dav.1.clone(), w.dav.2.clone()),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        Service::start_with(
+            settings,
+            w.store.clone(),
+            w.ns.clone(),
+            gc,
+            webdav,
+            "127.0.0.1",
+            0,
+        )
+    };
+    // The presigned PUT of the first upload takes 2.5 s: six claim lifetimes.
+    w.gc.inject_fault(Fault {
+        path_prefix: "/emulator/uploads/".into(),
+        remaining: 1,
+        kind: FaultKind::Delay { millis: 2_500 },
+    });
+    let a = start(short("exrp-slow-a")).await.unwrap();
+    let (code, _) = w.post(&a, &segment(&file)).await;
+    assert_eq!(code, 202);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // B scans the same jobs the whole time.
+    let b = start(short("exrp-slow-b")).await.unwrap();
+    w.wait_uploads(1, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(w.gc.uploads().len(), 1, "uploaded once");
+    assert_eq!((a.uploaded(), b.uploaded()), (1, 0));
+    a.shutdown().await;
+    b.shutdown().await;
+    w.gc.shutdown().await;
+}
