@@ -155,6 +155,9 @@ else
 fi
 export ENGAGE_TEST_WEBDAV="${ENGAGE_TEST_WEBDAV:-http://$WEBDAV_USER:$WEBDAV_PASSWORD@127.0.0.1:$WEBDAV_PORT/recordings}"
 
+# --- nginx: the load balancer of the N+1 EXRP test (deploy/nginx/exrp-lb.conf.template) -------
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then apt_install nginx-light; fi
+
 # --- checks and tests -------------------------------------------------------------------------
 say "cargo fmt --check"
 cargo fmt --all -- --check

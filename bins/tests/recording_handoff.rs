@@ -43,72 +43,147 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late() {
-    let (private, public_b64) = PrivateKey::generate().unwrap();
-    let gc = Emulator::start(
-        EmulatorConfig::new("handoff", "handoff-secret")
-            .with_rate_limit(0, Duration::from_secs(60))
-            .with_recording_public_key(public_b64),
-    )
-    .await
-    .unwrap();
-    let redis = TestRedis::create().await;
-    let store: Arc<dyn Store> = Arc::new(
-        RedisStore::connect(&RedisConfig::from_url(redis.url()).unwrap())
-            .await
-            .unwrap(),
-    );
-    let ns = Namespace::with_prefix(redis.prefix());
-    let json = JsonView::new(store.clone(), ns.clone());
+/// What the hand-off tests share: the GC emulator with the org's recording key, the store,
+/// the WebDAV server, and a recorded call (audio in WebDAV, MCP's metadata, the model's
+/// segment) on demand.
+struct Rig {
+    gc: gcex::emulator::EmulatorHandle,
+    store: Arc<dyn Store>,
+    ns: Namespace,
+    json: JsonView,
+    dav: (String, Option<String>, Option<String>),
+    private: PrivateKey,
+    _redis: TestRedis,
+}
 
-    // What MCP does: the audio into WebDAV, the metadata to EXCP.
-    let dav = webdav_target();
-    let call = format!("HANDOFF{:025}", now_ms());
-    let file_name = format!("{call}.wav");
-    let audio: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    let http = reqwest::Client::new();
-    let mut put = http
-        .put(format!("{}/{file_name}", dav.0))
-        .body(audio.clone());
-    if let Some(u) = &dav.1 {
-        put = put.basic_auth(u, dav.2.as_deref());
-    }
-    let r = put
-        .send()
+impl Rig {
+    async fn start() -> Rig {
+        let (private, public_b64) = PrivateKey::generate().unwrap();
+        let gc = Emulator::start(
+            EmulatorConfig::new("handoff", "handoff-secret")
+                .with_rate_limit(0, Duration::from_secs(60))
+                .with_recording_public_key(public_b64),
+        )
         .await
-        .unwrap_or_else(|e| panic!("cannot reach WebDAV at {}: {e}; run scripts/test.sh", dav.0));
-    assert!(r.status().is_success(), "WebDAV PUT: {}", r.status());
-    let start = now_ms() - 60_000;
-    let meta: RecordingMetadata = serde_json::from_value(serde_json::json!({
-        "callUuid": call,
-        "fileName": file_name,
-        "startTime": start,
-        "endTime": start + 60_000,
-        "agentDn": "7001",
-    }))
-    .unwrap();
-    json.set_add(
-        &keys::recording_metadata(&call),
-        &meta,
-        Some(Duration::from_secs(3600)),
-    )
-    .await
-    .unwrap();
-    // What the call model closes: the agent's segment.
-    let seg: engage_callmodel::output::RecordingSegment =
-        serde_json::from_value(serde_json::json!({
-            "conversationId": "00000000-0000-4000-8000-0000000000c1",
-            "communicationId": "00000000-0000-4000-8000-0000000000c2",
-            "userId": "user-1",
-            "agentDn": "7001",
+        .unwrap();
+        let redis = TestRedis::create().await;
+        let store: Arc<dyn Store> = Arc::new(
+            RedisStore::connect(&RedisConfig::from_url(redis.url()).unwrap())
+                .await
+                .unwrap(),
+        );
+        let ns = Namespace::with_prefix(redis.prefix());
+        let json = JsonView::new(store.clone(), ns.clone());
+        Rig {
+            gc,
+            store,
+            ns,
+            json,
+            dav: webdav_target(),
+            private,
+            _redis: redis,
+        }
+    }
+
+    /// Recorded call `n`: its audio put into WebDAV and its metadata posted (what MCP does),
+    /// and the agent segment the call model closes; returns the segment (already handed off
+    /// to the queue) and the audio.
+    async fn recorded_call(&self, n: u32) -> (engage_callmodel::output::RecordingSegment, Vec<u8>) {
+        let call = format!("HANDOFF{:020}{n:05}", now_ms());
+        let file_name = format!("{call}.wav");
+        let audio: Vec<u8> = (0..50_000u32).map(|i| ((i + n) * 7 % 251) as u8).collect();
+        let mut put = reqwest::Client::new()
+            .put(format!("{}/{file_name}", self.dav.0))
+            .body(audio.clone());
+        if let Some(u) = &self.dav.1 {
+            put = put.basic_auth(u, self.dav.2.as_deref());
+        }
+        let r = put.send().await.unwrap_or_else(|e| {
+            panic!(
+                "cannot reach WebDAV at {}: {e}; run scripts/test.sh",
+                self.dav.0
+            )
+        });
+        assert!(r.status().is_success(), "WebDAV PUT: {}", r.status());
+        let start = now_ms() - 60_000;
+        let meta: RecordingMetadata = serde_json::from_value(serde_json::json!({
             "callUuid": call,
-            "connId": "006b02a3c8a1b001",
-            "startTime": start + 1_000,
-            "endTime": start + 59_000,
-            "language": "en-US"
+            "fileName": file_name,
+            "startTime": start,
+            "endTime": start + 60_000,
+            "agentDn": "7001",
         }))
         .unwrap();
+        self.json
+            .set_add(
+                &keys::recording_metadata(&call),
+                &meta,
+                Some(Duration::from_secs(3600)),
+            )
+            .await
+            .unwrap();
+        let seg: engage_callmodel::output::RecordingSegment =
+            serde_json::from_value(serde_json::json!({
+                "conversationId": format!("00000000-0000-4000-8000-00000{n:05}c1"),
+                "communicationId": format!("00000000-0000-4000-8000-00000{n:05}c2"),
+                "userId": "user-1",
+                "agentDn": "7001",
+                "callUuid": call,
+                "connId": "006b02a3c8a1b001",
+                "startTime": start + 1_000,
+                "endTime": start + 59_000,
+                "language": "en-US"
+            }))
+            .unwrap();
+        (seg, audio)
+    }
+
+    /// EXRP's settings for `instance`: fast polls and retries, the shared token.
+    fn worker(&self, instance: &str) -> WorkerSettings {
+        let mut w = WorkerSettings::default();
+        w.poll = Duration::from_millis(50);
+        w.retry = RetryPlan::new(
+            Duration::from_millis(50),
+            Duration::from_millis(200),
+            Duration::from_secs(600),
+            1000,
+        );
+        w.instance_id = instance.into();
+        // EXRP requires a token (EXRP_API_TOKEN); the hand-off sends it (issue 12 §11).
+        w.api_token = Some(gcex::Secret::new("exrp-shared-token"));
+        w
+    }
+
+    fn webdav(&self) -> WebDav {
+        WebDav::new(
+            WebDavSettings::new(self.dav.0.clone(), self.dav.1.clone(), self.dav.2.clone()),
+            Duration::from_secs(60),
+        )
+        .unwrap()
+    }
+
+    /// The hand-off worker, posting to `url`.
+    fn handoff(&self, url: String, health: &Health) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(handoff::run(
+            HandoffSettings {
+                url,
+                sta_program_id: Some("00000000-0000-4000-8000-00000000057a".into()),
+                metadata_wait: Duration::from_secs(600),
+                every: Duration::from_millis(100),
+                token: Some(gcex::Secret::new("exrp-shared-token")),
+            },
+            self.json.clone(),
+            health.clone(),
+            Metrics::new(),
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late() {
+    let rig = Rig::start().await;
+    let (gc, store, ns, json, private) = (&rig.gc, &rig.store, &rig.ns, &rig.json, &rig.private);
+    let (seg, audio) = rig.recorded_call(0).await;
     handoff::enqueue(&json, &seg, now_ms()).await.unwrap();
 
     // The hand-off worker starts while EXRP is not there yet.
@@ -118,18 +193,7 @@ async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late()
         .unwrap()
         .port();
     let health = Health::new();
-    let worker = tokio::spawn(handoff::run(
-        HandoffSettings {
-            url: HandoffSettings::url_for("127.0.0.1", port),
-            sta_program_id: Some("00000000-0000-4000-8000-00000000057a".into()),
-            metadata_wait: Duration::from_secs(600),
-            every: Duration::from_millis(100),
-            token: Some(gcex::Secret::new("exrp-shared-token")),
-        },
-        json.clone(),
-        health.clone(),
-        Metrics::new(),
-    ));
+    let worker = rig.handoff(HandoffSettings::url_for("127.0.0.1", port), &health);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while health
         .report()
@@ -150,27 +214,12 @@ async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late()
     assert_eq!(waiting.len(), 1, "kept while EXRP is down");
 
     // EXRP comes up on that port.
-    let mut w = WorkerSettings::default();
-    w.poll = Duration::from_millis(50);
-    w.retry = RetryPlan::new(
-        Duration::from_millis(50),
-        Duration::from_millis(200),
-        Duration::from_secs(600),
-        1000,
-    );
-    w.instance_id = "exrp-handoff".into();
-    // EXRP requires a token (EXRP_API_TOKEN); the hand-off sends it (issue 12 §11).
-    w.api_token = Some(gcex::Secret::new("exrp-shared-token"));
     let exrp = Exrp::start_with(
-        w,
+        rig.worker("exrp-handoff"),
         store.clone(),
         ns.clone(),
         GcClient::new(gc.client_config().with_retry(RetryPolicy::fast())).unwrap(),
-        WebDav::new(
-            WebDavSettings::new(dav.0.clone(), dav.1.clone(), dav.2.clone()),
-            Duration::from_secs(60),
-        )
-        .unwrap(),
+        rig.webdav(),
         "127.0.0.1",
         port,
     )
@@ -228,4 +277,142 @@ async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late()
     assert!(!wrong.text().await.unwrap().contains("exrp-shared-token"));
     worker.abort();
     exrp.shutdown().await;
+}
+
+/// nginx in front of EXRP instances, from `deploy/nginx/exrp-lb.conf.template` (real nginx;
+/// `scripts/test.sh` installs it).
+struct Nginx {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(upstreams: &[std::net::SocketAddr]) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        // nginx's workers run as nobody when started by root: the directory must be readable.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let servers: String = upstreams
+            .iter()
+            .map(|a| format!("server {a} max_fails=1 fail_timeout=2s; "))
+            .collect();
+        let template = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../deploy/nginx/exrp-lb.conf.template"),
+        )
+        .unwrap();
+        let conf = template
+            .replace("@DIR@", &dir.path().display().to_string())
+            .replace("@PORT@", &port.to_string())
+            .replace("@UPSTREAMS@", &servers);
+        let path = dir.path().join("nginx.conf");
+        std::fs::write(&path, conf).unwrap();
+        let bin = ["/usr/sbin/nginx", "nginx"]
+            .into_iter()
+            .find(|b| std::process::Command::new(b).arg("-v").output().is_ok())
+            .expect("nginx is installed (scripts/test.sh installs nginx-light)");
+        let child = std::process::Command::new(bin)
+            .arg("-c")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nginx never listened: {}",
+                std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Nginx {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue 13: the guide's N+1 EXRP behind a load balancer: EXCP hands recordings to nginx
+/// (the deployment's template), which spreads them over two EXRP instances; one instance stops
+/// in the middle, the other takes every request from then on, and every recording reaches GC
+/// exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n_plus_one_exrp_behind_nginx_loses_nothing_when_one_stops() {
+    let rig = Rig::start().await;
+    let start = |name: &'static str| {
+        Exrp::start_with(
+            rig.worker(name),
+            rig.store.clone(),
+            rig.ns.clone(),
+            GcClient::new(rig.gc.client_config().with_retry(RetryPolicy::fast())).unwrap(),
+            rig.webdav(),
+            "127.0.0.1",
+            0,
+        )
+    };
+    let a = start("exrp-lb-a").await.unwrap();
+    let b = start("exrp-lb-b").await.unwrap();
+    let lb = Nginx::start(&[a.http_addr, b.http_addr]);
+    let health = Health::new();
+    let worker = rig.handoff(
+        format!("http://127.0.0.1:{}/api/v1/interaction-end", lb.port),
+        &health,
+    );
+    let gc = &rig.gc;
+    let uploads_reach = |n: usize| async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while gc.uploads().len() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} of {n} uploaded",
+                gc.uploads().len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    for n in 0..4 {
+        let (seg, _) = rig.recorded_call(n).await;
+        handoff::enqueue(&rig.json, &seg, now_ms()).await.unwrap();
+    }
+    uploads_reach(4).await;
+    // One instance stops; nginx sends everything to the other from now on.
+    a.shutdown().await;
+    for n in 4..8 {
+        let (seg, _) = rig.recorded_call(n).await;
+        handoff::enqueue(&rig.json, &seg, now_ms()).await.unwrap();
+    }
+    uploads_reach(8).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let uploads = rig.gc.uploads();
+    assert_eq!(uploads.len(), 8, "each recording once");
+    let mut names: Vec<&str> = uploads.iter().map(|u| u.file_name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 8);
+    assert!(b.uploaded() >= 4, "the remaining instance took over");
+    let waiting = rig
+        .json
+        .scan::<handoff::HandoffJob>(handoff::JOB_PREFIX)
+        .await
+        .unwrap();
+    assert!(waiting.is_empty(), "every hand-off done");
+    worker.abort();
+    b.shutdown().await;
+    drop(lb);
 }
