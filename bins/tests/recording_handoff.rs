@@ -184,7 +184,7 @@ async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late()
     let rig = Rig::start().await;
     let (gc, store, ns, json, private) = (&rig.gc, &rig.store, &rig.ns, &rig.json, &rig.private);
     let (seg, audio) = rig.recorded_call(0).await;
-    handoff::enqueue(&json, &seg, now_ms()).await.unwrap();
+    handoff::enqueue(json, &seg, now_ms()).await.unwrap();
 
     // The hand-off worker starts while EXRP is not there yet.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -235,7 +235,7 @@ async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late()
     let mut back = Vec::new();
     let archived = read_archive(
         std::io::Cursor::new(uploads[0].data.clone()),
-        &private,
+        private,
         &mut back,
     )
     .unwrap();
