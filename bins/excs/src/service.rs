@@ -552,6 +552,24 @@ impl Excs {
             gc_config_from_hybrid(hybrid, "config_sync", limit)?
                 .with_insecure_http(settings.common.gc_allow_http),
         )?;
+        register_metrics(&metrics);
+        // GC in /health from the start, not only after the first (possibly long) cycle.
+        match tokio::time::timeout(Duration::from_secs(15), gc.authenticate()).await {
+            Ok(Ok(())) => {
+                tracing::info!("Genesys Cloud reached (access token obtained)");
+                health.up("gc", "access token obtained");
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "Genesys Cloud not reached at start; the sync cycles retry");
+                health.down("gc", e.to_string());
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "no answer from the Genesys Cloud login within 15 s; the sync cycles retry"
+                );
+                health.down("gc", "no answer from the GC login within 15 s");
+            }
+        }
         let roles = desired_settings(&settings, Some(hybrid)).roles;
         let (store_for_json, ns_for_json) = (store.clone(), ns.clone());
         let ids = IdMap::new(store.clone(), ns.clone());
@@ -941,6 +959,62 @@ impl Excs {
     }
 }
 
+/// A counter series: name, help, labels.
+pub type CounterSpec = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// Every EXCS series that exists before anything happened, with its help: registered at 0 at
+/// start ([`register_metrics`]), so that `/metrics` shows them all from the first scrape and a
+/// dashboard or an alert never waits for a first event. (`excs_config_changes_total` and
+/// `excs_name_conflicts_total` carry labels known only when they happen.)
+pub const METRICS: &[CounterSpec] = &[
+    (
+        "excs_sync_cycles_total",
+        "Sync cycles run.",
+        &[("result", "ok")],
+    ),
+    ("excs_sync_errors_total", "Failed sync cycles.", &[]),
+    ("excs_users_created_total", "Users created in GC.", &[]),
+    ("excs_users_updated_total", "Users updated in GC.", &[]),
+    ("excs_queues_created_total", "Queues created in GC.", &[]),
+    (
+        "excs_cycles_blocked_total",
+        "Sync cycles refused by the removal guard, by reason.",
+        &[("reason", "empty_read")],
+    ),
+    (
+        "excs_cycles_blocked_total",
+        "Sync cycles refused by the removal guard, by reason.",
+        &[("reason", "too_many_removals")],
+    ),
+    (
+        "excs_removals_confirmed_total",
+        "Sync cycles run beyond the removal limit on the operator's confirmation.",
+        &[],
+    ),
+    (
+        "excs_store_wipes_detected_total",
+        "Store wipes (Redis flushes) detected; each forces a full sync cycle.",
+        &[],
+    ),
+    (
+        "excs_primary_presence_source_set_total",
+        "Agents whose primary presence source EXCS set to the connector's (EXCS_SET_PRIMARY_PRESENCE_SOURCE).",
+        &[],
+    ),
+];
+
+/// Registers every counter of [`METRICS`] at 0, and the GC client's.
+pub fn register_metrics(metrics: &Metrics) {
+    for (name, help, labels) in METRICS {
+        metrics.inc_by(name, help, labels, 0);
+    }
+    metrics.record_gc_client("excs", gcex::ClientStats::default());
+}
+
 /// State of the EXCS REST API.
 #[derive(Debug, Clone)]
 pub struct ApiState {
@@ -987,7 +1061,7 @@ async fn status(State(s): State<ApiState>) -> Response {
             "syncStatus": {
                 "timeStamp": ts,
                 "status": if p.status.is_empty() { "InProgress" } else { p.status.as_str() },
-                "progress": {"done": p.done, "total": p.total},
+                "progress": {"done": p.done, "total": p.total, "kinds": p.kinds.iter().map(|(k, [d, t])| (k.clone(), serde_json::json!({"done": d, "total": t}))).collect::<serde_json::Map<String, serde_json::Value>>()},
                 "initialSyncDone": p.initial_sync_done,
             },
             "conflicts": p.conflicts,

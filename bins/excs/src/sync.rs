@@ -107,6 +107,8 @@ pub struct SyncProgress {
     pub done: usize,
     /// Objects to handle in the current cycle.
     pub total: usize,
+    /// Per kind (`skills`, `users`, `queues`): `[done, total]` in the current cycle.
+    pub kinds: BTreeMap<String, [usize; 2]>,
     /// Whether the initial sync has completed once.
     pub initial_sync_done: bool,
     /// Case-insensitive name conflicts (reported once each in the log).
@@ -123,7 +125,46 @@ pub struct SyncProgress {
 #[derive(Debug, Clone, Default)]
 pub struct SharedProgress(Arc<Mutex<SyncProgress>>);
 
+/// How often a long sync cycle logs its progress.
+pub const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl SharedProgress {
+    /// One object of `kind` handled.
+    pub fn step(&self, kind: &str) {
+        self.update(|p| {
+            p.done += 1;
+            if let Some(k) = p.kinds.get_mut(kind) {
+                k[0] += 1;
+            }
+        });
+    }
+
+    /// The progress line the log shows every 10 s of a long cycle: per kind, the rate, GC
+    /// requests per second, 429s, and the time left at the current rate.
+    pub fn describe(&self, done_per_s: f64, gc_per_s: f64, rate_limited: u64) -> String {
+        let p = self.get();
+        let kinds: Vec<String> = p
+            .kinds
+            .iter()
+            .map(|(k, [d, t])| format!("{k} {d}/{t}"))
+            .collect();
+        let left = p.total.saturating_sub(p.done);
+        let eta = if done_per_s > 0.0 {
+            let secs = left as f64 / done_per_s;
+            if secs >= 90.0 {
+                format!("about {:.0} min left", (secs / 60.0).ceil())
+            } else {
+                format!("about {secs:.0} s left")
+            }
+        } else {
+            "no progress in the last interval".into()
+        };
+        format!(
+            "{}; {done_per_s:.1} objects/s, {gc_per_s:.1} GC requests/s, rate-limited {rate_limited}; {eta}",
+            kinds.join(", ")
+        )
+    }
+
     /// A snapshot of the progress.
     pub fn get(&self) -> SyncProgress {
         self.0
@@ -323,7 +364,30 @@ impl Reconciler {
         desired: &DesiredOrg,
         full: bool,
     ) -> Result<SyncReport, SyncError> {
-        let r = self.run_cycle_inner(desired, full).await;
+        // A long cycle (the initial sync of a large site at GC's rate limit takes minutes)
+        // says how far it is every 10 s; a short one says nothing until it ends.
+        let progress = self.progress.clone();
+        let gc = self.gc.clone();
+        let reporter = async move {
+            let mut last = (progress.get().done, gc.stats(), tokio::time::Instant::now());
+            loop {
+                tokio::time::sleep(PROGRESS_EVERY).await;
+                let (done, stats, now) =
+                    (progress.get().done, gc.stats(), tokio::time::Instant::now());
+                let secs = now.duration_since(last.2).as_secs_f64().max(0.001);
+                let line = progress.describe(
+                    done.saturating_sub(last.0) as f64 / secs,
+                    stats.requests.saturating_sub(last.1.requests) as f64 / secs,
+                    stats.rate_limited,
+                );
+                tracing::info!(full, "sync in progress: {line}");
+                last = (done, stats, now);
+            }
+        };
+        let r = tokio::select! {
+            r = self.run_cycle_inner(desired, full) => r,
+            () = reporter => unreachable!("the reporter never ends"),
+        };
         self.metrics.record_gc_client("excs", self.gc.stats());
         r
     }
@@ -338,6 +402,11 @@ impl Reconciler {
             p.status = "InProgress".into();
             p.done = 0;
             p.total = total;
+            p.kinds = BTreeMap::from([
+                ("skills".to_string(), [0, desired.skills.len()]),
+                ("users".to_string(), [0, desired.users.len()]),
+                ("queues".to_string(), [0, desired.queues.len()]),
+            ]);
             p.conflicts = desired.conflicts.clone();
         });
         for c in &desired.conflicts {
@@ -452,7 +521,7 @@ impl Reconciler {
             };
             self.ids.set(IdKind::Skill, &key, &id).await?;
             skill_ids.insert(name.clone(), id);
-            self.progress.update(|p| p.done += 1);
+            self.progress.step("skills");
         }
 
         // Users.
@@ -488,7 +557,7 @@ impl Reconciler {
                 }
                 Err(e) => return Err(e),
             }
-            self.progress.update(|p| p.done += 1);
+            self.progress.step("users");
         }
         // Persons that left the scope: inactive, no queues, no published record.
         for (key, gc_id) in self.ids.all(IdKind::Person).await? {
@@ -598,7 +667,7 @@ impl Reconciler {
                 }
                 Err(e) => return Err(e),
             }
-            self.progress.update(|p| p.done += 1);
+            self.progress.step("queues");
         }
         // VQ records for EXCP (SIP Server names a VQ by switch and number).
         for (dbid, queue) in &desired.queues {
@@ -1176,5 +1245,38 @@ impl Reconciler {
         }
         self.set_applied("queue", &key, &hash).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_line_says_how_far_how_fast_and_how_long() {
+        let p = SharedProgress::default();
+        p.update(|s| {
+            s.total = 312;
+            s.kinds = BTreeMap::from([
+                ("skills".to_string(), [0, 0]),
+                ("users".to_string(), [0, 300]),
+                ("queues".to_string(), [0, 12]),
+            ]);
+        });
+        for _ in 0..124 {
+            p.step("users");
+        }
+        let line = p.describe(1.0, 4.9, 0);
+        assert!(
+            line.contains("users 124/300") && line.contains("queues 0/12"),
+            "{line}"
+        );
+        assert!(
+            line.contains("4.9 GC requests/s") && line.contains("rate-limited 0"),
+            "{line}"
+        );
+        assert!(line.contains("about 4 min left"), "{line}");
+        assert!(p.describe(0.0, 0.0, 3).contains("no progress"));
+        assert!(p.describe(100.0, 1.0, 0).contains("about 2 s left"));
     }
 }
