@@ -9,8 +9,11 @@
 //! recording metadata MCP posted for the call (`POST /api/v1/recording`: same agent DN, else
 //! the file whose time overlaps the segment most) and posts EXRP's interaction-end request:
 //! conversation and communication ids from the call model, the segment's times, the audio file
-//! name, the CallUUID, and the STA request (`sta_default_programid` + the segment's language)
-//! when both are known.
+//! name, the CallUUID, and the STA request when a program and a language are known: the
+//! program mapped to the segment's origination queue in GC, else the default program
+//! (`sta_default_programid`, else GC's default), re-read every 15 minutes ([`StaPrograms`]);
+//! the segment's language. Not yet: GC's transcription switches (org and queue), which the
+//! guide also reads.
 //!
 //! At least once, never lost: a job leaves the store only when EXRP accepted it (2xx). EXRP
 //! unreachable or answering 5xx: the job stays and is tried again (jittered backoff). EXRP
@@ -126,6 +129,55 @@ fn iso(ms: u64) -> String {
         .unwrap_or_default()
 }
 
+/// The STA program of each origination queue, as the guide's EXEC reads it from GC (refreshed
+/// every 15 minutes): the program a queue is mapped to
+/// (`GET /api/v2/speechandtextanalytics/programs/mappings`), else the default program
+/// (`sta_default_programid`, else GC's default program of the STA settings). A segment whose
+/// agent got the call without a queue gets the default program.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StaPrograms {
+    /// The default program.
+    pub default: Option<String>,
+    /// Queue id → the program mapped to it.
+    pub by_queue: std::collections::HashMap<String, String>,
+}
+
+/// How often the program mappings are read again (the guide: every 15 minutes).
+pub const STA_REFRESH: Duration = Duration::from_secs(15 * 60);
+
+impl StaPrograms {
+    /// The program for a segment that came through `queue` (if any). Pure.
+    pub fn program_for(&self, queue: Option<&str>) -> Option<&str> {
+        queue
+            .and_then(|q| self.by_queue.get(q))
+            .or(self.default.as_ref())
+            .map(String::as_str)
+    }
+
+    /// Reads the mappings and GC's default program; `configured` (`sta_default_programid`)
+    /// wins over GC's default.
+    pub async fn fetch(
+        gc: &gcex::GcClient,
+        configured: Option<&str>,
+    ) -> Result<StaPrograms, gcex::GcError> {
+        let mut by_queue = std::collections::HashMap::new();
+        for m in gcex::collect_all(gc.sta_program_mappings()).await? {
+            for q in m.queues {
+                by_queue.insert(q.id, m.program.id.clone());
+            }
+        }
+        let default = match configured {
+            Some(c) => Some(c.to_string()),
+            None => gc
+                .sta_settings()
+                .await?
+                .default_program_id()
+                .map(str::to_string),
+        };
+        Ok(StaPrograms { default, by_queue })
+    }
+}
+
 /// EXRP's interaction-end body for a segment and its file. Pure.
 pub fn request_body(
     seg: &RecordingSegment,
@@ -157,8 +209,26 @@ pub enum Outcome {
     Park(String),
 }
 
-/// The hand-off worker: runs until the task is aborted.
+/// The hand-off worker: runs until the task is aborted. The STA program is the configured
+/// default for every segment ([`run_with_programs`] maps queues to programs).
 pub async fn run(settings: HandoffSettings, json: JsonView, health: Health, metrics: Metrics) {
+    run_with_programs(settings, json, health, metrics, None).await
+}
+
+/// [`run`], reading the STA program of each origination queue from GC through `gc` every
+/// [`STA_REFRESH`] ([`StaPrograms`]).
+pub async fn run_with_programs(
+    settings: HandoffSettings,
+    json: JsonView,
+    health: Health,
+    metrics: Metrics,
+    gc: Option<gcex::GcClient>,
+) {
+    let mut programs = StaPrograms {
+        default: settings.sta_program_id.clone(),
+        by_queue: std::collections::HashMap::new(),
+    };
+    let mut programs_at: Option<tokio::time::Instant> = None;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -170,6 +240,20 @@ pub async fn run(settings: HandoffSettings, json: JsonView, health: Health, metr
     loop {
         tokio::time::sleep(wait).await;
         wait = settings.every;
+        if let Some(gc) = &gc
+            && programs_at.is_none_or(|t| t.elapsed() >= STA_REFRESH)
+        {
+            programs_at = Some(tokio::time::Instant::now());
+            match StaPrograms::fetch(gc, settings.sta_program_id.as_deref()).await {
+                Ok(p) => {
+                    tracing::info!(queues = p.by_queue.len(), default = ?p.default, "STA programs read from GC");
+                    programs = p;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "STA program mappings not read; keeping the last ones")
+                }
+            }
+        }
         let jobs = match json.scan::<HandoffJob>(JOB_PREFIX).await {
             Ok(j) => j,
             Err(e) => {
@@ -185,7 +269,7 @@ pub async fn run(settings: HandoffSettings, json: JsonView, health: Health, metr
         );
         for (rest, job) in jobs {
             let key = format!("{JOB_PREFIX}{rest}");
-            let outcome = attempt(&settings, &json, &http, &job).await;
+            let outcome = attempt(&settings, &programs, &json, &http, &job).await;
             match outcome {
                 Outcome::Delivered => {
                     backoff.reset();
@@ -228,6 +312,7 @@ pub async fn run(settings: HandoffSettings, json: JsonView, health: Health, metr
 
 async fn attempt(
     settings: &HandoffSettings,
+    programs: &StaPrograms,
     json: &JsonView,
     http: &reqwest::Client,
     job: &HandoffJob,
@@ -247,7 +332,8 @@ async fn attempt(
             Outcome::Later("waiting for the recording metadata".into())
         };
     };
-    let body = request_body(&job.segment, file, settings.sta_program_id.as_deref());
+    let program = programs.program_for(job.segment.origination_queue_id.as_deref());
+    let body = request_body(&job.segment, file, program);
     let mut request = http.post(&settings.url).json(&body);
     if let Some(t) = settings.token.as_ref().filter(|t| !t.is_empty()) {
         request = request.bearer_auth(t.expose());
@@ -269,6 +355,75 @@ use crate::service::now_ms;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The guide's STA program rules: the queue's mapped program, else the default; a segment
+    /// without a queue gets the default; none at all: no STA request.
+    #[test]
+    fn the_origination_queue_picks_the_sta_program() {
+        let p = StaPrograms {
+            default: Some("prog-default".into()),
+            by_queue: std::collections::HashMap::from([("q-wealth".into(), "prog-wealth".into())]),
+        };
+        assert_eq!(p.program_for(Some("q-wealth")), Some("prog-wealth"));
+        assert_eq!(p.program_for(Some("q-support")), Some("prog-default"));
+        assert_eq!(p.program_for(None), Some("prog-default"));
+        assert_eq!(StaPrograms::default().program_for(Some("q-wealth")), None);
+    }
+
+    /// The mappings and GC's default program come from GC's STA API; a configured
+    /// `sta_default_programid` wins over GC's default.
+    #[tokio::test]
+    async fn sta_programs_are_read_from_gc() {
+        let emu = gcex::emulator::Emulator::start(
+            gcex::emulator::EmulatorConfig::new("sta", "sta-secret")
+                .with_rate_limit(0, Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+        let gc = gcex::GcClient::new(emu.client_config()).unwrap();
+        let queue = gc
+            .create_queue(&gcex::routing::QueueRequest {
+                name: "Wealth".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let program = gc
+            .create_sta_program(&gcex::sta::ProgramRequest {
+                name: "Wealth topics".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        gc.set_sta_program_mappings(
+            &program.id,
+            &gcex::sta::ProgramMappingsRequest {
+                queue_ids: vec![queue.id.clone()],
+                flow_ids: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+        let fallback = gc
+            .create_sta_program(&gcex::sta::ProgramRequest {
+                name: "Everything else".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        gc.update_sta_settings(&gcex::sta::StaSettingsRequest {
+            default_program_id: Some(fallback.id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let p = StaPrograms::fetch(&gc, None).await.unwrap();
+        assert_eq!(p.program_for(Some(&queue.id)), Some(program.id.as_str()));
+        assert_eq!(p.program_for(None), Some(fallback.id.as_str()));
+        let p = StaPrograms::fetch(&gc, Some("configured")).await.unwrap();
+        assert_eq!(p.program_for(Some("other")), Some("configured"));
+        assert_eq!(p.program_for(Some(&queue.id)), Some(program.id.as_str()));
+    }
 
     fn seg(dn: &str, start: u64, end: u64) -> RecordingSegment {
         serde_json::from_value(serde_json::json!({

@@ -476,11 +476,12 @@ impl Service {
         let health = deps.health.clone();
         let metrics = deps.metrics.clone();
         let handoff = settings.handoff.clone().map(|h| {
-            tokio::spawn(crate::handoff::run(
+            tokio::spawn(crate::handoff::run_with_programs(
                 h,
                 JsonView::new(deps.store.clone(), deps.ns.clone()),
                 deps.health.clone(),
                 deps.metrics.clone(),
+                Some(deps.gc.clone()),
             ))
         });
         let task = tokio::spawn(run(settings, deps, status.clone(), stop_rx, replay_rx));
