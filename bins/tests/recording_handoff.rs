@@ -89,6 +89,15 @@ impl Rig {
     /// and the agent segment the call model closes; returns the segment (already handed off
     /// to the queue) and the audio.
     async fn recorded_call(&self, n: u32) -> (engage_callmodel::output::RecordingSegment, Vec<u8>) {
+        self.recorded_call_with(n, true).await
+    }
+
+    /// [`Rig::recorded_call`]; without `mcp` no metadata is posted (GIR mode: EXCP pulls it).
+    async fn recorded_call_with(
+        &self,
+        n: u32,
+        mcp: bool,
+    ) -> (engage_callmodel::output::RecordingSegment, Vec<u8>) {
         let call = format!("HANDOFF{:020}{n:05}", now_ms());
         let file_name = format!("{call}.wav");
         let audio: Vec<u8> = (0..50_000u32).map(|i| ((i + n) * 7 % 251) as u8).collect();
@@ -114,14 +123,16 @@ impl Rig {
             "agentDn": "7001",
         }))
         .unwrap();
-        self.json
-            .set_add(
-                &keys::recording_metadata(&call),
-                &meta,
-                Some(Duration::from_secs(3600)),
-            )
-            .await
-            .unwrap();
+        if mcp {
+            self.json
+                .set_add(
+                    &keys::recording_metadata(&call),
+                    &meta,
+                    Some(Duration::from_secs(3600)),
+                )
+                .await
+                .unwrap();
+        }
         let seg: engage_callmodel::output::RecordingSegment =
             serde_json::from_value(serde_json::json!({
                 "conversationId": format!("00000000-0000-4000-8000-00000{n:05}c1"),
@@ -164,6 +175,16 @@ impl Rig {
 
     /// The hand-off worker, posting to `url`.
     fn handoff(&self, url: String, health: &Health) -> tokio::task::JoinHandle<()> {
+        self.handoff_with(url, health, None)
+    }
+
+    /// The hand-off worker in GIR mode when `gir` is set.
+    fn handoff_with(
+        &self,
+        url: String,
+        health: &Health,
+        gir: Option<engage_excp::gir::GirSettings>,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(handoff::run(
             HandoffSettings {
                 url,
@@ -171,6 +192,7 @@ impl Rig {
                 metadata_wait: Duration::from_secs(600),
                 every: Duration::from_millis(100),
                 token: Some(gcex::Secret::new("exrp-shared-token")),
+                gir,
             },
             self.json.clone(),
             health.clone(),
@@ -415,4 +437,105 @@ async fn n_plus_one_exrp_behind_nginx_loses_nothing_when_one_stops() {
     worker.abort();
     b.shutdown().await;
     drop(lb);
+}
+
+/// Issue 13, the guide's GIR mode: no MCP post; EXCP asks GIR's RWS (the stand-in, with the
+/// Ops user's Basic credentials) for the call's recording after the fetch delay, is told 404
+/// while RWS has not indexed it, asks again after the fetch interval, finds it, and the
+/// recording reaches GC through EXRP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gir_mode_pulls_the_metadata_from_rws_and_the_recording_reaches_gc() {
+    let rig = Rig::start().await;
+    let rws = engage_sim::gir::RwsStandIn::start("cc-1", "ops", "ops-secret")
+        .await
+        .unwrap();
+    let (seg, audio) = rig.recorded_call_with(7, false).await;
+    handoff::enqueue(&rig.json, &seg, now_ms()).await.unwrap();
+    let exrp = Exrp::start_with(
+        rig.worker("exrp-gir"),
+        rig.store.clone(),
+        rig.ns.clone(),
+        GcClient::new(rig.gc.client_config().with_retry(RetryPolicy::fast())).unwrap(),
+        rig.webdav(),
+        "127.0.0.1",
+        0,
+    )
+    .await
+    .unwrap();
+    let section = std::collections::BTreeMap::from([
+        ("gir_orgId".to_string(), "cc-1".to_string()),
+        ("gir_user".to_string(), "ops".to_string()),
+        ("gir_password".to_string(), "ops-secret".to_string()),
+    ]);
+    let mut gir =
+        engage_excp::gir::GirSettings::from_section(Some(&rws.base_url()), &section).unwrap();
+    gir.delay = Duration::ZERO;
+    gir.interval = Duration::from_millis(300);
+    gir.duration = Duration::from_secs(60);
+    let health = Health::new();
+    let worker = rig.handoff_with(
+        format!("http://{}/api/v1/interaction-end", exrp.http_addr),
+        &health,
+        Some(gir),
+    );
+    // RWS has not indexed the recording yet: asked, 404, kept.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while rws.requests() < 1 {
+        assert!(tokio::time::Instant::now() < deadline, "RWS never asked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(rig.gc.uploads().is_empty());
+    // RWS knows it now (Genesys' documented shape and time format).
+    let rws_time = |ms: u64| {
+        let t =
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000+0000",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    };
+    rws.add(
+        &seg.call_uuid,
+        serde_json::json!({
+            "id": seg.call_uuid,
+            "startTime": rws_time(seg.start_time - 1_000),
+            "stopTime": rws_time(seg.end_time + 1_000),
+            "mediaFiles": [{
+                "mediaId": format!("{}.wav", seg.call_uuid),
+                "startTime": rws_time(seg.start_time - 1_000),
+                "stopTime": rws_time(seg.end_time + 1_000),
+                "callUUID": seg.call_uuid,
+                "type": "audio/wav", "duration": "60000", "size": "50000",
+                "parameters": {"recordDN": "7001", "connId": "006b02a3c8a1b001"}
+            }],
+            "eventHistory": [], "region": "region1"
+        }),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while rig.gc.uploads().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "nothing uploaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(rws.requests() >= 2, "asked again after the 404");
+    let uploads = rig.gc.uploads();
+    assert_eq!(uploads.len(), 1);
+    let mut back = Vec::new();
+    read_archive(
+        std::io::Cursor::new(uploads[0].data.clone()),
+        &rig.private,
+        &mut back,
+    )
+    .unwrap();
+    assert_eq!(
+        back, audio,
+        "the recording GIR named, decrypted back unchanged"
+    );
+    worker.abort();
+    exrp.shutdown().await;
 }

@@ -155,6 +155,10 @@ pub static SETTINGS: ServiceSettings = ServiceSettings::new(
                     "how long a segment waits for MCP's recording metadata before it is parked",
                 )
                 .default_value("600"),
+                Setting::guide(
+                    "EXCP_GIR_HOST",
+                    "GIR Interaction Recording Web Services host:port (HTTPS): recording metadata is pulled from GIR (with conversation_provider/gir_orgId, gir_user, gir_password, gir_metadata_fetch_*) instead of awaited from MCP",
+                ),
                 Setting::ours(
                     "EXCP_RECORDING_TTL_HOURS",
                     "how long a call's recording metadata and agent segments are kept in the store after the last write",
@@ -261,6 +265,8 @@ pub struct ExcpConfig {
     pub sta_program_id: Option<String>,
     /// `EXCP_RECORDING_METADATA_WAIT_SECS`.
     pub metadata_wait: Duration,
+    /// `EXCP_GIR_HOST`: GIR mode (metadata pulled from RWS).
+    pub gir_host: Option<String>,
     /// `EXCP_API_TOKEN` (ours): the token the recording and dead-letter APIs require.
     pub api_token: Option<engage_base::Secret>,
     /// `EXCP_RECORDING_PROCESSOR_TOKEN` (ours): the token sent to EXRP.
@@ -360,6 +366,7 @@ impl ExcpConfig {
         let processor_token = env
             .optional("EXCP_RECORDING_PROCESSOR_TOKEN")
             .map(engage_base::Secret::new);
+        let gir_host = env.optional("EXCP_GIR_HOST");
         let recording_ttl = Duration::from_secs(
             env.parsed_or::<u64>("EXCP_RECORDING_TTL_HOURS", 72)
                 .clamp(1, 24 * 365)
@@ -406,6 +413,7 @@ impl ExcpConfig {
             recording_enabled,
             sta_program_id,
             metadata_wait,
+            gir_host,
             api_token,
             processor_token,
             recording_ttl,

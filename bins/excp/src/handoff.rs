@@ -31,6 +31,7 @@ use crate::recording::RecordingMetadata;
 use engage_callmodel::output::RecordingSegment;
 use engage_ops::health::Health;
 use engage_ops::metrics::Metrics;
+use engage_store::schema::keys;
 use engage_store::{JsonView, StoreResult};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -55,6 +56,9 @@ pub struct HandoffSettings {
     pub every: Duration,
     /// EXRP's API token (`EXCP_RECORDING_PROCESSOR_TOKEN`), sent as `Authorization: Bearer`.
     pub token: Option<engage_base::Secret>,
+    /// GIR mode (`EXCP_GIR_HOST` + `gir_*`): the metadata is pulled from RWS instead of waiting
+    /// for MCP's post ([`crate::gir`]).
+    pub gir: Option<crate::gir::GirSettings>,
 }
 
 impl HandoffSettings {
@@ -75,6 +79,9 @@ pub struct HandoffJob {
     /// Why it was parked, on a parked job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parked: Option<String>,
+    /// GIR mode: when to ask RWS next (epoch ms) after an answer without the recording.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gir_next_at: Option<u64>,
 }
 
 fn job_key(seg: &RecordingSegment) -> String {
@@ -89,6 +96,7 @@ pub async fn enqueue(json: &JsonView, seg: &RecordingSegment, now_ms: u64) -> St
             segment: seg.clone(),
             queued_at: now_ms,
             parked: None,
+            gir_next_at: None,
         },
     )
     .await
@@ -196,6 +204,63 @@ pub fn request_body(
         body["sta"] = serde_json::json!({ "programId": program, "language": language });
     }
     body
+}
+
+/// GIR mode: asks RWS for the call's recording once the fetch delay after the segment closed
+/// has passed (and then every fetch interval, for the fetch duration), stores what it finds
+/// in the call's metadata set like an MCP post, and returns it. `Err` is the attempt's outcome
+/// when there is nothing yet (or nothing ever).
+async fn pull_from_gir(
+    gir: &crate::gir::GirSettings,
+    json: &JsonView,
+    http: &reqwest::Client,
+    job: &HandoffJob,
+) -> Result<Vec<RecordingMetadata>, Outcome> {
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let now = now_ms();
+    let due = job
+        .gir_next_at
+        .unwrap_or_else(|| job.queued_at.saturating_add(ms(gir.delay)));
+    if now < due {
+        return Err(Outcome::Later(
+            "waiting to ask GIR RWS (gir_metadata_fetch_delay)".into(),
+        ));
+    }
+    let why = match crate::gir::fetch(http, gir, &job.segment.call_uuid).await {
+        Ok(Some(found)) => {
+            for f in &found {
+                if let Err(e) = json
+                    .set_add(
+                        &keys::recording_metadata(&f.call_uuid),
+                        f,
+                        Some(crate::recording::DEFAULT_TTL),
+                    )
+                    .await
+                {
+                    return Err(Outcome::Later(format!("store: {e}")));
+                }
+            }
+            return Ok(found);
+        }
+        Ok(None) => "GIR RWS does not know the recording yet (404)".to_string(),
+        Err(e) => e,
+    };
+    let end = job
+        .queued_at
+        .saturating_add(ms(gir.delay))
+        .saturating_add(ms(gir.duration));
+    if now >= end {
+        return Err(Outcome::Park(format!(
+            "no recording from GIR RWS within gir_metadata_fetch_duration: {why}"
+        )));
+    }
+    let mut next = job.clone();
+    next.gir_next_at = Some(now.saturating_add(ms(gir.interval)).min(end));
+    if let Err(e) = json.put(&job_key(&job.segment), &next).await {
+        tracing::warn!(error = %e, "next GIR try not stored; the job is tried at the next round");
+    }
+    tracing::info!(call_uuid = %job.segment.call_uuid, reason = %why, "recording metadata not in GIR yet; asking again after gir_metadata_fetch_interval");
+    Err(Outcome::Later(why))
 }
 
 /// What one attempt came to.
@@ -321,7 +386,21 @@ async fn attempt(
         Ok(f) => f,
         Err(e) => return Outcome::Later(format!("store: {e}")),
     };
+    let mut files = files;
+    if match_file(&job.segment, &files).is_none()
+        && let Some(gir) = &settings.gir
+    {
+        match pull_from_gir(gir, json, http, job).await {
+            Ok(found) => files = found,
+            Err(outcome) => return outcome,
+        }
+    }
     let Some(file) = match_file(&job.segment, &files) else {
+        if settings.gir.is_some() {
+            return Outcome::Park(
+                "GIR RWS has the recording but no media file matches this agent's segment".into(),
+            );
+        }
         let age = now_ms().saturating_sub(job.queued_at);
         return if age > u64::try_from(settings.metadata_wait.as_millis()).unwrap_or(u64::MAX) {
             Outcome::Park(format!(

@@ -25,6 +25,7 @@
 pub mod config;
 pub mod delivery;
 pub mod engine;
+pub mod gir;
 pub mod handoff;
 pub mod injector;
 pub mod lookups;

@@ -408,6 +408,18 @@ impl Service {
                 metadata_wait: config.metadata_wait,
                 every: Duration::from_secs(1),
                 token: config.processor_token.clone(),
+                gir: {
+                    let empty = std::collections::BTreeMap::new();
+                    let section = published.as_ref().map_or(&empty, |p| &p.settings);
+                    let gir =
+                        crate::gir::GirSettings::from_section(config.gir_host.as_deref(), section);
+                    if config.gir_host.is_some() && gir.is_none() {
+                        tracing::warn!(
+                            "EXCP_GIR_HOST is set but conversation_provider/gir_orgId is not: recording metadata is awaited from MCP"
+                        );
+                    }
+                    gir
+                },
             }),
             (None, true) => {
                 tracing::warn!(

@@ -9,6 +9,7 @@
 //!   encode half of EXCP's mapping; the decode half is `engage_excp::tlib_map`);
 //! - [`player`]: plays scenario files on the SIP Server simulator (`engage_tlib::sim`),
 //!   re-targeted onto a site's extensions and VQs;
+//! - [`gir`]: a stand-in for GIR's Interaction Recording Web Services (recording metadata);
 //! - [`demo`]: the whole connector on embedded defaults (`exec demo`);
 //! - binaries: `engage-sim` (Stat Server and SIP Server simulators, Config DB seeding) and
 //!   `gcex-emulator` (a GC EX org emulator).
@@ -20,5 +21,6 @@
 #![forbid(unsafe_code)]
 
 pub mod demo;
+pub mod gir;
 pub mod player;
 pub mod tlib_encode;
