@@ -452,6 +452,8 @@ impl Service {
                 addr: e.addr,
                 source: e.source,
             })?;
+        deps.metrics.register_counters(METRICS);
+        deps.metrics.record_gc_client("excp", deps.gc.stats());
         let status: SharedStatus = Arc::default();
         let router = base_router(OpsState {
             health: deps.health.clone(),
@@ -595,6 +597,131 @@ fn start_role(
     }
     out
 }
+
+/// Every EXCP counter series that exists before anything happened (per client role where the
+/// counter is per role), registered at 0 at start; the gauges are set on the first loop turn.
+pub const METRICS: &[engage_ops::metrics::CounterSpec] = &[
+    (
+        "excp_delivery_failures_total",
+        "Delivery rounds that ended early, by cause (GC unreachable or refusing, the store).",
+        &[("cause", "content")],
+    ),
+    (
+        "excp_delivery_failures_total",
+        "Delivery rounds that ended early, by cause (GC unreachable or refusing, the store).",
+        &[("cause", "unauthorized")],
+    ),
+    (
+        "excp_delivery_failures_total",
+        "Delivery rounds that ended early, by cause (GC unreachable or refusing, the store).",
+        &[("cause", "gc")],
+    ),
+    (
+        "excp_delivery_failures_total",
+        "Delivery rounds that ended early, by cause (GC unreachable or refusing, the store).",
+        &[("cause", "store")],
+    ),
+    (
+        "excp_events_delivered_total",
+        "Conversation events accepted by GC.",
+        &[],
+    ),
+    (
+        "excp_events_skipped_total",
+        "Conversation events delivered by the other instance of the pair.",
+        &[],
+    ),
+    (
+        "excp_events_refused_total",
+        "Conversation events GC refused for good (parked in the dead-letter list).",
+        &[],
+    ),
+    (
+        "excp_gc_retryable_event_errors_total",
+        "Conversation events GC answered with retryable: true (kept and sent again). Growing while excp_events_delivered_total does not: GC's retryable does not mean what we assume (gcex/README.md).",
+        &[],
+    ),
+    (
+        "excp_recording_handoffs_total",
+        "Recorded segments handed to EXRP, by outcome.",
+        &[("outcome", "delivered")],
+    ),
+    (
+        "excp_recording_handoffs_total",
+        "Recorded segments handed to EXRP, by outcome.",
+        &[("outcome", "parked")],
+    ),
+    (
+        "excp_tlib_messages_total",
+        "TLib messages received, by client role.",
+        &[("role", "vq")],
+    ),
+    (
+        "excp_tlib_messages_total",
+        "TLib messages received, by client role.",
+        &[("role", "agent")],
+    ),
+    (
+        "excp_tlib_messages_total",
+        "TLib messages received, by client role.",
+        &[("role", "call")],
+    ),
+    (
+        "excp_tlib_frames_skipped_total",
+        "TLib frames that did not decode and were skipped (the link stayed up), by client role.",
+        &[("role", "vq")],
+    ),
+    (
+        "excp_tlib_frames_skipped_total",
+        "TLib frames that did not decode and were skipped (the link stayed up), by client role.",
+        &[("role", "agent")],
+    ),
+    (
+        "excp_tlib_frames_skipped_total",
+        "TLib frames that did not decode and were skipped (the link stayed up), by client role.",
+        &[("role", "call")],
+    ),
+    (
+        "excp_tlib_transcoded_strings_total",
+        "TLib strings that were not UTF-8 and were decoded as Windows-1252 (the site's code page in user data), by client role.",
+        &[("role", "vq")],
+    ),
+    (
+        "excp_tlib_transcoded_strings_total",
+        "TLib strings that were not UTF-8 and were decoded as Windows-1252 (the site's code page in user data), by client role.",
+        &[("role", "agent")],
+    ),
+    (
+        "excp_tlib_transcoded_strings_total",
+        "TLib strings that were not UTF-8 and were decoded as Windows-1252 (the site's code page in user data), by client role.",
+        &[("role", "call")],
+    ),
+    (
+        "excp_sip_switchovers_total",
+        "SIP Server primary/backup switchovers, by client role.",
+        &[("role", "vq")],
+    ),
+    (
+        "excp_sip_switchovers_total",
+        "SIP Server primary/backup switchovers, by client role.",
+        &[("role", "agent")],
+    ),
+    (
+        "excp_sip_switchovers_total",
+        "SIP Server primary/backup switchovers, by client role.",
+        &[("role", "call")],
+    ),
+    (
+        "excp_dn_rejected_total",
+        "DN registrations the SIP Server refused.",
+        &[("role", "vq")],
+    ),
+    (
+        "excp_dn_rejected_total",
+        "DN registrations the SIP Server refused.",
+        &[("role", "agent")],
+    ),
+];
 
 /// How EXCP words the DN guard's verdicts.
 const DN_GUARD_NAMES: ShrinkNames = ShrinkNames {

@@ -75,3 +75,23 @@ fn debug_never_shows_a_secret() {
         }
     }
 }
+
+/// Issue 19: every counter EXCP increments is registered at 0 at start (`METRICS`).
+#[test]
+fn every_excp_counter_is_registered_at_start() {
+    let missing = engage_ops::metrics::unlisted_counters(
+        "excp_",
+        &[
+            include_str!("../src/service.rs"),
+            include_str!("../src/handoff.rs"),
+            include_str!("../src/delivery.rs"),
+            include_str!("../src/injector.rs"),
+        ],
+        engage_excp::service::METRICS,
+        &[],
+    );
+    assert!(
+        missing.is_empty(),
+        "not in engage_excp::service::METRICS: {missing:?}"
+    );
+}

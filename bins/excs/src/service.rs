@@ -959,18 +959,11 @@ impl Excs {
     }
 }
 
-/// A counter series: name, help, labels.
-pub type CounterSpec = (
-    &'static str,
-    &'static str,
-    &'static [(&'static str, &'static str)],
-);
-
 /// Every EXCS series that exists before anything happened, with its help: registered at 0 at
 /// start ([`register_metrics`]), so that `/metrics` shows them all from the first scrape and a
 /// dashboard or an alert never waits for a first event. (`excs_config_changes_total` and
 /// `excs_name_conflicts_total` carry labels known only when they happen.)
-pub const METRICS: &[CounterSpec] = &[
+pub const METRICS: &[engage_ops::metrics::CounterSpec] = &[
     (
         "excs_sync_cycles_total",
         "Sync cycles run.",
@@ -1009,9 +1002,7 @@ pub const METRICS: &[CounterSpec] = &[
 
 /// Registers every counter of [`METRICS`] at 0, and the GC client's.
 pub fn register_metrics(metrics: &Metrics) {
-    for (name, help, labels) in METRICS {
-        metrics.inc_by(name, help, labels, 0);
-    }
+    metrics.register_counters(METRICS);
     metrics.record_gc_client("excs", gcex::ClientStats::default());
 }
 

@@ -78,30 +78,24 @@ fn debug_never_shows_a_secret() {
 /// those whose labels are known only when they happen: the table and the code cannot drift.
 #[test]
 fn every_excs_counter_is_registered_at_start() {
-    let sources = [
-        include_str!("../src/service.rs"),
-        include_str!("../src/sync.rs"),
-        include_str!("../src/guard.rs"),
-    ];
-    let listed: std::collections::BTreeSet<&str> = engage_excs::service::METRICS
-        .iter()
-        .map(|(n, _, _)| *n)
-        .collect();
-    let dynamic = ["excs_config_changes_total", "excs_name_conflicts_total"];
-    for src in sources {
-        for part in src.split('"').skip(1).step_by(2) {
-            if part.starts_with("excs_") && part.ends_with("_total") && !dynamic.contains(&part) {
-                assert!(
-                    listed.contains(part),
-                    "{part} is not in engage_excs::service::METRICS"
-                );
-            }
-        }
-    }
+    let missing = engage_ops::metrics::unlisted_counters(
+        "excs_",
+        &[
+            include_str!("../src/service.rs"),
+            include_str!("../src/sync.rs"),
+            include_str!("../src/guard.rs"),
+        ],
+        engage_excs::service::METRICS,
+        &["excs_config_changes_total", "excs_name_conflicts_total"],
+    );
+    assert!(
+        missing.is_empty(),
+        "not in engage_excs::service::METRICS: {missing:?}"
+    );
     let m = engage_ops::metrics::Metrics::new();
     engage_excs::service::register_metrics(&m);
     let text = m.render();
-    for name in &listed {
+    for (name, _, _) in engage_excs::service::METRICS {
         assert!(text.contains(name), "{name} missing from /metrics at start");
     }
     assert!(text.contains("excs_gc_requests_total"));

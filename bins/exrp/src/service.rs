@@ -91,6 +91,61 @@ struct Api {
     instance: String,
 }
 
+/// Every EXRP counter series that exists before anything happened, registered at 0 at start.
+pub const METRICS: &[engage_ops::metrics::CounterSpec] = &[
+    (
+        "exrp_requests_total",
+        "Interaction-end requests by result.",
+        &[("result", "new")],
+    ),
+    (
+        "exrp_requests_total",
+        "Interaction-end requests by result.",
+        &[("result", "repeated")],
+    ),
+    (
+        "exrp_requests_total",
+        "Interaction-end requests by result.",
+        &[("result", "invalid")],
+    ),
+    (
+        "exrp_requests_total",
+        "Interaction-end requests by result.",
+        &[("result", "unavailable")],
+    ),
+    ("exrp_uploads_total", "Recordings uploaded to GC.", &[]),
+    (
+        "exrp_attempt_failures_total",
+        "Failed upload attempts.",
+        &[("kind", "transient")],
+    ),
+    (
+        "exrp_attempt_failures_total",
+        "Failed upload attempts.",
+        &[("kind", "permanent")],
+    ),
+    (
+        "exrp_dead_letters_total",
+        "Recordings parked in the dead-letter list.",
+        &[],
+    ),
+    (
+        "exrp_downloaded_bytes_total",
+        "Recording bytes fetched from WebDAV.",
+        &[],
+    ),
+    (
+        "exrp_uploaded_bytes_total",
+        "Archive bytes uploaded to GC.",
+        &[],
+    ),
+    (
+        "exrp_webdav_delete_failures_total",
+        "Uploaded recordings left in WebDAV because the DELETE failed.",
+        &[],
+    ),
+];
+
 impl Service {
     /// Starts everything from the settings: the GC connection and the WebDAV storage come
     /// from `EXRP_GC_*` / `EXRP_WEBDAV_*`, else from the published `hybrid_integration`
@@ -146,6 +201,8 @@ impl Service {
                 addr: e.addr,
                 source: e.source,
             })?;
+        metrics.register_counters(METRICS);
+        metrics.record_gc_client("exrp", gc.stats());
         let jobs = Jobs::new(store, ns);
         let instance = worker.instance_id.clone();
         let worker_token = worker.api_token.clone();

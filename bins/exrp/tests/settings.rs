@@ -61,3 +61,22 @@ fn debug_never_shows_a_secret() {
         assert!(!text.contains(GC_SECRET), "{text}");
     }
 }
+
+/// Issue 19: every counter EXRP increments is registered at 0 at start (`METRICS`).
+#[test]
+fn every_exrp_counter_is_registered_at_start() {
+    let missing = engage_ops::metrics::unlisted_counters(
+        "exrp_",
+        &[
+            include_str!("../src/service.rs"),
+            include_str!("../src/driver.rs"),
+            include_str!("../src/jobs.rs"),
+        ],
+        engage_exrp::service::METRICS,
+        &[],
+    );
+    assert!(
+        missing.is_empty(),
+        "not in engage_exrp::service::METRICS: {missing:?}"
+    );
+}

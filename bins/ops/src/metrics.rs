@@ -21,6 +21,38 @@ struct Family {
     series: BTreeMap<String, f64>,
 }
 
+/// A counter series a service registers at 0 at start: name, help, labels.
+pub type CounterSpec = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// The counters (`{prefix}…_total` string literals) named in `sources` that `specs` does not
+/// list, except `dynamic` ones (labels known only when they happen): a service's drift test
+/// passes its sources with `include_str!` and expects none.
+pub fn unlisted_counters(
+    prefix: &str,
+    sources: &[&str],
+    specs: &[CounterSpec],
+    dynamic: &[&str],
+) -> Vec<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for src in sources {
+        for part in src.split('"').skip(1).step_by(2) {
+            if part.starts_with(prefix)
+                && part.ends_with("_total")
+                && !part.contains(char::is_whitespace)
+                && !dynamic.contains(&part)
+                && !specs.iter().any(|(n, _, _)| *n == part)
+            {
+                out.insert(part.to_string());
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
 /// A shared registry of metric families. Cloning shares it.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
@@ -82,6 +114,14 @@ impl Metrics {
     /// Sets a gauge.
     pub fn set(&self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
         self.update(name, help, Kind::Gauge, labels, |v| *v = value);
+    }
+
+    /// Registers every counter of `specs` at 0 (existing values are kept), so that `/metrics`
+    /// shows them from the first scrape and an alert never waits for a first event.
+    pub fn register_counters(&self, specs: &[CounterSpec]) {
+        for (name, help, labels) in specs {
+            self.inc_by(name, help, labels, 0);
+        }
     }
 
     /// Sets a counter to a total counted elsewhere (a client's own counters); a lower value
