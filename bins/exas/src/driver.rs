@@ -185,6 +185,62 @@ const M_DEAD: &str = "exas_dead_letter_events";
 const M_PARKED: &str = "exas_items_parked_total";
 const M_LEASE: &str = "exas_outbox_lease_held";
 
+/// Every EXAS counter series that exists before anything happened, registered at 0 when the
+/// driver starts (the gauges are set by the first rounds).
+pub const METRICS: &[engage_ops::metrics::CounterSpec] = &[
+    (
+        M_RECEIVED,
+        "Agent state values received from Stat Server.",
+        &[],
+    ),
+    (
+        M_CHANGES,
+        "Agent state changes queued for Genesys Cloud.",
+        &[],
+    ),
+    (
+        M_INJECTED,
+        "Events Genesys Cloud accepted.",
+        &[("kind", "presence")],
+    ),
+    (
+        M_INJECTED,
+        "Events Genesys Cloud accepted.",
+        &[("kind", "routingStatus")],
+    ),
+    (
+        M_REJECTED,
+        "Events Genesys Cloud rejected (not retryable).",
+        &[("kind", "presence")],
+    ),
+    (
+        M_REJECTED,
+        "Events Genesys Cloud rejected (not retryable).",
+        &[("kind", "routingStatus")],
+    ),
+    (M_SWITCH, "Switchovers between the Stat Servers.", &[]),
+    (
+        M_RECONCILE,
+        "Snapshots of all agent states taken (start, reconnect, switchover).",
+        &[],
+    ),
+    (
+        M_FAILED_ROUNDS,
+        "Delivery rounds that Genesys Cloud did not complete (retried).",
+        &[],
+    ),
+    (
+        M_PARKED,
+        "Outbox items parked in the dead-letter list (refused for good, too many attempts, undecodable).",
+        &[("reason", "refused")],
+    ),
+    (
+        M_PARKED,
+        "Outbox items parked in the dead-letter list (refused for good, too many attempts, undecodable).",
+        &[("reason", "undecodable")],
+    ),
+];
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -365,6 +421,8 @@ impl Driver {
     /// store, published by EXCS) and the org's presence definitions (retrying until both are
     /// there), then connects to the Stat Server and syncs agent states until shut down.
     pub fn start(config: DriverConfig, deps: DriverDeps) -> DriverHandle {
+        deps.metrics.register_counters(METRICS);
+        deps.metrics.record_gc_client("exas", deps.gc.stats());
         let (stop_tx, stop_rx) = watch::channel(false);
         let outbox = Outbox::new(deps.store.clone(), &deps.ns, OUTBOX_NAME);
         let holder = format!("{}/{}", config.instance_name, uuid::Uuid::new_v4().simple());

@@ -56,3 +56,30 @@ fn debug_never_shows_a_secret() {
         assert!(!text.contains(GC_SECRET), "{text}");
     }
 }
+
+/// Issue 19: every counter EXAS increments is registered at 0 at start (`METRICS`).
+#[test]
+fn every_exas_counter_is_registered_at_start() {
+    let src = include_str!("../src/driver.rs");
+    // EXAS names its counters in constants: the table must hold every `_total` one.
+    let consts: Vec<&str> = src
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("const M_"))
+        .filter_map(|l| l.split('"').nth(1))
+        .filter(|n| n.ends_with("_total"))
+        .collect();
+    assert!(consts.len() >= 8, "{consts:?}");
+    for c in consts {
+        assert!(
+            engage_exas::driver::METRICS.iter().any(|(n, _, _)| *n == c),
+            "{c} is not in engage_exas::driver::METRICS"
+        );
+    }
+    let missing = engage_ops::metrics::unlisted_counters(
+        "exas_",
+        &[src, include_str!("../src/service.rs")],
+        engage_exas::driver::METRICS,
+        &[],
+    );
+    assert!(missing.is_empty(), "{missing:?}");
+}
