@@ -1161,3 +1161,48 @@ async fn agents_get_the_connectors_presence_source_as_primary_when_asked() {
     excs.poll_once().await.unwrap();
     assert_eq!(puts(&w), before, "set once");
 }
+
+/// Issue 19: during a rate-limited initial sync `/status` progress moves object by object, per
+/// kind, never backwards, and reaches the total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_progress_moves_per_object_and_reaches_the_total() {
+    let w = world(20).await;
+    let mut settings = w.settings();
+    // 30 GC requests per second: the sync takes seconds, not milliseconds.
+    settings.gc_rate_limit_per_min = 30;
+    settings.gc_rate_window = Duration::from_secs(1);
+    let mut excs = w.excs_with(settings).await;
+    let progress = excs.progress();
+    let cycle = tokio::spawn(async move {
+        let r = excs.poll_once().await;
+        (excs, r)
+    });
+    let mut samples = Vec::new();
+    while !cycle.is_finished() {
+        let p = progress.get();
+        if p.status == "InProgress" {
+            samples.push((p.done, p.total, p.kinds.get("users").copied()));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_excs, r) = cycle.await.unwrap();
+    let r = r.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let distinct: std::collections::BTreeSet<usize> = samples.iter().map(|s| s.0).collect();
+    assert!(distinct.len() >= 5, "progress moved in steps: {distinct:?}");
+    assert!(
+        samples.windows(2).all(|w| w[1].0 >= w[0].0),
+        "never backwards: {samples:?}"
+    );
+    let users = samples.iter().filter_map(|s| s.2).collect::<Vec<_>>();
+    assert!(
+        users.iter().any(|[d, t]| *d > 0 && d < t),
+        "users counted one by one: {users:?}"
+    );
+    let end = progress.get();
+    assert_eq!(end.done, end.total);
+    assert_eq!(end.status, "Success");
+    for (k, [d, t]) in &end.kinds {
+        assert_eq!(d, t, "{k}");
+    }
+}
