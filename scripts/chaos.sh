@@ -38,6 +38,7 @@ faults=(
   "Stat Server primary killed mid-shift|exas_e2e|primary_killed_mid_shift"
   "GC answering 503 for a while under EXAS|exas_e2e|gc_answering_503"
   "an empty EXAS scope|exas_e2e|an_empty_scope_closes_nothing"
+  "Redis (persistent) killed for 6 s under EXAS while agents change state|exas_e2e|redis_down_under_exas"
   "an empty Config DB read|excs_e2e|an_empty_config_db_read"
   "a folder-filter typo|excs_e2e|a_folder_filter_typo"
   "a store flushed under EXCS|excs_e2e|a_wiped_store_is_republished"

@@ -56,7 +56,11 @@ async fn add_person(json: &JsonView, dbid: i64, agent: &str, gc_user: &str) {
 
 impl Rig {
     async fn new(n: usize) -> Rig {
-        let redis = TestRedis::create().await;
+        Rig::new_on(n, TestRedis::create().await).await
+    }
+
+    /// [`Rig::new`] with the store on `redis` (a private server a fault test controls).
+    async fn new_on(n: usize, redis: TestRedis) -> Rig {
         let store: Arc<dyn Store> = Arc::new(
             RedisStore::connect(&RedisConfig::from_url(redis.url()).unwrap())
                 .await
@@ -1166,5 +1170,79 @@ async fn a_forbidden_gc_holds_events_back_and_drops_nothing() {
         rig.wait_history(user, &expected[i]).await;
     }
     assert_eq!(dead_letters(&rig).len().await.unwrap(), 0);
+    engine.shutdown().await;
+}
+
+/// Issue 12: the shared store (Redis, persistent) killed with SIGKILL for a while under EXAS
+/// while agents change state, then started again: every agent's latest state reaches GC, and
+/// what GC got for each agent is a subsequence of what the agent went through (nothing
+/// invented, nothing out of order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_under_exas_the_latest_states_reach_gc() {
+    let mut redis = engage_test_support::PrivateRedis::start();
+    let rig = Rig::new_on(4, TestRedis::create_at(&redis.url()).await).await;
+    let (engine, _metrics, _health) = rig.start_engine();
+    let mut expected: Vec<Expected> = vec![Expected::logged_off(); rig.agents.len()];
+    for (i, (_, user)) in rig.agents.iter().enumerate() {
+        rig.wait_history(user, &expected[i]).await;
+    }
+    redis.kill_9();
+    let steps: Vec<(Readiness, CallKind, Option<&str>, RoutingStatus)> = vec![
+        (
+            Readiness::Ready,
+            CallKind::None,
+            Some("OnQueue"),
+            RoutingStatus::Idle,
+        ),
+        (
+            Readiness::Ready,
+            CallKind::Inbound,
+            Some("OnQueue"),
+            RoutingStatus::Interacting,
+        ),
+        (
+            nr(Some("Meal")),
+            CallKind::None,
+            Some("Meal"),
+            RoutingStatus::OffQueue,
+        ),
+    ];
+    for (readiness, call, presence, routing) in steps {
+        for (i, (agent, _)) in rig.agents.iter().enumerate() {
+            rig.set(agent, Login::LoggedIn, readiness.clone(), call);
+            expected[i].step(presence, routing);
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    redis.restart();
+    for (i, (_, user)) in rig.agents.iter().enumerate() {
+        let want = &expected[i];
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let (p, r) = rig.history(user);
+            let latest = p.last() == want.presence.last() && r.last() == want.routing.last();
+            if latest {
+                assert!(
+                    is_subsequence(&p, &want.presence),
+                    "{p:?} vs {:?}",
+                    want.presence
+                );
+                assert!(
+                    is_subsequence(&r, &want.routing),
+                    "{r:?} vs {:?}",
+                    want.routing
+                );
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "user {user}: {p:?} / {r:?} never reached {:?} / {:?}",
+                want.presence,
+                want.routing
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     engine.shutdown().await;
 }
