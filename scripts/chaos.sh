@@ -42,6 +42,7 @@ faults=(
   "an empty Config DB read|excs_e2e|an_empty_config_db_read"
   "a folder-filter typo|excs_e2e|a_folder_filter_typo"
   "a store flushed under EXCS|excs_e2e|a_wiped_store_is_republished"
+  "Redis (persistent) killed under EXCS (a cycle fails cleanly, the next recovers)|excs_e2e|redis_down_under_excs"
   "malformed and Latin-1 TLib frames on a live link|engage-tlib:client_sim|a_malformed_frame_is_skipped_and_the_link_stays_up"
   "REST abuse: large bodies, wrong content type, slow clients, floods, tokens|engage-ops:http_limits|"
   "EXRP: GC 503 across a restart; a permanent failure parked|engage-exrp:e2e|"

@@ -1206,3 +1206,48 @@ async fn status_progress_moves_per_object_and_reaches_the_total() {
         assert_eq!(d, t, "{k}");
     }
 }
+
+/// Issue 12: the shared store (Redis, persistent) killed under EXCS: a cycle while it is down
+/// fails with a store error and changes nothing in GC, `/health` says the store is down; once
+/// Redis is back the next cycle succeeds and GC ends up exactly as before, with no duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_under_excs_fails_cycles_cleanly_and_recovers() {
+    let mut redis = engage_test_support::PrivateRedis::start();
+    let w = common::world_on(
+        6,
+        engage_test_support::TestRedis::create_at(&redis.url()).await,
+    )
+    .await;
+    let (mut excs, health, _metrics) = observed_excs(&w, w.settings()).await;
+    let first = excs.poll_once().await.unwrap();
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    let users_before = w.gc.org().users.len();
+    let queues_before = w.gc.org().queues.len();
+    redis.kill_9();
+    let down = tokio::time::timeout(Duration::from_secs(60), excs.poll_once())
+        .await
+        .expect("a cycle with the store down ends");
+    assert!(down.is_err(), "{down:?}");
+    let report = health.report();
+    assert!(
+        report.dependencies.values().any(|d| !d.up),
+        "something is down in /health: {report:?}"
+    );
+    redis.restart();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match excs.poll_once().await {
+            Ok(r) if r.errors.is_empty() => break,
+            other => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "never recovered: {other:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    assert_eq!(w.gc.org().users.len(), users_before, "no duplicate user");
+    assert_eq!(w.gc.org().queues.len(), queues_before, "no duplicate queue");
+    assert!(health.report().dependencies["store"].up);
+}

@@ -646,6 +646,20 @@ impl Excs {
     /// `drift_check_every` polls and after a wipe). Otherwise GC is not touched and the report
     /// says `unchanged`. A refused cycle is [`PollError::Blocked`].
     pub async fn poll_once(&mut self) -> Result<SyncReport, PollError> {
+        let r = self.poll_once_inner().await;
+        // Whatever step failed (the guard's reads, the cycle, the publishing), `/health` says
+        // which dependency it was.
+        if let Err(PollError::Sync(e)) = &r {
+            let which = match e {
+                super::sync::SyncError::Store(_) => "store",
+                _ => "gc",
+            };
+            self.health.down(which, e.to_string());
+        }
+        r
+    }
+
+    async fn poll_once_inner(&mut self) -> Result<SyncReport, PollError> {
         let drift_due = self
             .polls
             .is_multiple_of(u64::from(self.settings.drift_check_every));
