@@ -45,7 +45,7 @@ faults=(
   "Redis (persistent) killed under EXCS (a cycle fails cleanly, the next recovers)|excs_e2e|redis_down_under_excs"
   "malformed and Latin-1 TLib frames on a live link|engage-tlib:client_sim|a_malformed_frame_is_skipped_and_the_link_stays_up"
   "REST abuse: large bodies, wrong content type, slow clients, floods, tokens|engage-ops:http_limits|"
-  "EXRP: GC 503 across a restart; a permanent failure parked|engage-exrp:e2e|"
+  "EXRP: GC 503 across a restart; a permanent failure parked; Redis killed (503, then recovered)|engage-exrp:e2e|"
 )
 for f in "${faults[@]}"; do
   IFS='|' read -r name target filter <<<"$f"

@@ -46,6 +46,11 @@ struct World {
 }
 
 async fn world() -> World {
+    world_on(TestRedis::create().await).await
+}
+
+/// [`world`] with the store on `redis` (a private server a fault test controls).
+async fn world_on(redis: TestRedis) -> World {
     let (private, public_b64) = PrivateKey::generate().unwrap();
     let gc = Emulator::start(
         EmulatorConfig::new("exrp-client", "exrp-secret")
@@ -54,7 +59,6 @@ async fn world() -> World {
     )
     .await
     .unwrap();
-    let redis = TestRedis::create().await;
     let store: Arc<dyn Store> = Arc::new(
         RedisStore::connect(&RedisConfig::from_url(redis.url()).unwrap())
             .await
@@ -501,5 +505,42 @@ async fn a_long_upload_keeps_its_claim_and_uploads_once() {
     assert_eq!((a.uploaded(), b.uploaded()), (1, 0));
     a.shutdown().await;
     b.shutdown().await;
+    w.gc.shutdown().await;
+}
+
+/// Issue 12: the shared store (Redis, persistent) killed under EXRP: a segment posted while it
+/// is down is refused with 503 (the caller keeps it: EXCP's hand-off retries); a job accepted
+/// before the outage and the one posted again after it are both uploaded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_under_exrp_refuses_with_503_and_loses_nothing() {
+    let mut redis = engage_test_support::PrivateRedis::start();
+    let w = world_on(TestRedis::create_at(&redis.url()).await).await;
+    let svc = w.start("exrp-redis").await;
+    let (before, during) = (unique_file(), unique_file());
+    w.put_recording(&before, &recording(2, 20_000)).await;
+    w.put_recording(&during, &recording(3, 20_000)).await;
+    let (code, _) = w.post(&svc, &segment(&before)).await;
+    assert_eq!(code, 202);
+    w.wait_uploads(1, Duration::from_secs(30)).await;
+    redis.kill_9();
+    let (code, body) = w.post(&svc, &segment(&during)).await;
+    assert_eq!(code, 503, "{body}");
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, _) = w.post(&svc, &segment(&during)).await;
+        if code == 202 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never accepted after the restart: {code}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    w.wait_uploads(2, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(w.gc.uploads().len(), 2, "each recording once");
+    svc.shutdown().await;
     w.gc.shutdown().await;
 }
