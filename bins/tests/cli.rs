@@ -218,3 +218,40 @@ fn an_unknown_argument_is_refused() {
         assert!(text(&out.stderr).contains("--help"));
     }
 }
+
+/// Issue 12: Redis absent at start-up: every service ends at once with a failure code and a
+/// line that names Redis and the settings to check (its supervisor restarts it until Redis is
+/// there), never hangs and never starts half-way.
+#[test]
+fn every_service_started_without_redis_says_so_and_exits() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    for bin in BINS {
+        let mut env: Vec<(&str, &str)> = bin
+            .valid
+            .iter()
+            .filter(|(k, _)| !k.starts_with("EXEC_REDIS") && *k != "EXEC_STORE_PATH")
+            .copied()
+            .collect();
+        env.extend([
+            ("EXEC_REDIS_HOST", "127.0.0.1"),
+            ("EXEC_REDIS_PORT", closed.as_str()),
+            ("EXEC_GC_ALLOW_HTTP", "true"),
+        ]);
+        let out = run(bin, &[], &env);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_ne!(out.status.code(), Some(0), "{}: {all}", bin.name);
+        assert!(
+            all.contains("Redis") && all.contains("EXEC_REDIS_HOST"),
+            "{}: {all}",
+            bin.name
+        );
+        for s in bin.secrets {
+            assert!(!all.contains(s), "{}: a secret in the output", bin.name);
+        }
+    }
+}
