@@ -14,15 +14,16 @@ export ENGAGE_TEST_PG="${ENGAGE_TEST_PG:-host=127.0.0.1 port=5432 user=postgres 
 export ENGAGE_TEST_REDIS="${ENGAGE_TEST_REDIS:-redis://127.0.0.1:6379/}"
 export CHAOS_CALLS="${CHAOS_CALLS:-1000}"
 export CHAOS_REDIS_DOWN_SECS="${CHAOS_REDIS_DOWN_SECS:-30}"
+export CHAOS_GC_HANG_SECS="${CHAOS_GC_HANG_SECS:-60}"
 
 say() { printf '[chaos.sh] %s\n' "$*"; }
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-say "kill -9 of one EXCP of an HA pair, and Redis down for $CHAOS_REDIS_DOWN_SECS s, under $CHAOS_CALLS calls (real excp processes)"
+say "kill -9 of one EXCP of an HA pair, Redis down for $CHAOS_REDIS_DOWN_SECS s, GC hanging $CHAOS_GC_HANG_SECS s, under $CHAOS_CALLS calls (real excp processes)"
 rows=()
 if cargo test -p engage-connector --test chaos --locked -- --nocapture >"$log" 2>&1; then kill_ok=PASS; else kill_ok=FAIL; fi
-kill_row=$(grep -E '^\| (kill -9|Redis)' "$log" || echo "| kill -9 / Redis down (no result: see the test output) | $CHAOS_CALLS | ? | ? | ? | ? | ? | ? |")
+kill_row=$(grep -E '^\| (kill -9|Redis|GC hanging)' "$log" || echo "| kill -9 / Redis down (no result: see the test output) | $CHAOS_CALLS | ? | ? | ? | ? | ? | ? |")
 
 # name | test target | test filter
 faults=(

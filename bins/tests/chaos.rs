@@ -385,3 +385,30 @@ async fn redis_down_under_an_excp_pair_loses_nothing() {
     )
     .await;
 }
+
+/// Issue 12: GC hangs (every event request answered only after `CHAOS_GC_HANG_SECS`, 5 s in
+/// CI, 60 s in `scripts/chaos.sh`) while calls stream into an EXCP pair: ingestion goes on,
+/// and afterwards every conversation is complete in GC with each event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_hanging_under_an_excp_pair_loses_nothing() {
+    let hang_secs: u64 = std::env::var("CHAOS_GC_HANG_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let rig = Rig::start("gchang", None).await;
+    rig.first_half().await;
+    // Both instances' next event requests hang; more than one round each.
+    rig.w.gc.inject_fault(gcex::emulator::Fault {
+        path_prefix: "/api/v2/events/".into(),
+        remaining: 4,
+        kind: gcex::emulator::FaultKind::Delay {
+            millis: hang_secs * 1_000,
+        },
+    });
+    rig.second_half();
+    rig.judge(
+        &format!("GC hanging {hang_secs} s per event request under an EXCP pair"),
+        &rig.a,
+    )
+    .await;
+}
