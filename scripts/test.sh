@@ -99,8 +99,14 @@ export ENGAGE_TEST_REDIS="${ENGAGE_TEST_REDIS:-redis://127.0.0.1:$REDIS_PORT/}"
 # refused with another). No persistence, loopback only.
 REDIS_TLS_PORT=6390
 if [ "$(id -u)" -eq 0 ]; then rtls_dir=/var/lib/engage-redis-tls; else rtls_dir="${TMPDIR:-/tmp}/engage-redis-tls-$(id -u)"; fi
-if port_open 127.0.0.1 $REDIS_TLS_PORT && [ -s "$rtls_dir/ca.crt" ]; then
+if port_open 127.0.0.1 $REDIS_TLS_PORT && [ -s "$rtls_dir/ca.crt" ] && [ -s "$rtls_dir/redis.pid" ] \
+   && kill -0 "$(cat "$rtls_dir/redis.pid")" 2>/dev/null; then
   say "Redis (TLS) already running on 127.0.0.1:$REDIS_TLS_PORT: using it"
+elif port_open 127.0.0.1 $REDIS_TLS_PORT; then
+  say "ERROR: 127.0.0.1:$REDIS_TLS_PORT is taken by a server this script did not start (its certificate"
+  say "       would not match $rtls_dir/ca.crt); stop it, or point ENGAGE_TEST_REDIS_TLS and"
+  say "       ENGAGE_TEST_REDIS_TLS_CA / _OTHER_CA at it"
+  exit 1
 else
   command -v redis-server >/dev/null 2>&1 || apt_install redis-server
   command -v openssl >/dev/null 2>&1 || apt_install openssl
@@ -122,7 +128,7 @@ else
   redis-server --daemonize yes --bind 127.0.0.1 --port 0 --tls-port $REDIS_TLS_PORT \
     --tls-cert-file "$rtls_dir/server.crt" --tls-key-file "$rtls_dir/server.key" \
     --tls-ca-cert-file "$rtls_dir/ca.crt" --tls-auth-clients no --save "" --appendonly no \
-    --dir "$rtls_dir" --logfile "$rtls_dir/redis.log"
+    --dir "$rtls_dir" --logfile "$rtls_dir/redis.log" --pidfile "$rtls_dir/redis.pid"
   wait_port 127.0.0.1 $REDIS_TLS_PORT "Redis (TLS)"
 fi
 export ENGAGE_TEST_REDIS_TLS="${ENGAGE_TEST_REDIS_TLS:-rediss://localhost:$REDIS_TLS_PORT/}"
