@@ -1251,3 +1251,59 @@ async fn redis_down_under_excs_fails_cycles_cleanly_and_recovers() {
     assert_eq!(w.gc.org().queues.len(), queues_before, "no duplicate queue");
     assert!(health.report().dependencies["store"].up);
 }
+
+/// Issue 12 §9: `exec confirm-removals` (here the function it calls) confirms a refused cycle
+/// without a restart: too small a number leaves it refused, the planned number lets the next
+/// poll run it once, and the confirmation is gone afterwards.
+#[tokio::test]
+async fn a_refused_cycle_is_confirmed_through_the_store_without_a_restart() {
+    let w = world(20).await;
+    let (mut excs, health, _) = observed_excs(&w, w.settings()).await;
+    excs.poll_once().await.unwrap();
+    let desired = desired_org(&w.snapshot().await, &DesiredSettings::default());
+    let half: Vec<i64> = desired
+        .users
+        .keys()
+        .copied()
+        .take(desired.users.len() / 2)
+        .collect();
+    delete_persons(&w, &half).await;
+    let block = excs
+        .poll_once()
+        .await
+        .unwrap_err()
+        .blocked()
+        .expect("refused")
+        .clone();
+    let json = w.json();
+    assert!(
+        engage_excs::service::confirm_removals(&json, "no")
+            .await
+            .is_err()
+    );
+    assert!(
+        engage_excs::service::confirm_removals(&json, "lots")
+            .await
+            .is_err()
+    );
+    let too_few = (block.plan.planned() - 1).to_string();
+    engage_excs::service::confirm_removals(&json, &too_few)
+        .await
+        .unwrap();
+    assert!(excs.poll_once().await.unwrap_err().blocked().is_some());
+    assert_eq!(inactive_users(&w.gc), 0);
+    let enough = block.plan.planned().to_string();
+    engage_excs::service::confirm_removals(&json, &enough)
+        .await
+        .unwrap();
+    let r = excs.poll_once().await.unwrap();
+    assert_eq!(r.users_deactivated, half.len());
+    assert!(health.report().dependencies["removalGuard"].up);
+    assert_eq!(
+        json.get::<String>(engage_store::schema::keys::EXCS_CONFIRM_REMOVALS)
+            .await
+            .unwrap(),
+        None,
+        "used once, then gone"
+    );
+}

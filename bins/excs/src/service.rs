@@ -712,11 +712,14 @@ impl Excs {
         match self.reconciler.run_cycle(&desired, full).await {
             Ok(mut r) => {
                 if confirmed {
-                    // Used: a later mass removal needs a new confirmation (and a restart).
+                    // Used: a later mass removal needs a new confirmation.
                     self.confirmation = Confirmation::None;
+                    if let Err(e) = self.json.delete(keys::EXCS_CONFIRM_REMOVALS).await {
+                        tracing::warn!(error = %e, "the used confirmation was not removed from the store");
+                    }
                     tracing::warn!(
                         "the confirmed removals ran; remove EXCS_CONFIRM_REMOVALS from the \
-                         deployment"
+                         deployment if it was set there"
                     );
                 }
                 if let Some(h) = &hybrid {
@@ -760,12 +763,17 @@ impl Excs {
                 .count(),
             folder_filter: self.settings.filter.enabled,
         };
+        // `EXCS_CONFIRM_REMOVALS`, else what `exec confirm-removals` left in the store.
+        let confirmation = match self.confirmation {
+            Confirmation::None => self.stored_confirmation().await,
+            c => c,
+        };
         let verdict = assess(
             desired,
             &current,
             &read,
             &self.settings.removal_policy,
-            self.confirmation,
+            confirmation,
         );
         match verdict {
             Verdict::Blocked(block) => {
@@ -912,6 +920,22 @@ impl Excs {
 
     /// Checks the store sentinel: gone after this process wrote it means the store was wiped
     /// (a Redis flush, a new empty Redis); the next cycle is then a full one.
+    /// The confirmation `exec confirm-removals` wrote, if any (an unreadable one is ignored
+    /// and logged).
+    async fn stored_confirmation(&self) -> Confirmation {
+        match self.json.get::<String>(keys::EXCS_CONFIRM_REMOVALS).await {
+            Ok(Some(v)) => Confirmation::parse(&v).unwrap_or_else(|e| {
+                tracing::warn!(value = %v, error = %e, "ignoring the stored removal confirmation");
+                Confirmation::None
+            }),
+            Ok(None) => Confirmation::None,
+            Err(e) => {
+                tracing::debug!(error = %e, "stored removal confirmation not readable");
+                Confirmation::None
+            }
+        }
+    }
+
     async fn check_store_sentinel(&mut self) {
         if !self.sentinel_written {
             return;
@@ -1018,6 +1042,23 @@ pub const METRICS: &[engage_ops::metrics::CounterSpec] = &[
 pub fn register_metrics(metrics: &Metrics) {
     metrics.register_counters(METRICS);
     metrics.record_gc_client("excs", gcex::ClientStats::default());
+}
+
+/// What `exec confirm-removals VALUE` does: checks `value` as `EXCS_CONFIRM_REMOVALS` would
+/// (`true`, or the number of removals the operator accepts) and leaves it in the store, where
+/// EXCS's next poll finds it, runs the refused cycle once if it plans no more removals, and
+/// removes it. No restart needed.
+pub async fn confirm_removals(json: &JsonView, value: &str) -> Result<Confirmation, String> {
+    let c = Confirmation::parse(value)?;
+    if c == Confirmation::None {
+        return Err(format!(
+            "{value:?} confirms nothing: give `true` or the number of removals to allow"
+        ));
+    }
+    json.put(keys::EXCS_CONFIRM_REMOVALS, &value.trim().to_string())
+        .await
+        .map_err(|e| format!("cannot write the confirmation: {e}"))?;
+    Ok(c)
 }
 
 /// State of the EXCS REST API.

@@ -34,13 +34,25 @@ enum Command {
     /// Check, read-only, that the Config DB named by the EXCS_CONFIG_DB_* variables has every
     /// table and column the connector reads; prints each one that is missing.
     Doctor,
+    /// Confirm, once, a sync cycle EXCS refused for removing too much (its /status says how
+    /// many): VALUE is `true` or the number of removals to allow. Written to the shared store
+    /// named by EXEC_ORG_ID, EXEC_TENANT_ID and EXEC_REDIS_* (or EXEC_STORE_PATH); EXCS's next
+    /// poll uses it and removes it. No restart.
+    ConfirmRemovals {
+        /// `true`, or the largest number of removals to allow.
+        value: String,
+    },
 }
 
 /// What `exec` reads from the environment: `exec doctor`'s Config DB settings.
 static SETTINGS: ServiceSettings = ServiceSettings::new(
     "exec",
     "EX Engage Connector all-in-one demo and operations CLI",
-    &[engage_excs::service::CONFIG_DB_SETTINGS],
+    &[
+        engage_excs::service::CONFIG_DB_SETTINGS,
+        engage_ops::config::COMMON_SETTINGS,
+        engage_ops::config::STORE_SETTINGS,
+    ],
 );
 
 fn read_db(lookup: &dyn Lookup) -> Result<engage_cfgdb::DbConfig, engage_cfgdb::db::ConfigError> {
@@ -72,11 +84,55 @@ fn main() -> ExitCode {
         #[cfg(feature = "demo")]
         Some(Command::Demo) => engage_sim::demo::run(),
         Some(Command::Doctor) => doctor(),
+        Some(Command::ConfirmRemovals { value }) => confirm_removals(&value),
         None => {
             eprintln!("exec: a command is needed; see exec --help");
             ExitCode::from(2)
         }
     }
+}
+
+fn confirm_removals(value: &str) -> ExitCode {
+    let mut env = engage_ops::config::EnvReader::new(&ProcessEnv);
+    let common = engage_ops::config::CommonConfig::read(&mut env);
+    let store = engage_ops::config::store_settings(&mut env);
+    if let Err(e) = env.finish() {
+        eprintln!("exec confirm-removals: {e}");
+        return ExitCode::from(2);
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("exec confirm-removals: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async {
+        let store = match store.open().await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("exec confirm-removals: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let ns = engage_store::Namespace::new(&common.tenant_id, &common.org_id);
+        let json = engage_store::JsonView::new(store, ns);
+        match engage_excs::service::confirm_removals(&json, value).await {
+            Ok(c) => {
+                println!(
+                    "confirmed ({c:?}): EXCS runs the refused cycle once at its next poll if it plans no more removals than that"
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("exec confirm-removals: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
 }
 
 fn doctor() -> ExitCode {

@@ -53,3 +53,40 @@ fn help_version_and_check_config() {
         "{out}"
     );
 }
+
+/// `exec confirm-removals VALUE` writes the confirmation EXCS's next poll uses, into the store
+/// the EXEC_* settings name (here an embedded one); a value that confirms nothing is refused.
+#[test]
+fn confirm_removals_writes_the_confirmation_into_the_store() {
+    let dir = std::env::temp_dir().join(format!("exec-confirm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("store.redb");
+    let path_s = path.display().to_string();
+    let env = [
+        ("EXEC_ORG_ID", "org"),
+        ("EXEC_TENANT_ID", "101"),
+        ("EXEC_STORE_PATH", path_s.as_str()),
+    ];
+    let (code, _, err) = exec(&["confirm-removals", "nothing"], &env);
+    assert_eq!(code, Some(2), "{err}");
+    let (code, out, err) = exec(&["confirm-removals", "12"], &env);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("next poll"), "{out}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stored = rt.block_on(async {
+        let store: std::sync::Arc<dyn engage_store::Store> =
+            std::sync::Arc::new(engage_store::EmbeddedStore::open(&path).unwrap());
+        engage_store::JsonView::new(store, engage_store::Namespace::new("101", "org"))
+            .get::<String>(engage_store::schema::keys::EXCS_CONFIRM_REMOVALS)
+            .await
+            .unwrap()
+    });
+    assert_eq!(stored.as_deref(), Some("12"));
+    let (code, _, err) = exec(&["confirm-removals", "5"], &[("EXEC_TENANT_ID", "101")]);
+    assert_eq!(code, Some(2), "settings missing: {err}");
+    assert!(err.contains("EXEC_ORG_ID"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -75,6 +75,10 @@ pub mod keys {
     pub fn person_login(switch_dbid: i64, code: &str) -> String {
         format!("login:{switch_dbid}:{code}")
     }
+    /// EXCS: the operator's one-shot confirmation of a refused cycle, written by
+    /// `exec confirm-removals` (`true` or a number of removals, as `EXCS_CONFIRM_REMOVALS`),
+    /// removed by EXCS once the confirmed cycle ran.
+    pub const EXCS_CONFIRM_REMOVALS: &str = "excs:confirmRemovals";
     /// EXCS: the class (agent, supervisor…) a person was last synchronized as.
     pub fn person_class(person_dbid: i64) -> String {
         format!("class:{person_dbid}")
