@@ -1252,13 +1252,12 @@ async fn redis_down_under_excs_fails_cycles_cleanly_and_recovers() {
     assert!(health.report().dependencies["store"].up);
 }
 
-/// Issue 12 §9: `exec confirm-removals` (here the function it calls) confirms a refused cycle
-/// without a restart: too small a number leaves it refused, the planned number lets the next
-/// poll run it once, and the confirmation is gone afterwards.
-#[tokio::test]
-async fn a_refused_cycle_is_confirmed_through_the_store_without_a_restart() {
-    let w = world(20).await;
-    let (mut excs, health, _) = observed_excs(&w, w.settings()).await;
+/// Syncs, deletes half the persons from the Config DB, and returns them with the refusal the
+/// next poll answers.
+async fn refuse_removing_half(
+    w: &common::World,
+    excs: &mut Excs,
+) -> (Vec<i64>, engage_excs::guard::CycleBlock) {
     excs.poll_once().await.unwrap();
     let desired = desired_org(&w.snapshot().await, &DesiredSettings::default());
     let half: Vec<i64> = desired
@@ -1267,14 +1266,20 @@ async fn a_refused_cycle_is_confirmed_through_the_store_without_a_restart() {
         .copied()
         .take(desired.users.len() / 2)
         .collect();
-    delete_persons(&w, &half).await;
-    let block = excs
-        .poll_once()
-        .await
-        .unwrap_err()
-        .blocked()
-        .expect("refused")
-        .clone();
+    delete_persons(w, &half).await;
+    let e = excs.poll_once().await.unwrap_err();
+    let block = e.blocked().expect("refused").clone();
+    (half, block)
+}
+
+/// Issue 12 §9: `exec confirm-removals` (here the function it calls) confirms a refused cycle
+/// without a restart: too small a number leaves it refused, the planned number lets the next
+/// poll run it once, and the confirmation is gone afterwards.
+#[tokio::test]
+async fn a_refused_cycle_is_confirmed_through_the_store_without_a_restart() {
+    let w = world(20).await;
+    let (mut excs, health, _) = observed_excs(&w, w.settings()).await;
+    let (half, block) = refuse_removing_half(&w, &mut excs).await;
     let json = w.json();
     assert!(
         engage_excs::service::confirm_removals(&json, "no")

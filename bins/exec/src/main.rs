@@ -92,6 +92,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// A current-thread runtime for command `what`; `None` after saying why it could not start.
+fn runtime(what: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("exec {what}: {e}");
+            None
+        }
+    }
+}
+
 fn confirm_removals(value: &str) -> ExitCode {
     let mut env = engage_ops::config::EnvReader::new(&ProcessEnv);
     let common = engage_ops::config::CommonConfig::read(&mut env);
@@ -100,15 +114,8 @@ fn confirm_removals(value: &str) -> ExitCode {
         eprintln!("exec confirm-removals: {e}");
         return ExitCode::from(2);
     }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("exec confirm-removals: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime("confirm-removals") else {
+        return ExitCode::FAILURE;
     };
     rt.block_on(async {
         let store = match store.open().await {
@@ -143,15 +150,8 @@ fn doctor() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("exec doctor: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime("doctor") else {
+        return ExitCode::FAILURE;
     };
     rt.block_on(async {
         let db = match engage_excs::service::open_config_db(&cfg) {
