@@ -20,10 +20,10 @@ say() { printf '[chaos.sh] %s\n' "$*"; }
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-say "kill -9 of one EXCP of an HA pair, Redis down for $CHAOS_REDIS_DOWN_SECS s, GC hanging $CHAOS_GC_HANG_SECS s, under $CHAOS_CALLS calls (real excp processes)"
+say "kill -9 and SIGTERM of one EXCP of an HA pair, Redis down for $CHAOS_REDIS_DOWN_SECS s, GC hanging $CHAOS_GC_HANG_SECS s, GC refusing past the memory cap (spill), under $CHAOS_CALLS calls (real excp processes)"
 rows=()
 if cargo test -p engage-connector --test chaos --locked -- --nocapture >"$log" 2>&1; then kill_ok=PASS; else kill_ok=FAIL; fi
-kill_row=$(grep -E '^\| (kill -9|Redis|GC hanging)' "$log" || echo "| kill -9 / Redis down (no result: see the test output) | $CHAOS_CALLS | ? | ? | ? | ? | ? | ? |")
+kill_row=$(grep -E '^\| (kill -9|Redis|GC hanging|GC refusing|SIGTERM)' "$log" || echo "| kill -9 / Redis down (no result: see the test output) | $CHAOS_CALLS | ? | ? | ? | ? | ? | ? |")
 
 # name | test target | test filter
 faults=(

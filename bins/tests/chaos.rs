@@ -33,6 +33,7 @@ impl Excp {
         sim: &SimServer,
         instance: &str,
         dir: &std::path::Path,
+        extra_env: &[(&str, &str)],
     ) -> Excp {
         let redis = url_host_port(redis_url);
         let sip = format!("127.0.0.1:{}", sim.local_addr().port());
@@ -62,6 +63,7 @@ impl Excp {
                 ("EXCP_LOG_LEVEL", "warn"),
                 ("LOG_JSON_ENABLE", "false"),
             ])
+            .envs(extra_env.iter().copied())
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
             .spawn()
@@ -209,12 +211,22 @@ struct Rig {
     start: u64,
     spacing: u64,
     calls: u32,
+    extra_env: &'static [(&'static str, &'static str)],
     _cleanup: Option<engage_test_support::TestRedis>,
 }
 
 impl Rig {
     /// The rig on the Redis at `redis` (a private server), or the tests' Redis.
     async fn start(prefix: &str, redis: Option<String>) -> Rig {
+        Rig::start_with(prefix, redis, &[]).await
+    }
+
+    /// [`Rig::start`] with more settings for both processes.
+    async fn start_with(
+        prefix: &str,
+        redis: Option<String>,
+        extra_env: &'static [(&'static str, &'static str)],
+    ) -> Rig {
         let calls: u32 = std::env::var("CHAOS_CALLS")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -242,6 +254,7 @@ impl Rig {
             &sim,
             &format!("{prefix}-a"),
             dir.path(),
+            extra_env,
         );
         let b = Excp::spawn_on(
             &redis_url,
@@ -249,6 +262,7 @@ impl Rig {
             &sim,
             &format!("{prefix}-b"),
             dir.path(),
+            extra_env,
         );
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while !(sim.call_monitors() >= 2
@@ -285,6 +299,7 @@ impl Rig {
             start: now_ms(),
             spacing: span + 1_000,
             calls,
+            extra_env,
             _cleanup: Some(cleanup),
         }
     }
@@ -355,6 +370,7 @@ async fn kill_9_of_one_excp_of_a_pair_in_the_middle_of_calls_loses_nothing() {
         &rig.sim,
         "chaos-a",
         rig.dir.path(),
+        rig.extra_env,
     );
     rig.judge(
         "kill -9 of one EXCP of a pair mid-stream, restarted after 16 s",
@@ -411,4 +427,60 @@ async fn gc_hanging_under_an_excp_pair_loses_nothing() {
         &rig.a,
     )
     .await;
+}
+
+/// Issue 12 §2: GC refuses every event request (503) for as long as it takes both instances of
+/// a pair to go past `EXCP_MAX_PENDING_EVENTS` (40 here): the events beyond it go to each
+/// instance's spill list in the store, memory stops growing, and once GC is back every
+/// conversation is complete, each event once, and the spills are empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_down_past_the_memory_cap_spills_to_the_store_and_loses_nothing() {
+    let rig = Rig::start_with("spill", None, &[("EXCP_MAX_PENDING_EVENTS", "40")]).await;
+    rig.first_half().await;
+    rig.w.gc.inject_fault(gcex::emulator::Fault {
+        path_prefix: "/api/v2/events/".into(),
+        remaining: u32::MAX,
+        kind: gcex::emulator::FaultKind::Status { status: 503 },
+    });
+    rig.second_half();
+    let store = rig.w.store.clone();
+    let spills: Vec<String> = [&rig.a, &rig.b]
+        .iter()
+        .map(|x| {
+            rig.ns
+                .key(&engage_store::schema::keys::excp_spill(&x.instance))
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut spilled = Vec::new();
+        for k in &spills {
+            spilled.push(store.queue_len(k).await.unwrap_or(0));
+        }
+        if spilled.iter().all(|n| *n > 0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both instances should spill past the cap: {spilled:?}\n{}:\n{}\n{}:\n{}",
+            rig.a.instance,
+            rig.a.tail(),
+            rig.b.instance,
+            rig.b.tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    rig.w.gc.clear_faults();
+    rig.judge(
+        "GC refusing (503) past EXCP_MAX_PENDING_EVENTS = 40 under an EXCP pair",
+        &rig.a,
+    )
+    .await;
+    for k in &spills {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while store.queue_len(k).await.unwrap_or(1) > 0 {
+            assert!(tokio::time::Instant::now() < deadline, "{k} never drained");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }

@@ -27,7 +27,7 @@
 //! `EXCP_DISPOSITION_KEY`, `EXCP_AFTER_CALL_WORK` (call-model settings; the first two override
 //! `conversation_provider/sta_userdata_language_key` and `sta_default_language`),
 //! `EXCP_LOOKUP_REFRESH_SECS` (10), `EXCP_MAX_PENDING_EVENTS` (200000: undelivered GC events
-//! at which `/health` reports delivery as degraded; warned at 80 %; events are never dropped).
+//! held in memory; past it new events go to the store's spill list and `/health` reports delivery as degraded; warned at 80 %; never dropped).
 
 use engage_callmodel::ModelConfig;
 use engage_ops::config::{
@@ -119,7 +119,7 @@ pub static SETTINGS: ServiceSettings = ServiceSettings::new(
                     .default_value("10"),
                 Setting::ours(
                     "EXCP_MAX_PENDING_EVENTS",
-                    "undelivered GC events at which /health reports delivery degraded (never dropped)",
+                    "undelivered GC events held in memory; past it they spill to the store and /health reports delivery degraded (never dropped)",
                 )
                 .default_value("200000"),
                 Setting::ours(

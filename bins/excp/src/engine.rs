@@ -56,11 +56,24 @@ struct Checkpoint {
     logged_in: BTreeMap<String, String>,
     held: Vec<(u64, EngageEvent, u64)>,
     stats: EngineStats,
+    /// Whether new GC events go to the spill (format 2; absent before: not spilling).
+    #[serde(default)]
+    spilling: bool,
+    /// `(array name, event JSON)`: events bound for the store's spill list, not written yet
+    /// (format 2).
+    #[serde(default)]
+    to_spill: Vec<(String, serde_json::Value)>,
 }
 
-/// The checkpoint format this version writes. A checkpoint of a newer format is refused
-/// (never guessed at) and kept aside by the service.
-pub const CHECKPOINT_VERSION: u32 = 1;
+/// The newest checkpoint format this version writes and reads. A checkpoint of a newer
+/// format is refused (never guessed at) and kept aside by the service.
+///
+/// Format 2 adds the spill state; a checkpoint without spill state is still written as
+/// format 1, so that a roll-back to a version that only reads format 1 keeps its live calls.
+pub const CHECKPOINT_VERSION: u32 = 2;
+
+/// The format of a checkpoint without spill state.
+const PLAIN_CHECKPOINT_VERSION: u32 = 1;
 
 /// A checkpoint could not be read back. The service starts without it (and says so); an
 /// operator can delete the key (`excp:checkpoint:{instance}`) to silence the warning.
@@ -111,6 +124,8 @@ pub struct Engine {
     reorder_ms: u64,
     seq: u64,
     held: BTreeMap<(u64, u64), (EngageEvent, u64)>,
+    spilling: bool,
+    to_spill: Vec<gcex::events::ConversationEvent>,
 }
 
 impl Engine {
@@ -131,6 +146,8 @@ impl Engine {
             reorder_ms,
             seq: 0,
             held: BTreeMap::new(),
+            spilling: false,
+            to_spill: Vec::new(),
         }
     }
 
@@ -202,8 +219,13 @@ impl Engine {
 
     /// The engine's state as JSON bytes, to resume after a restart with [`Engine::restore`].
     pub fn checkpoint(&self) -> Vec<u8> {
+        let spill_state = self.spilling || !self.to_spill.is_empty();
         let cp = Checkpoint {
-            version: CHECKPOINT_VERSION,
+            version: if spill_state {
+                CHECKPOINT_VERSION
+            } else {
+                PLAIN_CHECKPOINT_VERSION
+            },
             model: self.model.clone(),
             pending: self
                 .pending
@@ -218,6 +240,12 @@ impl Engine {
                 .map(|((_, seq), (ev, arrival))| (*seq, ev.clone(), *arrival))
                 .collect(),
             stats: self.stats,
+            spilling: self.spilling,
+            to_spill: self
+                .to_spill
+                .iter()
+                .map(|e| (e.array_name().to_string(), e.to_json()))
+                .collect(),
         };
         // Plain data always serializes; an empty checkpoint would only be refused on restore.
         serde_json::to_vec(&cp).unwrap_or_default()
@@ -235,17 +263,13 @@ impl Engine {
         }
         let mut pending = Pending::default();
         for (array, json) in cp.pending {
-            match gcex::events::ConversationEvent::from_json(&array, json) {
-                Some(Ok(e)) => pending.push(e),
-                Some(Err(e)) => {
-                    return Err(CheckpointError::Event {
-                        array,
-                        message: e.to_string(),
-                    });
-                }
-                None => return Err(CheckpointError::UnknownArray(array)),
-            }
+            pending.push(decode_event(array, json)?);
         }
+        let to_spill = cp
+            .to_spill
+            .into_iter()
+            .map(|(array, json)| decode_event(array, json))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut held = BTreeMap::new();
         let mut seq = 0;
         for (s, ev, arrival) in cp.held {
@@ -261,6 +285,8 @@ impl Engine {
             reorder_ms,
             seq,
             held,
+            spilling: cp.spilling || !to_spill.is_empty(),
+            to_spill,
         })
     }
 
@@ -284,7 +310,11 @@ impl Engine {
             match out {
                 Output::Event(e) => {
                     self.stats.gc_events += 1;
-                    self.pending.push(e);
+                    if self.spilling {
+                        self.to_spill.push(e);
+                    } else {
+                        self.pending.push(e);
+                    }
                 }
                 Output::RecordingSegment(s) => {
                     self.stats.recording_segments += 1;
@@ -299,6 +329,54 @@ impl Engine {
                 _ => {}
             }
         }
+    }
+
+    /// Whether new GC events go to the spill instead of [`Engine::pending`] (see
+    /// [`Engine::start_spilling`]).
+    pub fn spilling(&self) -> bool {
+        self.spilling
+    }
+
+    /// From now on, new GC events are set aside for the store's spill list (taken with
+    /// [`Engine::take_to_spill`]) instead of joining [`Engine::pending`]: memory (and the
+    /// checkpoint) stop growing while GC is unreachable. Every pending event is older than
+    /// every spilled one, so reloading the spill in order behind them keeps each
+    /// conversation's order.
+    pub fn start_spilling(&mut self) {
+        self.spilling = true;
+    }
+
+    /// The events bound for the spill, oldest first, taken out of the engine. Give back what
+    /// could not be written with [`Engine::spill_not_written`].
+    pub fn take_to_spill(&mut self) -> Vec<gcex::events::ConversationEvent> {
+        std::mem::take(&mut self.to_spill)
+    }
+
+    /// Puts back the unwritten tail of [`Engine::take_to_spill`] (they stay in memory and in
+    /// the checkpoint until the store takes them), ahead of what was produced since.
+    pub fn spill_not_written(&mut self, mut unwritten: Vec<gcex::events::ConversationEvent>) {
+        unwritten.append(&mut self.to_spill);
+        self.to_spill = unwritten;
+    }
+
+    /// Events set aside for the spill and not yet written to the store.
+    pub fn spill_buffered(&self) -> usize {
+        self.to_spill.len()
+    }
+
+    /// Puts events read back from the head of the store's spill list behind the pending ones.
+    pub fn unspill(&mut self, events: Vec<gcex::events::ConversationEvent>) {
+        for e in events {
+            self.pending.push(e);
+        }
+    }
+
+    /// The store's spill list is empty: the events still buffered for it are the next in
+    /// order, so they join [`Engine::pending`] and spilling ends.
+    pub fn spill_drained(&mut self) {
+        let buffered = std::mem::take(&mut self.to_spill);
+        self.unspill(buffered);
+        self.spilling = false;
     }
 
     /// The GC events waiting for delivery.
@@ -335,6 +413,20 @@ impl Engine {
     }
 }
 
+fn decode_event(
+    array: String,
+    json: serde_json::Value,
+) -> Result<gcex::events::ConversationEvent, CheckpointError> {
+    match gcex::events::ConversationEvent::from_json(&array, json) {
+        Some(Ok(e)) => Ok(e),
+        Some(Err(e)) => Err(CheckpointError::Event {
+            array,
+            message: e.to_string(),
+        }),
+        None => Err(CheckpointError::UnknownArray(array)),
+    }
+}
+
 #[cfg(test)]
 mod checkpoint_tests {
     use super::*;
@@ -354,7 +446,8 @@ mod checkpoint_tests {
     fn a_checkpoint_carries_its_version_and_a_newer_one_is_refused() {
         let bytes = Engine::new(ModelConfig::default()).checkpoint();
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(v["version"], CHECKPOINT_VERSION);
+        // Without spill state: the plain format, readable by versions before the spill.
+        assert_eq!(v["version"], PLAIN_CHECKPOINT_VERSION);
         assert!(Engine::restore(&bytes, 0).is_ok());
         // The first format had no version: still read.
         assert!(Engine::restore(&with_version(&bytes, None), 0).is_ok());

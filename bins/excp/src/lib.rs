@@ -17,6 +17,7 @@
 //!   with a plan/report interface, and the injector that claims, sends, splits and parks).
 //! - [`handoff`]: recorded segments handed to EXRP (interaction end), at least once.
 //! - [`delivery`]: the delivery task apart from ingestion, and the dead-letter list.
+//! - [`spill`]: undelivered events beyond the memory cap, in a store list, in order.
 //! - [`engine`]: TLib messages → call model → queued GC events (no IO).
 //! - [`config`], [`service`]: the `excp` service (settings, SIP Server clients, REST on 3650).
 //! - [`recording`]: the recording metadata API (MCP posts) and the stored agent segments.
@@ -31,4 +32,5 @@ pub mod injector;
 pub mod lookups;
 pub mod recording;
 pub mod service;
+pub mod spill;
 pub mod tlib_map;

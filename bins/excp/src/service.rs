@@ -213,9 +213,9 @@ pub struct RunSettings {
     pub tick: Duration,
     /// Tunes the TLib clients (tests shorten the backoffs).
     pub tlib_tweak: fn(&mut ClientConfig),
-    /// Undelivered GC events above which `/health` reports delivery as degraded and an
-    /// alert fires (`EXCP_MAX_PENDING_EVENTS`, 200,000; warned at 80 %). Events are never
-    /// dropped: memory grows past it while GC is unreachable.
+    /// Undelivered GC events held in memory (`EXCP_MAX_PENDING_EVENTS`, 200,000; warned at
+    /// 80 %). Past it, new events go to the store's spill list ([`crate::spill`]) and
+    /// `/health` reports delivery as degraded; they are never dropped.
     pub max_pending: usize,
     /// How long this instance's liveness mark (`excp:alive:{instance}`) holds without being
     /// renewed (15 s; renewed every third of it). A second live instance with the same id
@@ -309,9 +309,11 @@ pub struct ExcpStatus {
     pub dead_letters: usize,
     /// The last event parked: its id and GC's answer.
     pub last_dead_letter: Option<String>,
-    /// The pending-event level at which `/health` reports delivery as degraded
-    /// (`EXCP_MAX_PENDING_EVENTS`).
+    /// The pending-event level at which `/health` reports delivery as degraded and new events
+    /// go to the spill (`EXCP_MAX_PENDING_EVENTS`).
     pub pending_cap: usize,
+    /// Undelivered GC events beyond the cap: in the store's spill list, or set aside for it.
+    pub spilled_events: usize,
 }
 
 /// Shared status.
@@ -627,6 +629,16 @@ pub const METRICS: &[engage_ops::metrics::CounterSpec] = &[
         &[],
     ),
     (
+        "excp_events_spilled_total",
+        "GC events written to the store's spill list (memory held EXCP_MAX_PENDING_EVENTS).",
+        &[],
+    ),
+    (
+        "excp_spill_unreadable_total",
+        "Spilled entries that no longer decode (moved aside for the operator).",
+        &[],
+    ),
+    (
         "excp_events_skipped_total",
         "Conversation events delivered by the other instance of the pair.",
         &[],
@@ -879,6 +891,22 @@ async fn run(
             Engine::with_reorder(model, REORDER_MS)
         }
     };
+    let spill = crate::spill::Spill::new(deps.store.clone(), &deps.ns, &settings.instance_id);
+    let mut spilled = match spill.entries().await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "spill length not readable; assuming events are spilled");
+            usize::MAX
+        }
+    };
+    if spilled > 0 {
+        // Whatever is in the spill is older than anything this run produces.
+        engine.start_spilling();
+        if spilled != usize::MAX {
+            tracing::info!(spilled, "resuming with events in the spill");
+        }
+    }
+    let mut spill_check_at = tokio::time::Instant::now();
     let mut saved_state = None;
     let mut checkpoint_at = tokio::time::Instant::now();
     let injector = Injector::new(
@@ -1044,8 +1072,17 @@ async fn run(
                 }
             }
         }
+        spill_step(
+            &mut engine,
+            &spill,
+            &mut spilled,
+            &mut spill_check_at,
+            &settings,
+            &deps,
+        )
+        .await;
         let pending_now = engine.pending().len();
-        if pending_now >= settings.max_pending.saturating_mul(4) / 5 {
+        if pending_now >= settings.max_pending.saturating_mul(4) / 5 || engine.spilling() {
             if !near_cap_warned {
                 tracing::warn!(
                     pending = pending_now,
@@ -1054,12 +1091,13 @@ async fn run(
                 );
                 near_cap_warned = true;
             }
-            if pending_now >= settings.max_pending {
+            if pending_now >= settings.max_pending || engine.spilling() {
                 deps.health.down(
                     "delivery",
                     format!(
-                        "{pending_now} undelivered events, cap {}",
-                        settings.max_pending
+                        "{pending_now} undelivered events in memory (cap {}), {} in the spill",
+                        settings.max_pending,
+                        spilled_count(spilled, &engine)
                     ),
                 );
             }
@@ -1098,6 +1136,7 @@ async fn run(
                 engine.pending().len(),
                 engine.held(),
                 engine.unsaved_segments().len(),
+                (engine.spilling(), engine.spill_buffered()),
             );
             if saved_state != Some(state) {
                 match deps.store.put(&checkpoint_key, &engine.checkpoint()).await {
@@ -1131,6 +1170,13 @@ async fn run(
             &[],
             dead_count as f64,
         );
+        let spilled_now = spilled_count(spilled, &engine);
+        deps.metrics.set(
+            "excp_spilled_events",
+            "Undelivered GC events beyond EXCP_MAX_PENDING_EVENTS, in the store's spill list (or set aside for it).",
+            &[],
+            spilled_now as f64,
+        );
         *status.lock().unwrap_or_else(PoisonError::into_inner) = ExcpStatus {
             engine: stats,
             live_conversations: engine.live_conversations(),
@@ -1148,6 +1194,7 @@ async fn run(
             dead_letters: dead_count,
             last_dead_letter: last_dead.clone(),
             pending_cap: settings.max_pending,
+            spilled_events: spilled_now,
         };
     }
     for (_, c) in &links.clients {
@@ -1190,6 +1237,92 @@ async fn run(
         tracing::warn!(error = %e, "final checkpoint not stored");
     }
     alive.release(&deps.store).await;
+}
+
+/// Spilled events: the store's list (unknown counts as 0) and the buffer.
+fn spilled_count(in_store: usize, engine: &Engine) -> usize {
+    let in_store = if in_store == usize::MAX { 0 } else { in_store };
+    in_store.saturating_add(engine.spill_buffered())
+}
+
+/// The spill's step of one loop turn ([`crate::spill`]): start spilling at the cap, write what
+/// the engine set aside, and read the spill back once memory is down to half the cap (at most
+/// every 200 ms). `spilled` is the store list's length as this run knows it (`usize::MAX`:
+/// unknown).
+async fn spill_step(
+    engine: &mut Engine,
+    spill: &crate::spill::Spill,
+    spilled: &mut usize,
+    check_at: &mut tokio::time::Instant,
+    settings: &RunSettings,
+    deps: &Deps,
+) {
+    if !engine.spilling() && engine.pending().len() >= settings.max_pending {
+        engine.start_spilling();
+        tracing::warn!(
+            pending = engine.pending().len(),
+            cap = settings.max_pending,
+            "undelivered GC events reached EXCP_MAX_PENDING_EVENTS: new events go to the store's \
+             spill list until delivery catches up"
+        );
+    }
+    if engine.spill_buffered() > 0 {
+        let w = spill.write(engine.take_to_spill()).await;
+        if w.written > 0 {
+            deps.metrics.inc_by(
+                "excp_events_spilled_total",
+                "GC events written to the store's spill list (memory held EXCP_MAX_PENDING_EVENTS).",
+                &[],
+                w.written as u64,
+            );
+            if *spilled != usize::MAX {
+                *spilled = spilled.saturating_add(w.written);
+            }
+        }
+        if let Some(e) = w.error {
+            tracing::warn!(error = %e, buffered = w.unwritten.len(), "spill not written; the events stay in memory and in the checkpoint");
+            deps.health.down("store", e.to_string());
+            engine.spill_not_written(w.unwritten);
+        }
+    }
+    let now = tokio::time::Instant::now();
+    if !engine.spilling() || now < *check_at || engine.pending().len() > settings.max_pending / 2 {
+        return;
+    }
+    *check_at = now + Duration::from_millis(200);
+    let room = (settings.max_pending / 2)
+        .saturating_sub(engine.pending().len())
+        .clamp(1, crate::spill::RELOAD_BATCH);
+    match spill.reload(room).await {
+        Ok(r) if r.events.is_empty() && r.unreadable == 0 => {
+            engine.spill_drained();
+            *spilled = 0;
+            tracing::info!("the spill is empty: new events are held in memory again");
+        }
+        Ok(r) => {
+            if r.unreadable > 0 {
+                tracing::error!(
+                    entries = r.unreadable,
+                    "spilled events that no longer decode were moved to excp:spill:{{instance}}:unreadable"
+                );
+                deps.metrics.inc_by(
+                    "excp_spill_unreadable_total",
+                    "Spilled entries that no longer decode (moved aside for the operator).",
+                    &[],
+                    r.unreadable as u64,
+                );
+            }
+            let n = r.events.len() + r.unreadable;
+            if *spilled != usize::MAX {
+                *spilled = spilled.saturating_sub(n);
+            }
+            engine.unspill(r.events);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "spill not read back yet");
+            deps.health.down("store", e.to_string());
+        }
+    }
 }
 
 /// Delivery counters since start.

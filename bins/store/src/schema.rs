@@ -20,6 +20,7 @@
 //! | `outboxtrim:{name}` | the short lock held while acknowledged items are trimmed off an outbox | EXAS | EXAS |
 //! | `lease:{name}:{slot}` | one time slot of a consumer lease ([`Lease`](crate::Lease)), with a TTL | EXAS | EXAS (every instance) |
 //! | `excp:checkpoint:{instance}` | the EXCP engine's checkpoint | EXCP | EXCP (same instance) |
+//! | `excp:spill:{instance}` | undelivered GC events beyond `EXCP_MAX_PENDING_EVENTS`, a list, oldest first (`:unreadable`: entries that no longer decode) | EXCP | EXCP (same instance) |
 //! | `excp:alive:{instance}` | a token of the live run (TTL 15 s, renewed) | EXCP | EXCP (one live instance per id) |
 //! | `excp:claim:{eventId}` | an HA claim / done mark of one GC event | EXCP | EXCP (both of a pair) |
 //! | `recmeta:{callUuid}:{file}`, `recseg:{callUuid}:{communicationId}` | recording metadata and segments | EXCP | EXCP, later EXRP |
@@ -90,6 +91,10 @@ pub mod keys {
     /// EXCP: the engine checkpoint of one instance.
     pub fn excp_checkpoint(instance_id: &str) -> String {
         format!("excp:checkpoint:{instance_id}")
+    }
+    /// EXCP: the spill list of one instance (events beyond `EXCP_MAX_PENDING_EVENTS`).
+    pub fn excp_spill(instance_id: &str) -> String {
+        format!("excp:spill:{instance_id}")
     }
     /// EXCP: the liveness mark of one instance id (one live instance per id).
     pub fn excp_alive(instance_id: &str) -> String {
