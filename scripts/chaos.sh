@@ -32,6 +32,7 @@ faults=(
   "SIP Server switchover in the middle of a call|excp_e2e|a_sip_server_switchover_in_the_middle_of_a_call_loses_nothing"
   "EXCP restart in the middle of a call (checkpoint)|excp_e2e|a_restarted_excp_resumes_its_calls_from_the_checkpoint"
   "two EXCP with the same instance id|excp_e2e|a_second_instance_with_the_same_id_refuses_to_start"
+  "SIGTERM of every service binary (EXCS mid-sync, then completing without duplicates)|sigterm|"
   "an empty DN read (store flushed)|excp_e2e|an_empty_dn_read_unregisters_nothing"
   "an unreadable checkpoint|excp_e2e|an_unreadable_checkpoint_is_kept_aside"
   "two EXAS on one outbox|exas_e2e|two_instances_on_one_outbox"

@@ -81,6 +81,30 @@ impl Excp {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM (what `docker stop`, systemd and Kubernetes send), then waits up to 30 s for
+    /// the exit; its exit code.
+    fn sigterm(&mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM sent");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} did not stop within 30 s of SIGTERM\n{}",
+                self.instance,
+                self.tail()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
@@ -483,4 +507,82 @@ async fn gc_down_past_the_memory_cap_spills_to_the_store_and_loses_nothing() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Issue 12 §5: SIGTERM of one EXCP of a pair in the middle of a stream of calls: it stops
+/// cleanly (exit 0, well within a 30 s grace period), writes its checkpoint and gives its
+/// liveness mark up, so it starts again at once under the same id; every conversation complete
+/// in GC, each event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_of_one_excp_of_a_pair_stops_cleanly_and_it_resumes_at_once() {
+    let mut rig = Rig::start("sigterm", None).await;
+    rig.first_half().await;
+    let checkpoint = rig.ns.key(&engage_store::schema::keys::excp_checkpoint(
+        &rig.a.instance,
+    ));
+    let alive = rig
+        .ns
+        .key(&engage_store::schema::keys::excp_alive(&rig.a.instance));
+    rig.w.store.delete(&checkpoint).await.unwrap();
+    assert_eq!(rig.a.sigterm(), Some(0), "a clean stop\n{}", rig.a.tail());
+    let saved = rig
+        .w
+        .store
+        .get(&checkpoint)
+        .await
+        .unwrap()
+        .expect("the checkpoint is written at stop");
+    let v: serde_json::Value = serde_json::from_slice(&saved).expect("checkpoint JSON");
+    assert!(v["version"].as_u64().is_some(), "{v}");
+    assert!(
+        rig.w.store.get(&alive).await.unwrap().is_none(),
+        "the liveness mark is given up at a clean stop"
+    );
+    rig.second_half();
+    // No wait for a mark to lapse: the same id starts at once.
+    let a2 = Excp::spawn_on(
+        &rig.redis_url,
+        &rig.tenant,
+        &rig.sim,
+        "sigterm-a",
+        rig.dir.path(),
+        rig.extra_env,
+    );
+    rig.judge(
+        "SIGTERM of one EXCP of a pair mid-stream, restarted at once",
+        &a2,
+    )
+    .await;
+    let text = std::fs::read_to_string(&a2.log).unwrap_or_default();
+    assert!(
+        !text.contains("is alive"),
+        "the restart found no live mark: {text}"
+    );
+}
+
+/// Issue 12: Redis without persistence (the way many sites run it) killed under an EXCP pair
+/// and restarted empty: claims, done marks, look-ups and liveness marks are gone. The pair
+/// keeps its DN registrations (an empty read is never applied), takes its marks again, and
+/// every conversation is complete in GC with each event once (events sent twice carry the
+/// same id: counted as re-sent, never as duplicates).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_without_persistence_restarted_empty_under_an_excp_pair_loses_nothing() {
+    let down_secs: u64 = std::env::var("CHAOS_REDIS_DOWN_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let mut redis = engage_test_support::PrivateRedis::start_ephemeral();
+    let rig = Rig::start("redisempty", Some(redis.url())).await;
+    rig.first_half().await;
+    redis.kill_9();
+    rig.second_half();
+    tokio::time::sleep(Duration::from_secs(down_secs)).await;
+    redis.restart();
+    rig.judge(
+        &format!(
+            "Redis (no persistence) killed for {down_secs} s under an EXCP pair, restarted empty"
+        ),
+        &rig.a,
+    )
+    .await;
 }

@@ -255,16 +255,28 @@ impl Drop for TestRedis {
     }
 }
 
-/// A private `redis-server` (append-only file on, fsync always) that a test kills and restarts.
+/// A private `redis-server` (append-only file on, fsync always, unless started with
+/// [`PrivateRedis::start_ephemeral`]) that a test kills and restarts.
 pub struct PrivateRedis {
     child: Option<std::process::Child>,
     port: u16,
     dir: tempfile::TempDir,
+    persistent: bool,
 }
 
 impl PrivateRedis {
     /// Starts one on a free port, its data in a private directory.
     pub fn start() -> PrivateRedis {
+        PrivateRedis::start_with(true)
+    }
+
+    /// Starts one that keeps nothing on disk (as many sites run Redis, and as this machine's
+    /// own Redis does): a restart comes back empty.
+    pub fn start_ephemeral() -> PrivateRedis {
+        PrivateRedis::start_with(false)
+    }
+
+    fn start_with(persistent: bool) -> PrivateRedis {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -274,6 +286,7 @@ impl PrivateRedis {
             child: None,
             port,
             dir: tempfile::tempdir().unwrap(),
+            persistent,
         };
         r.restart();
         r
@@ -284,15 +297,17 @@ impl PrivateRedis {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// Starts the server on the same port and data directory (it reloads its append-only file).
+    /// Starts the server on the same port and data directory (a persistent one reloads its
+    /// append-only file; an ephemeral one starts empty).
     pub fn restart(&mut self) {
+        let appendonly = if self.persistent { "yes" } else { "no" };
         let child = std::process::Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args([
                 "--save",
                 "",
                 "--appendonly",
-                "yes",
+                appendonly,
                 "--appendfsync",
                 "always",
             ])

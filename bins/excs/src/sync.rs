@@ -95,6 +95,47 @@ pub struct SyncReport {
     pub unchanged: bool,
 }
 
+impl SyncReport {
+    /// Whether the cycle created, changed, deactivated or restored anything in GC.
+    pub fn wrote_anything(&self) -> bool {
+        self.users_created
+            + self.users_updated
+            + self.users_deactivated
+            + self.users_restored
+            + self.skills_created
+            + self.queues_created
+            + self.queues_updated
+            + self.wrap_up_codes_created
+            > 0
+    }
+
+    /// One line with the figures of the cycle, for the log: what it wrote, what failed, how long
+    /// it took, how many GC requests it made (and how many GC answered 429).
+    pub fn summary(&self, took: std::time::Duration, requests: u64, rate_limited: u64) -> String {
+        let secs = took.as_secs_f64();
+        format!(
+            "users {} created, {} updated, {} deactivated, {} restored; skills {} created; queues \
+             {} created, {} updated; wrap-up codes {} created; {} skipped (deleted in GC); {} \
+             failed; {} Config DB changes; {:.1} s, {} GC requests ({:.1}/s), {} rate-limited",
+            self.users_created,
+            self.users_updated,
+            self.users_deactivated,
+            self.users_restored,
+            self.skills_created,
+            self.queues_created,
+            self.queues_updated,
+            self.wrap_up_codes_created,
+            self.skipped_deleted_in_gc,
+            self.errors.len(),
+            self.config_changes,
+            secs,
+            requests,
+            requests as f64 / secs.max(0.001),
+            rate_limited,
+        )
+    }
+}
+
 /// Live status for `/status`: progress of the initial sync, last result, conflicts.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -384,11 +425,28 @@ impl Reconciler {
                 last = (done, stats, now);
             }
         };
+        let (started, before) = (tokio::time::Instant::now(), self.gc.stats());
         let r = tokio::select! {
             r = self.run_cycle_inner(desired, full) => r,
             () = reporter => unreachable!("the reporter never ends"),
         };
         self.metrics.record_gc_client("excs", self.gc.stats());
+        if let Ok(rep) = &r {
+            let took = started.elapsed();
+            let after = self.gc.stats();
+            let line = rep.summary(
+                took,
+                after.requests.saturating_sub(before.requests),
+                after.rate_limited.saturating_sub(before.rate_limited),
+            );
+            // A cycle that changed something, failed on objects or took long says so at INFO;
+            // the quiet drift checks of an idle site at DEBUG.
+            if rep.wrote_anything() || !rep.errors.is_empty() || took >= PROGRESS_EVERY {
+                tracing::info!(full, "sync cycle done: {line}");
+            } else {
+                tracing::debug!(full, "sync cycle done: {line}");
+            }
+        }
         r
     }
 

@@ -90,6 +90,7 @@ where
             return ExitCode::FAILURE;
         }
         service.stop().await;
+        tracing::info!("{name} stopped cleanly");
         ExitCode::SUCCESS
     })
 }

@@ -115,5 +115,8 @@ async fn run() -> ExitCode {
         }
     };
     engage_ops::service::abort_and_wait(http).await;
+    if code == ExitCode::SUCCESS {
+        tracing::info!("excs stopped cleanly");
+    }
     code
 }
