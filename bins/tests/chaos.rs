@@ -408,19 +408,33 @@ async fn kill_9_of_one_excp_of_a_pair_in_the_middle_of_calls_loses_nothing() {
 /// store, and afterwards every conversation is complete in GC with each event once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_under_an_excp_pair_loses_nothing() {
+    redis_killed_under_a_pair(
+        engage_test_support::PrivateRedis::start(),
+        "redisdown",
+        "persistent",
+    )
+    .await;
+}
+
+/// Kills `redis` under an EXCP pair in the middle of the calls, restarts it after
+/// `CHAOS_REDIS_DOWN_SECS` (8 s in CI), and judges.
+async fn redis_killed_under_a_pair(
+    mut redis: engage_test_support::PrivateRedis,
+    prefix: &str,
+    kind: &str,
+) {
     let down_secs: u64 = std::env::var("CHAOS_REDIS_DOWN_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
-    let mut redis = engage_test_support::PrivateRedis::start();
-    let rig = Rig::start("redisdown", Some(redis.url())).await;
+    let rig = Rig::start(prefix, Some(redis.url())).await;
     rig.first_half().await;
     redis.kill_9();
     rig.second_half();
     tokio::time::sleep(Duration::from_secs(down_secs)).await;
     redis.restart();
     rig.judge(
-        &format!("Redis (persistent) killed for {down_secs} s under an EXCP pair, restarted"),
+        &format!("Redis ({kind}) killed for {down_secs} s under an EXCP pair, restarted"),
         &rig.a,
     )
     .await;
@@ -567,22 +581,10 @@ async fn sigterm_of_one_excp_of_a_pair_stops_cleanly_and_it_resumes_at_once() {
 /// same id: counted as re-sent, never as duplicates).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_without_persistence_restarted_empty_under_an_excp_pair_loses_nothing() {
-    let down_secs: u64 = std::env::var("CHAOS_REDIS_DOWN_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8);
-    let mut redis = engage_test_support::PrivateRedis::start_ephemeral();
-    let rig = Rig::start("redisempty", Some(redis.url())).await;
-    rig.first_half().await;
-    redis.kill_9();
-    rig.second_half();
-    tokio::time::sleep(Duration::from_secs(down_secs)).await;
-    redis.restart();
-    rig.judge(
-        &format!(
-            "Redis (no persistence) killed for {down_secs} s under an EXCP pair, restarted empty"
-        ),
-        &rig.a,
+    redis_killed_under_a_pair(
+        engage_test_support::PrivateRedis::start_ephemeral(),
+        "redisempty",
+        "no persistence: it comes back empty",
     )
     .await;
 }
