@@ -210,6 +210,25 @@ async fn an_ha_pair_injects_every_event_once() {
     // Both ran the whole call: the survivor of a failover has the full state.
     assert_eq!(a.status.lock().unwrap().engine.conversations_closed, 1);
     assert_eq!(b.status.lock().unwrap().engine.conversations_closed, 1);
+    // The pair check: one wrote the call's digest, the other found the same (issue 12 §7).
+    let checks = |outcome: &str| {
+        [&a, &b]
+            .iter()
+            .map(|x| {
+                x.metrics
+                    .value("excp_pair_checks_total", &[("outcome", outcome)])
+                    .unwrap_or(0.0)
+            })
+            .sum::<f64>()
+    };
+    wait_for("both instances checked the call", || {
+        checks("first") + checks("agree") == 2.0
+    })
+    .await;
+    assert_eq!(
+        (checks("first"), checks("agree"), checks("diverged")),
+        (1.0, 1.0, 0.0)
+    );
     a.shutdown().await;
     b.shutdown().await;
 }

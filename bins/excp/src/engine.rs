@@ -63,6 +63,52 @@ struct Checkpoint {
     /// (format 2).
     #[serde(default)]
     to_spill: Vec<(String, serde_json::Value)>,
+    /// The running digest of each live conversation's event ids (absent before: empty; an
+    /// older version ignores it, and only the pair check of the calls in progress is lost).
+    #[serde(default)]
+    digests: BTreeMap<String, Digest>,
+}
+
+/// The digest of the GC event ids a conversation produced, in order: how many, and their
+/// FNV-1a 64 hash (stable across versions and platforms). The two instances of a pair fed the
+/// same events produce the same digest; one that missed an event derives other ids for what
+/// follows (ids count positions) and so another digest (issue 12 §7, detection).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Digest {
+    /// GC events produced for the conversation.
+    pub events: u64,
+    /// FNV-1a 64 over the event ids, each followed by a 0 byte.
+    pub hash: u64,
+}
+
+impl Digest {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+
+    fn add(&mut self, event_id: &str) {
+        if self.events == 0 {
+            self.hash = Digest::OFFSET;
+        }
+        for b in event_id.bytes().chain(std::iter::once(0)) {
+            self.hash ^= u64::from(b);
+            self.hash = self.hash.wrapping_mul(Digest::PRIME);
+        }
+        self.events += 1;
+    }
+
+    /// `{events}:{hash as 16 hex digits}`: what the pair compares.
+    pub fn to_text(&self) -> String {
+        format!("{}:{:016x}", self.events, self.hash)
+    }
+}
+
+/// A closed conversation's digest, for the pair check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedDigest {
+    /// The conversation id.
+    pub conversation_id: String,
+    /// Its digest.
+    pub digest: Digest,
 }
 
 /// The newest checkpoint format this version writes and reads. A checkpoint of a newer
@@ -126,6 +172,8 @@ pub struct Engine {
     held: BTreeMap<(u64, u64), (EngageEvent, u64)>,
     spilling: bool,
     to_spill: Vec<gcex::events::ConversationEvent>,
+    digests: BTreeMap<String, Digest>,
+    closed_digests: Vec<ClosedDigest>,
 }
 
 impl Engine {
@@ -148,6 +196,8 @@ impl Engine {
             held: BTreeMap::new(),
             spilling: false,
             to_spill: Vec::new(),
+            digests: BTreeMap::new(),
+            closed_digests: Vec::new(),
         }
     }
 
@@ -246,6 +296,7 @@ impl Engine {
                 .iter()
                 .map(|e| (e.array_name().to_string(), e.to_json()))
                 .collect(),
+            digests: self.digests.clone(),
         };
         // Plain data always serializes; an empty checkpoint would only be refused on restore.
         serde_json::to_vec(&cp).unwrap_or_default()
@@ -287,6 +338,8 @@ impl Engine {
             held,
             spilling: cp.spilling || !to_spill.is_empty(),
             to_spill,
+            digests: cp.digests,
+            closed_digests: Vec::new(),
         })
     }
 
@@ -310,6 +363,10 @@ impl Engine {
             match out {
                 Output::Event(e) => {
                     self.stats.gc_events += 1;
+                    self.digests
+                        .entry(e.conversation_id().to_string())
+                        .or_default()
+                        .add(e.event_id());
                     if self.spilling {
                         self.to_spill.push(e);
                     } else {
@@ -321,6 +378,13 @@ impl Engine {
                     self.unsaved.push(s);
                 }
                 Output::ConversationClosed(c) => {
+                    let id = c.conversation_id.to_string();
+                    if let Some(digest) = self.digests.remove(&id) {
+                        self.closed_digests.push(ClosedDigest {
+                            conversation_id: id,
+                            digest,
+                        });
+                    }
                     self.stats.conversations_closed += 1;
                     if c.suspended {
                         self.stats.conversations_suspended += 1;
@@ -377,6 +441,12 @@ impl Engine {
         let buffered = std::mem::take(&mut self.to_spill);
         self.unspill(buffered);
         self.spilling = false;
+    }
+
+    /// The digests of the conversations closed since the last call, for the pair check
+    /// (taken out of the engine; a restart in between loses only these checks).
+    pub fn take_closed_digests(&mut self) -> Vec<ClosedDigest> {
+        std::mem::take(&mut self.closed_digests)
     }
 
     /// The GC events waiting for delivery.

@@ -17,6 +17,7 @@
 //!   with a plan/report interface, and the injector that claims, sends, splits and parks).
 //! - [`handoff`]: recorded segments handed to EXRP (interaction end), at least once.
 //! - [`delivery`]: the delivery task apart from ingestion, and the dead-letter list.
+//! - [`pair_check`]: do the two instances of a pair derive the same events for a call?
 //! - [`spill`]: undelivered events beyond the memory cap, in a store list, in order.
 //! - [`engine`]: TLib messages → call model → queued GC events (no IO).
 //! - [`config`], [`service`]: the `excp` service (settings, SIP Server clients, REST on 3650).
@@ -30,6 +31,7 @@ pub mod gir;
 pub mod handoff;
 pub mod injector;
 pub mod lookups;
+pub mod pair_check;
 pub mod recording;
 pub mod service;
 pub mod spill;

@@ -314,6 +314,11 @@ pub struct ExcpStatus {
     pub pending_cap: usize,
     /// Undelivered GC events beyond the cap: in the store's spill list, or set aside for it.
     pub spilled_events: usize,
+    /// Conversations for which the other instance of the pair derived other events
+    /// ([`crate::pair_check`]).
+    pub pair_divergences: u64,
+    /// The last of them: its conversation id and both digests.
+    pub last_divergence: Option<String>,
 }
 
 /// Shared status.
@@ -629,6 +634,21 @@ pub const METRICS: &[engage_ops::metrics::CounterSpec] = &[
         &[],
     ),
     (
+        "excp_pair_checks_total",
+        PAIR_CHECKS_HELP,
+        &[("outcome", "first")],
+    ),
+    (
+        "excp_pair_checks_total",
+        PAIR_CHECKS_HELP,
+        &[("outcome", "agree")],
+    ),
+    (
+        "excp_pair_checks_total",
+        PAIR_CHECKS_HELP,
+        &[("outcome", "diverged")],
+    ),
+    (
         "excp_events_spilled_total",
         "GC events written to the store's spill list (memory held EXCP_MAX_PENDING_EVENTS).",
         &[],
@@ -907,6 +927,8 @@ async fn run(
         }
     }
     let mut spill_check_at = tokio::time::Instant::now();
+    let pair_check = crate::pair_check::PairCheck::new(deps.store.clone(), &deps.ns);
+    let mut divergences = (0u64, None::<String>);
     let mut saved_state = None;
     let mut checkpoint_at = tokio::time::Instant::now();
     let injector = Injector::new(
@@ -1072,6 +1094,7 @@ async fn run(
                 }
             }
         }
+        check_pair(&mut engine, &pair_check, &deps, &mut divergences).await;
         spill_step(
             &mut engine,
             &spill,
@@ -1195,6 +1218,8 @@ async fn run(
             last_dead_letter: last_dead.clone(),
             pending_cap: settings.max_pending,
             spilled_events: spilled_now,
+            pair_divergences: divergences.0,
+            last_divergence: divergences.1.clone(),
         };
     }
     for (_, c) in &links.clients {
@@ -1238,6 +1263,47 @@ async fn run(
     }
     alive.release(&deps.store).await;
 }
+
+/// The pair check of the conversations closed since the last turn ([`crate::pair_check`]).
+async fn check_pair(
+    engine: &mut Engine,
+    check: &crate::pair_check::PairCheck,
+    deps: &Deps,
+    divergences: &mut (u64, Option<String>),
+) {
+    for closed in engine.take_closed_digests() {
+        match check.check(&closed).await {
+            Ok(v) => {
+                deps.metrics.inc(
+                    "excp_pair_checks_total",
+                    PAIR_CHECKS_HELP,
+                    &[("outcome", v.label())],
+                );
+                if let crate::pair_check::Verdict::Diverged { ours, theirs } = v {
+                    tracing::error!(
+                        conversation_id = %closed.conversation_id,
+                        ours = %ours,
+                        theirs = %theirs,
+                        "the two EXCP instances of the pair derived different GC events for this \
+                         call (one missed SIP Server events: a link drop, or a start in the middle \
+                         of the call without its checkpoint); GC may show parts of it twice"
+                    );
+                    divergences.0 += 1;
+                    divergences.1 = Some(format!(
+                        "{}: ours {ours}, the other instance's {theirs}",
+                        closed.conversation_id
+                    ));
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, conversation_id = %closed.conversation_id, "pair check skipped (store)");
+            }
+        }
+    }
+}
+
+/// The help of `excp_pair_checks_total`.
+const PAIR_CHECKS_HELP: &str = "Closed conversations compared with the other instance of the pair, by outcome (first: nothing to compare yet; agree; diverged: the instances derived different GC events, see the log).";
 
 /// Spilled events: the store's list (unknown counts as 0) and the buffer.
 fn spilled_count(in_store: usize, engine: &Engine) -> usize {

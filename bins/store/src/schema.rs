@@ -21,6 +21,7 @@
 //! | `lease:{name}:{slot}` | one time slot of a consumer lease ([`Lease`](crate::Lease)), with a TTL | EXAS | EXAS (every instance) |
 //! | `excp:checkpoint:{instance}` | the EXCP engine's checkpoint | EXCP | EXCP (same instance) |
 //! | `excp:spill:{instance}` | undelivered GC events beyond `EXCP_MAX_PENDING_EVENTS`, a list, oldest first (`:unreadable`: entries that no longer decode) | EXCP | EXCP (same instance) |
+//! | `excp:digest:{conversationId}` | the pair check: `{events}:{hash}` of the first instance to close the conversation (TTL 1 h) | EXCP | EXCP (the other instance of the pair) |
 //! | `excp:alive:{instance}` | a token of the live run (TTL 15 s, renewed) | EXCP | EXCP (one live instance per id) |
 //! | `excp:claim:{eventId}` | an HA claim / done mark of one GC event | EXCP | EXCP (both of a pair) |
 //! | `recmeta:{callUuid}:{file}`, `recseg:{callUuid}:{communicationId}` | recording metadata and segments | EXCP | EXCP, later EXRP |
@@ -95,6 +96,10 @@ pub mod keys {
     /// EXCP: the spill list of one instance (events beyond `EXCP_MAX_PENDING_EVENTS`).
     pub fn excp_spill(instance_id: &str) -> String {
         format!("excp:spill:{instance_id}")
+    }
+    /// EXCP: the pair check's digest of a closed conversation's event ids.
+    pub fn excp_digest(conversation_id: &str) -> String {
+        format!("excp:digest:{conversation_id}")
     }
     /// EXCP: the liveness mark of one instance id (one live instance per id).
     pub fn excp_alive(instance_id: &str) -> String {
