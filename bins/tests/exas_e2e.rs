@@ -1179,7 +1179,19 @@ async fn a_forbidden_gc_holds_events_back_and_drops_nothing() {
 /// invented, nothing out of order).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_under_exas_the_latest_states_reach_gc() {
-    let mut redis = engage_test_support::PrivateRedis::start();
+    redis_killed_under_exas(engage_test_support::PrivateRedis::start(), false).await;
+}
+
+/// Issue 12: the same with a Redis that keeps nothing on disk: it comes back empty (no outbox,
+/// no delivered marks, no person records). EXCS republishes its records after a wipe (tested
+/// in excs_e2e); here the test puts them back as EXCS would, and every agent's latest state
+/// still reaches GC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_without_persistence_under_exas_the_latest_states_reach_gc() {
+    redis_killed_under_exas(engage_test_support::PrivateRedis::start_ephemeral(), true).await;
+}
+
+async fn redis_killed_under_exas(mut redis: engage_test_support::PrivateRedis, empty: bool) {
     let rig = Rig::new_on(4, TestRedis::create_at(&redis.url()).await).await;
     let (engine, _metrics, _health) = rig.start_engine();
     let mut expected: Vec<Expected> = vec![Expected::logged_off(); rig.agents.len()];
@@ -1216,6 +1228,37 @@ async fn redis_down_under_exas_the_latest_states_reach_gc() {
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     redis.restart();
+    if empty {
+        // What EXCS republishes when it finds the store wiped.
+        let json = rig.json();
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        let source = loop {
+            match rig.gc.presence_sources().await {
+                Ok(list) => break list,
+                Err(e) => {
+                    assert!(tokio::time::Instant::now() < deadline, "{e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        let source = source
+            .into_iter()
+            .find_map(|s| s.id)
+            .expect("the rig's presence source");
+        loop {
+            if json.put(PRESENCE_SOURCE_KEY, &source).await.is_ok() {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "Redis never came back"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for (i, (agent, user)) in rig.agents.iter().enumerate() {
+            add_person(&json, i as i64 + 1, agent, user).await;
+        }
+    }
     for (i, (_, user)) in rig.agents.iter().enumerate() {
         let want = &expected[i];
         let deadline = tokio::time::Instant::now() + DEADLINE;
