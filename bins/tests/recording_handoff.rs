@@ -175,7 +175,7 @@ impl Rig {
 
     /// The hand-off worker, posting to `url`.
     fn handoff(&self, url: String, health: &Health) -> tokio::task::JoinHandle<()> {
-        self.handoff_with(url, health, None)
+        self.handoff_with(url, health, None, None)
     }
 
     /// The hand-off worker in GIR mode when `gir` is set.
@@ -184,8 +184,9 @@ impl Rig {
         url: String,
         health: &Health,
         gir: Option<engage_excp::gir::GirSettings>,
+        gc: Option<GcClient>,
     ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(handoff::run(
+        tokio::spawn(handoff::run_with_programs(
             HandoffSettings {
                 url,
                 sta_program_id: Some("00000000-0000-4000-8000-00000000057a".into()),
@@ -197,6 +198,7 @@ impl Rig {
             self.json.clone(),
             health.clone(),
             Metrics::new(),
+            gc,
         ))
     }
 }
@@ -205,7 +207,38 @@ impl Rig {
 async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late() {
     let rig = Rig::start().await;
     let (gc, store, ns, json, private) = (&rig.gc, &rig.store, &rig.ns, &rig.json, &rig.private);
-    let (seg, audio) = rig.recorded_call(0).await;
+    // GC transcribes the queue the call came through, and maps it to an STA program.
+    let client = GcClient::new(gc.client_config().with_retry(RetryPolicy::fast())).unwrap();
+    let mut t = client.transcription_settings().await.unwrap();
+    t.transcription = gcex::routing::TranscriptionMode::EnabledQueueFlow;
+    client.set_transcription_settings(&t).await.unwrap();
+    let queue = client
+        .create_queue(&gcex::routing::QueueRequest {
+            name: "Sales".into(),
+            enable_transcription: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let program = client
+        .create_sta_program(&gcex::sta::ProgramRequest {
+            name: "Sales topics".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    client
+        .set_sta_program_mappings(
+            &program.id,
+            &gcex::sta::ProgramMappingsRequest {
+                queue_ids: vec![queue.id.clone()],
+                flow_ids: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    let (mut seg, audio) = rig.recorded_call(0).await;
+    seg.origination_queue_id = Some(queue.id.clone());
     handoff::enqueue(json, &seg, now_ms()).await.unwrap();
 
     // The hand-off worker starts while EXRP is not there yet.
@@ -215,7 +248,12 @@ async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late()
         .unwrap()
         .port();
     let health = Health::new();
-    let worker = rig.handoff(HandoffSettings::url_for("127.0.0.1", port), &health);
+    let worker = rig.handoff_with(
+        HandoffSettings::url_for("127.0.0.1", port),
+        &health,
+        None,
+        Some(client.clone()),
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while health
         .report()
@@ -267,6 +305,30 @@ async fn a_recorded_segment_reaches_gc_through_exrp_even_when_exrp_starts_late()
         text.contains("00000000-0000-4000-8000-0000000000c1"),
         "{text}"
     );
+    // The metadata: the model's ids, the segment's times, the queue's STA program and the
+    // call's language.
+    let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let meta = meta.get("metadata").unwrap_or(&meta);
+    assert_eq!(
+        meta["conversationId"],
+        seg.conversation_id.to_string(),
+        "{text}"
+    );
+    assert_eq!(
+        meta["communicationId"],
+        seg.communication_id.to_string(),
+        "{text}"
+    );
+    assert!(
+        meta["startTime"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{text}"
+    );
+    assert!(
+        meta["endTime"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{text}"
+    );
+    assert_eq!(meta["sta"]["programId"], program.id.as_str(), "{text}");
+    assert_eq!(meta["sta"]["language"], "en-US", "{text}");
     // The job is done: gone from the store, and the processor is up again.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !json
@@ -477,6 +539,7 @@ async fn gir_mode_pulls_the_metadata_from_rws_and_the_recording_reaches_gc() {
         format!("http://{}/api/v1/interaction-end", exrp.http_addr),
         &health,
         Some(gir),
+        None,
     );
     // RWS has not indexed the recording yet: asked, 404, kept.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

@@ -12,8 +12,8 @@
 //! name, the CallUUID, and the STA request when a program and a language are known: the
 //! program mapped to the segment's origination queue in GC, else the default program
 //! (`sta_default_programid`, else GC's default), re-read every 15 minutes ([`StaPrograms`]);
-//! the segment's language. Not yet: GC's transcription switches (org and queue), which the
-//! guide also reads.
+//! the segment's language; only where GC transcribes (the org's transcription mode and the
+//! queue's `enableTranscription`, read with the programs).
 //!
 //! At least once, never lost: a job leaves the store only when EXRP accepted it (2xx). EXRP
 //! unreachable or answering 5xx: the job stays and is tried again (jittered backoff). EXRP
@@ -24,8 +24,8 @@
 //!
 //! Our design where the guide is silent: the request body (EXRP's `POST
 //! /api/v1/interaction-end`, see `engage-exrp`), the metadata matching rule, the wait for
-//! metadata. The STA program per origination queue (the guide pulls it from GC every 15
-//! minutes) is not implemented: the default program is used.
+//! metadata. Until GC's STA and transcription settings were read once (or without a GC client),
+//! the configured default program is requested for every segment with a language.
 
 use crate::recording::RecordingMetadata;
 use engage_callmodel::output::RecordingSegment;
@@ -142,20 +142,57 @@ fn iso(ms: u64) -> String {
 /// (`GET /api/v2/speechandtextanalytics/programs/mappings`), else the default program
 /// (`sta_default_programid`, else GC's default program of the STA settings). A segment whose
 /// agent got the call without a queue gets the default program.
+///
+/// STA is requested only where GC transcribes: the org's transcription mode
+/// (`GET /api/v2/routing/settings/transcription`: `Disabled`, `EnabledGlobally`, or
+/// `EnabledQueueFlow`, then only for queues whose `enableTranscription` is on), read at the same
+/// time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StaPrograms {
     /// The default program.
     pub default: Option<String>,
     /// Queue id → the program mapped to it.
     pub by_queue: std::collections::HashMap<String, String>,
+    /// GC's transcription switches; `None` until read (then no segment is held back).
+    pub transcription: Option<Transcription>,
+}
+
+/// GC's transcription switches (org and queues).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transcription {
+    /// The org's mode.
+    pub mode: gcex::routing::TranscriptionMode,
+    /// The queues with `enableTranscription` on (what counts under `EnabledQueueFlow`).
+    pub queues: std::collections::HashSet<String>,
+}
+
+impl Transcription {
+    /// Whether GC transcribes a segment that came through `queue` (if any). Pure.
+    pub fn transcribes(&self, queue: Option<&str>) -> bool {
+        use gcex::routing::TranscriptionMode as M;
+        match self.mode {
+            M::EnabledGlobally => true,
+            M::EnabledQueueFlow => queue.is_some_and(|q| self.queues.contains(q)),
+            // Disabled, and any mode this version does not know.
+            _ => false,
+        }
+    }
 }
 
 /// How often the program mappings are read again (the guide: every 15 minutes).
 pub const STA_REFRESH: Duration = Duration::from_secs(15 * 60);
 
 impl StaPrograms {
-    /// The program for a segment that came through `queue` (if any). Pure.
+    /// The program for a segment that came through `queue` (if any); `None` (no STA) where GC
+    /// does not transcribe. Pure.
     pub fn program_for(&self, queue: Option<&str>) -> Option<&str> {
+        if self
+            .transcription
+            .as_ref()
+            .is_some_and(|t| !t.transcribes(queue))
+        {
+            return None;
+        }
         queue
             .and_then(|q| self.by_queue.get(q))
             .or(self.default.as_ref())
@@ -182,7 +219,20 @@ impl StaPrograms {
                 .default_program_id()
                 .map(str::to_string),
         };
-        Ok(StaPrograms { default, by_queue })
+        let mode = gc.transcription_settings().await?.transcription;
+        let mut queues = std::collections::HashSet::new();
+        if mode == gcex::routing::TranscriptionMode::EnabledQueueFlow {
+            for q in gcex::collect_all(gc.queues(None)).await? {
+                if q.enable_transcription == Some(true) {
+                    queues.insert(q.id);
+                }
+            }
+        }
+        Ok(StaPrograms {
+            default,
+            by_queue,
+            transcription: Some(Transcription { mode, queues }),
+        })
     }
 }
 
@@ -292,6 +342,7 @@ pub async fn run_with_programs(
     let mut programs = StaPrograms {
         default: settings.sta_program_id.clone(),
         by_queue: std::collections::HashMap::new(),
+        transcription: None,
     };
     let mut programs_at: Option<tokio::time::Instant> = None;
     let http = reqwest::Client::builder()
@@ -439,14 +490,33 @@ mod tests {
     /// without a queue gets the default; none at all: no STA request.
     #[test]
     fn the_origination_queue_picks_the_sta_program() {
-        let p = StaPrograms {
+        let mut p = StaPrograms {
             default: Some("prog-default".into()),
             by_queue: std::collections::HashMap::from([("q-wealth".into(), "prog-wealth".into())]),
+            transcription: None,
         };
         assert_eq!(p.program_for(Some("q-wealth")), Some("prog-wealth"));
         assert_eq!(p.program_for(Some("q-support")), Some("prog-default"));
         assert_eq!(p.program_for(None), Some("prog-default"));
         assert_eq!(StaPrograms::default().program_for(Some("q-wealth")), None);
+        // GC's transcription switches: STA only where GC transcribes.
+        use gcex::routing::TranscriptionMode as M;
+        let with = |p: &mut StaPrograms, mode, queues: &[&str]| {
+            p.transcription = Some(Transcription {
+                mode,
+                queues: queues.iter().map(|q| q.to_string()).collect(),
+            });
+        };
+        with(&mut p, M::EnabledGlobally, &[]);
+        assert_eq!(p.program_for(Some("q-support")), Some("prog-default"));
+        assert_eq!(p.program_for(None), Some("prog-default"));
+        with(&mut p, M::Disabled, &["q-wealth"]);
+        assert_eq!(p.program_for(Some("q-wealth")), None);
+        assert_eq!(p.program_for(None), None);
+        with(&mut p, M::EnabledQueueFlow, &["q-wealth"]);
+        assert_eq!(p.program_for(Some("q-wealth")), Some("prog-wealth"));
+        assert_eq!(p.program_for(Some("q-support")), None);
+        assert_eq!(p.program_for(None), None, "no queue: no queue switch is on");
     }
 
     /// The mappings and GC's default program come from GC's STA API; a configured
@@ -496,6 +566,34 @@ mod tests {
         })
         .await
         .unwrap();
+        // The org does not transcribe (the emulator's default, as a new GC org): no STA.
+        let p = StaPrograms::fetch(&gc, None).await.unwrap();
+        assert_eq!(p.program_for(Some(&queue.id)), None);
+        let mut t = gc.transcription_settings().await.unwrap();
+        t.transcription = gcex::routing::TranscriptionMode::EnabledQueueFlow;
+        gc.set_transcription_settings(&t).await.unwrap();
+        let p = StaPrograms::fetch(&gc, None).await.unwrap();
+        assert_eq!(
+            p.program_for(Some(&queue.id)),
+            None,
+            "the queue's switch is off"
+        );
+        let transcribed = gc
+            .create_queue(&gcex::routing::QueueRequest {
+                name: "Transcribed".into(),
+                enable_transcription: Some(true),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let p = StaPrograms::fetch(&gc, None).await.unwrap();
+        assert_eq!(
+            p.program_for(Some(&transcribed.id)),
+            Some(fallback.id.as_str())
+        );
+        assert_eq!(p.program_for(Some(&queue.id)), None);
+        t.transcription = gcex::routing::TranscriptionMode::EnabledGlobally;
+        gc.set_transcription_settings(&t).await.unwrap();
         let p = StaPrograms::fetch(&gc, None).await.unwrap();
         assert_eq!(p.program_for(Some(&queue.id)), Some(program.id.as_str()));
         assert_eq!(p.program_for(None), Some(fallback.id.as_str()));
