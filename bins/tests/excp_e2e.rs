@@ -264,6 +264,39 @@ async fn excs_publishes_the_gc_connections_of_exas_and_excp() {
         Some("en-US")
     );
     assert!(!cp.settings.contains_key("client_secret"));
+    // EXRP's two sections (issue 13): its GC connection (`client_id` + `password`) works
+    // against GC, and its WebDAV settings are what EXRP reads.
+    let rec: ServiceConnection = w
+        .json()
+        .get(&ServiceConnection::key(
+            engage_excs::service::RECORDING_GC_SECTION,
+        ))
+        .await
+        .unwrap()
+        .expect("recording-uploader.exec.genesysCloud published");
+    assert_eq!(rec.client_id, common::CLIENT_ID);
+    assert!(!rec.settings.contains_key("password"));
+    let client = GcClient::new(rec.gc_config().with_insecure_http(true)).unwrap();
+    assert!(
+        client.recording_public_key().await.is_ok(),
+        "EXRP's published connection reaches GC"
+    );
+    let storage: ServiceConnection = w
+        .json()
+        .get(&ServiceConnection::key(
+            engage_excs::service::RECORDING_STORAGE_SECTION,
+        ))
+        .await
+        .unwrap()
+        .expect("recording-uploader.exec.transientStorage published");
+    let dav =
+        engage_exrp::config::WebDavSettings::from_section(&storage.settings).expect("a WebDAV url");
+    assert_eq!(
+        storage.settings.get("type").map(String::as_str),
+        Some("WebDAV")
+    );
+    assert!(!format!("{dav:?}").contains("webdav-secret"), "{dav:?}");
+    assert!(format!("{dav:?}").contains("8090"), "{dav:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -364,10 +364,18 @@ pub fn gc_config_from_hybrid(
     section_credentials: &str,
     rate_limit: RateLimit,
 ) -> Result<GcConfig, StartError> {
-    let creds = match section_credentials {
-        "agent_state_sync" => &h.agent_state_sync,
-        "conversation_provider" => &h.conversation_provider,
-        _ => &h.config_sync,
+    let empty = engage_cfgdb::model::AnnexSection::default();
+    // EXRP's section names its secret `password` (the guide's recording-uploader table).
+    let (creds, secret_key) = match section_credentials {
+        "agent_state_sync" => (&h.agent_state_sync, "client_secret"),
+        "conversation_provider" => (&h.conversation_provider, "client_secret"),
+        RECORDING_GC_SECTION => (
+            h.recording_uploader
+                .get("exec.genesysCloud")
+                .unwrap_or(&empty),
+            "password",
+        ),
+        _ => (&h.config_sync, "client_secret"),
     };
     let get = |s: &engage_cfgdb::model::AnnexSection, k: &str| {
         s.get(k)
@@ -376,9 +384,9 @@ pub fn gc_config_from_hybrid(
             .map(str::to_string)
     };
     let org = get(&h.general, "organization_id").unwrap_or_default();
-    let (Some(id), Some(secret)) = (get(creds, "client_id"), get(creds, "client_secret")) else {
+    let (Some(id), Some(secret)) = (get(creds, "client_id"), get(creds, secret_key)) else {
         return Err(StartError::HybridIntegration(format!(
-            "missing {section_credentials}/client_id or client_secret"
+            "missing {section_credentials}/client_id or {secret_key}"
         )));
     };
     let cfg = match (
@@ -398,24 +406,53 @@ pub fn gc_config_from_hybrid(
     Ok(cfg.with_rate_limit(rate_limit))
 }
 
+/// EXRP's GC connection section (`recording-uploader.exec.genesysCloud`: `client_id`,
+/// `password`).
+pub const RECORDING_GC_SECTION: &str = "recording-uploader.exec.genesysCloud";
+
+/// EXRP's WebDAV section (`recording-uploader.exec.transientStorage`: `type`, `url`,
+/// `username`, `password`).
+pub const RECORDING_STORAGE_SECTION: &str = "recording-uploader.exec.transientStorage";
+
 /// Publishes the `agent_state_sync` and `conversation_provider` sections (GC connection and
-/// settings) for EXAS and EXCP, when they changed. A section without credentials is skipped
-/// (logged once per change); store errors are logged (the next poll tries again).
+/// settings) for EXAS and EXCP, and EXRP's two `recording-uploader.exec.*` sections (the guide
+/// has EXRP read those from Configuration Server; the project has no Config Server client, so
+/// EXCS publishes them like the others), when they changed. A section without credentials is
+/// skipped (logged once per change); store errors are logged (the next poll tries again).
 pub async fn publish_connections(json: &JsonView, h: &HybridIntegration) {
-    for (section, data) in [
-        ("agent_state_sync", &h.agent_state_sync),
-        ("conversation_provider", &h.conversation_provider),
-    ] {
-        let cfg = match gc_config_from_hybrid(h, section, RateLimit::disabled()) {
+    let empty = engage_cfgdb::model::AnnexSection::default();
+    let recording_gc = h
+        .recording_uploader
+        .get("exec.genesysCloud")
+        .unwrap_or(&empty);
+    let storage = h.recording_uploader.get("exec.transientStorage");
+    let mut sections = vec![
+        ("agent_state_sync", &h.agent_state_sync, "agent_state_sync"),
+        (
+            "conversation_provider",
+            &h.conversation_provider,
+            "conversation_provider",
+        ),
+        (RECORDING_GC_SECTION, recording_gc, RECORDING_GC_SECTION),
+    ];
+    // The storage section carries WebDAV's settings; its GC part is EXRP's connection.
+    if let Some(storage) = storage {
+        sections.push((RECORDING_STORAGE_SECTION, storage, RECORDING_GC_SECTION));
+    }
+    for (section, data, credentials) in sections {
+        let cfg = match gc_config_from_hybrid(h, credentials, RateLimit::disabled()) {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(section, error = %e, "section not published");
                 continue;
             }
         };
+        let own_secret = section != RECORDING_STORAGE_SECTION;
         let settings = data
             .iter()
-            .filter(|(k, _)| *k != "client_id" && *k != "client_secret")
+            .filter(|(k, _)| {
+                !own_secret || (*k != "client_id" && *k != "client_secret" && *k != "password")
+            })
             .filter_map(|(k, v)| v.first().map(|v| (k.to_string(), v.to_string())))
             .collect();
         let rec = ServiceConnection {

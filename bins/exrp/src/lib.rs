@@ -46,7 +46,7 @@
 //! Configuration Server; the project has no Config Server client, so EXRP takes them, like
 //! EXAS and EXCP take theirs, from the store (`hybrid:recording-uploader.exec.genesysCloud`,
 //! `hybrid:recording-uploader.exec.transientStorage`, published from the Config DB's
-//! `hybrid_integration` by EXCS; **EXCS does not publish these two sections yet**), or from
+//! `hybrid_integration` by EXCS at each poll), or from
 //! the variables below.
 //!
 //! Our additions:

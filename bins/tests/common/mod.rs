@@ -57,6 +57,16 @@ pub async fn world_on(agents: usize, redis: TestRedis) -> World {
         ("agent_state_sync", "client_secret", CLIENT_SECRET),
         ("conversation_provider", "client_id", CLIENT_ID),
         ("conversation_provider", "client_secret", CLIENT_SECRET),
+        (
+            "recording-uploader.exec.genesysCloud",
+            "client_id",
+            CLIENT_ID,
+        ),
+        (
+            "recording-uploader.exec.genesysCloud",
+            "password",
+            CLIENT_SECRET,
+        ),
     ] {
         spec.hybrid.push((s.into(), k.into(), v.into()));
     }
