@@ -722,6 +722,9 @@ async fn service_serves_health_and_metrics() {
         "deadLetters",
         "outboxDepth",
         "scopeFault",
+        "\"connected\":{",
+        "\"pending\":{\"deadLetters\":0",
+        "\"corrId\"",
     ] {
         assert!(body.contains(field), "{field} missing: {body}");
     }

@@ -113,7 +113,11 @@ async fn a_call_on_the_sip_server_becomes_a_gc_conversation() {
     assert_eq!(http(addr, "GET", "/health", None).await.0, 200);
     let (code, body) = http(addr, "GET", "/status", None).await;
     assert_eq!(code, 200);
-    assert_eq!(body["delivered"], events as u64);
+    // The services' common envelope: status, what is connected, what is pending, the detail.
+    assert_eq!(body["data"]["detail"]["delivered"], events as u64, "{body}");
+    assert_eq!(body["status"]["code"], 0, "{body}");
+    assert_eq!(body["data"]["connected"]["gc"]["up"], true, "{body}");
+    assert_eq!(body["data"]["pending"]["events"], 0, "{body}");
     let call = s.events().next().unwrap().call_uuid().unwrap().to_string();
     // The guide's readiness check: an empty POST answers "CallUUID not found".
     let (code, body) = http(addr, "POST", "/api/v1/recording", None).await;

@@ -117,6 +117,7 @@ impl Service {
             },
         );
         let status = engine.status_source();
+        let status_health = health.clone();
         let router = base_router(OpsState {
             health: health.clone(),
             metrics: metrics.clone(),
@@ -125,7 +126,8 @@ impl Service {
             "/status",
             axum::routing::get(move || {
                 let status = status.clone();
-                async move { axum::Json(status.get()) }
+                let health = status_health.clone();
+                async move { axum::Json(status_envelope(&status.get(), &health)) }
             }),
         ));
         let (http_addr, http) = match serve(addr, router).await {
@@ -177,4 +179,32 @@ impl engage_ops::service::RunningService for Service {
     fn died(&mut self) -> impl std::future::Future<Output = String> + Send {
         self.worker_died()
     }
+}
+
+/// `/status` in the services' common envelope ([`engage_ops::status`]): what is connected, what
+/// is pending (the outbox, the dead letters), the last errors, and the driver's status under
+/// `detail`.
+pub fn status_envelope(
+    st: &crate::driver::ExasStatus,
+    health: &engage_ops::health::Health,
+) -> serde_json::Value {
+    let pending = std::collections::BTreeMap::from([
+        ("outbox".to_string(), st.outbox_depth as u64),
+        ("deadLetters".to_string(), st.dead_letters as u64),
+    ]);
+    let errors: Vec<String> = [
+        st.last_error.clone(),
+        st.last_dead_letter.clone(),
+        st.scope_fault.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    engage_ops::status::service_status(
+        "EXAS",
+        health,
+        pending,
+        errors,
+        serde_json::to_value(st).unwrap_or_default(),
+    )
 }

@@ -356,8 +356,30 @@ pub struct Service {
     handoff: Option<tokio::task::JoinHandle<()>>,
 }
 
-async fn status_handler(State(s): State<SharedStatus>) -> Json<ExcpStatus> {
-    Json(s.lock().unwrap_or_else(PoisonError::into_inner).clone())
+/// `/status` in the services' common envelope ([`engage_ops::status`]): what is connected, what
+/// is pending (events in memory, in the spill, parked), the last error, and [`ExcpStatus`]
+/// under `detail`.
+async fn status_handler(
+    State((s, health)): State<(SharedStatus, Health)>,
+) -> Json<serde_json::Value> {
+    let st = s.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let pending = std::collections::BTreeMap::from([
+        ("events".to_string(), st.pending_events as u64),
+        ("spilledEvents".to_string(), st.spilled_events as u64),
+        ("deadLetters".to_string(), st.dead_letters as u64),
+    ]);
+    let errors: Vec<String> = [
+        st.last_error.clone(),
+        st.last_dead_letter.clone(),
+        st.last_divergence.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let detail = serde_json::to_value(&st).unwrap_or_default();
+    Json(engage_ops::status::service_status(
+        "EXCP", &health, pending, errors, detail,
+    ))
 }
 
 impl Service {
@@ -469,7 +491,7 @@ impl Service {
         .merge(
             axum::Router::new()
                 .route("/status", get(status_handler))
-                .with_state(status.clone()),
+                .with_state((status.clone(), deps.health.clone())),
         )
         .merge(engage_ops::http::protect(
             super::recording::router(super::recording::RecordingApi {

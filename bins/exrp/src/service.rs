@@ -87,6 +87,7 @@ pub struct Service {
 struct Api {
     jobs: Jobs,
     metrics: Metrics,
+    health: Health,
     uploaded: Arc<AtomicU64>,
     instance: String,
 }
@@ -213,6 +214,7 @@ impl Service {
         let api = Api {
             jobs,
             metrics: metrics.clone(),
+            health: health.clone(),
             uploaded: driver.uploaded_counter(),
             instance,
         };
@@ -432,17 +434,30 @@ async fn status(State(api): State<Api>) -> Response {
                     })
                 })
                 .collect();
-            envelope(
-                StatusCode::OK,
-                0,
-                "ok",
+            // The services' common envelope (`engage_ops::status`).
+            let waiting = std::collections::BTreeMap::from([
+                ("jobs".to_string(), pending.len() as u64),
+                ("deadLetters".to_string(), dead.len() as u64),
+            ]);
+            let errors: Vec<String> = dead
+                .iter()
+                .rev()
+                .take(5)
+                .filter_map(|d| d["reason"].as_str().map(str::to_string))
+                .collect();
+            let body = engage_ops::status::service_status(
+                "EXRP",
+                &api.health,
+                waiting,
+                errors,
                 json!({
                     "instance": api.instance,
                     "pending": pending.len(),
                     "uploadedByThisInstance": api.uploaded.load(Ordering::Relaxed),
                     "deadLetters": dead,
                 }),
-            )
+            );
+            (StatusCode::OK, axum::Json(body)).into_response()
         }
         (Err(e), _) | (_, Err(e)) => envelope(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -105,8 +105,17 @@ async fn webdav_recording_is_encrypted_zipped_uploaded_and_cleaned_up() {
         .unwrap();
     assert!(metrics.contains("exrp_uploads_total 1"), "{metrics}");
     let status = w.get_json(&svc, "/status").await;
-    assert_eq!(status["data"]["pending"], 0);
-    assert_eq!(status["data"]["uploadedByThisInstance"], 1);
+    assert_eq!(status["data"]["detail"]["pending"], 0);
+    assert_eq!(status["data"]["detail"]["uploadedByThisInstance"], 1);
+    // The services' common envelope: what is connected, what waits.
+    assert_eq!(status["data"]["pending"]["jobs"], 0, "{status}");
+    assert!(
+        status["data"]["connected"]
+            .as_object()
+            .is_some_and(|c| !c.is_empty()),
+        "{status}"
+    );
+    assert!(status["status"]["corrId"].is_string(), "{status}");
     svc.shutdown().await;
     w.gc.shutdown().await;
 }
@@ -170,8 +179,14 @@ async fn gc_outage_and_restart_lose_nothing() {
         assert_eq!(&back, audio);
     }
     let status = w.get_json(&svc, "/status").await;
-    assert_eq!(status["data"]["pending"], 0, "{status}");
-    assert_eq!(status["data"]["deadLetters"].as_array().unwrap().len(), 0);
+    assert_eq!(status["data"]["detail"]["pending"], 0, "{status}");
+    assert_eq!(
+        status["data"]["detail"]["deadLetters"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     svc.shutdown().await;
     w.gc.shutdown().await;
 }
@@ -194,19 +209,23 @@ async fn a_permanent_failure_is_parked_not_retried() {
     let t = Instant::now();
     let status = loop {
         let s = w.get_json(&svc, "/status").await;
-        if !s["data"]["deadLetters"].as_array().unwrap().is_empty() {
+        if !s["data"]["detail"]["deadLetters"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+        {
             break s;
         }
         assert!(t.elapsed() < Duration::from_secs(20), "{s}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let dead = &status["data"]["deadLetters"][0];
+    let dead = &status["data"]["detail"]["deadLetters"][0];
     assert_eq!(dead["jobId"], job_id.as_str());
     assert!(
         dead["reason"].as_str().unwrap().contains("permanent"),
         "{dead}"
     );
-    assert_eq!(status["data"]["pending"], 0);
+    assert_eq!(status["data"]["detail"]["pending"], 0);
     // Parked, never retried: no upload even though GC works again, and the file stays.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(w.gc.uploads().is_empty());
