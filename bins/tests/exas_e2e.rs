@@ -712,6 +712,9 @@ async fn service_serves_health_and_metrics() {
         "exas_outbox_depth",
         "exas_lag_seconds",
         "exas_agents_in_scope 1",
+        // The process's own, read at each scrape.
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
     ] {
         assert!(body.contains(m), "{m} missing: {body}");
     }

@@ -39,6 +39,7 @@ async fn health(State(s): State<OpsState>) -> Response {
 }
 
 async fn metrics(State(s): State<OpsState>) -> Response {
+    crate::process::record(&s.metrics);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),
