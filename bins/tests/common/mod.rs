@@ -78,8 +78,23 @@ pub async fn world_on(agents: usize, redis: TestRedis) -> World {
     }
 }
 
+/// Whether the suites run on the SCIM path (`ENGAGE_TEST_EXCS_USER_API`, default `scim`).
+pub fn on_scim() -> bool {
+    std::env::var("ENGAGE_TEST_EXCS_USER_API").map_or(true, |v| v.eq_ignore_ascii_case("scim"))
+}
+
+/// The path prefix of the requests that create and update users on the path in use.
+pub fn user_requests_prefix() -> &'static str {
+    if on_scim() {
+        "/api/v2/scim/v2/users"
+    } else {
+        "/api/v2/users"
+    }
+}
+
 impl World {
-    /// EXCS settings for this world (a drift check every poll, no rate limit).
+    /// EXCS settings for this world (a drift check every poll, no rate limit; the user API of
+    /// `ENGAGE_TEST_EXCS_USER_API`, default SCIM).
     pub fn settings(&self) -> ExcsSettings {
         let cfg = self.db.config().to_string();
         let get = |k: &str| {
@@ -100,6 +115,11 @@ impl World {
             ("EXCS_CONFIG_DB_NAME", self.db.name().to_string()),
             ("EXCS_DRIFT_CHECK_EVERY", "1".to_string()),
             ("EXCS_GC_RATE_LIMIT_PER_MIN", "0".to_string()),
+            // `ENGAGE_TEST_EXCS_USER_API=users` runs the suites on the Users API path.
+            (
+                "EXCS_USER_API",
+                std::env::var("ENGAGE_TEST_EXCS_USER_API").unwrap_or_else(|_| "scim".into()),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
