@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 mod common;
-use common::{on_scim, user_requests_prefix, world};
+use common::{on_scim, user_requests_prefix, world, world_with};
 
 fn lower_unique<'a>(names: impl Iterator<Item = &'a str>) -> bool {
     let v: Vec<String> = names.map(str::to_lowercase).collect();
@@ -1334,4 +1334,111 @@ async fn a_refused_cycle_is_confirmed_through_the_store_without_a_restart() {
         None,
         "used once, then gone"
     );
+}
+
+/// Issue 17 (both user APIs): a configured role the org lacks is left out and the others are
+/// assigned; what an admin adds in GC (a role, a skill EXCS does not manage) survives EXCS's
+/// updates; a changed person costs one GET and one PATCH on the SCIM path.
+#[tokio::test]
+async fn missing_roles_are_left_out_and_admin_roles_and_skills_survive_updates() {
+    let w = world_with(
+        6,
+        engage_test_support::TestRedis::create().await,
+        &[(
+            "config_sync",
+            "agent_role_names",
+            "Employee, User, Ghost Role",
+        )],
+    )
+    .await;
+    let mut excs = w.excs().await;
+    let r = excs.poll_once().await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert!(r.users_created > 0);
+    let org = w.gc.org();
+    let role = |name: &str| {
+        org.roles
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap()
+            .id
+            .clone()
+    };
+    let snap = w.snapshot().await;
+    let desired = desired_org(&snap, &DesiredSettings::default());
+    let (&dbid, du) = desired
+        .users
+        .iter()
+        .find(|(_, u)| u.class == engage_excs::rules::PersonClass::Agent)
+        .expect("an agent");
+    let gc_id = w
+        .ids()
+        .gc_id(IdKind::Person, &dbid.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let roles: BTreeSet<String> =
+        w.gc.user(&gc_id)
+            .unwrap()
+            .roles
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+    assert!(
+        roles.contains(&role("Employee")) && roles.contains(&role("User")),
+        "{du:?}"
+    );
+    // An admin adds a role and a skill EXCS does not manage.
+    let gc = w.gc_client();
+    let extra = gc.create_skill("Admin Skill").await.unwrap();
+    gc.patch_user_skills(
+        &gc_id,
+        &[gcex::users::SkillAssignment {
+            id: extra.id.clone(),
+            proficiency: 3.0,
+        }],
+    )
+    .await
+    .unwrap();
+    let mut with_admin: Vec<String> = roles.iter().cloned().collect();
+    with_admin.push(role("Admin"));
+    gc.set_user_roles(&gc_id, &with_admin).await.unwrap();
+    // The person changes in Engage: EXCS updates the user.
+    let sql = w.db.connect().await;
+    sql.execute(
+        "UPDATE cfg_person SET last_name = 'Changed' WHERE dbid = $1",
+        &[&(dbid as i32)],
+    )
+    .await
+    .unwrap();
+    let before = w.gc.stats().requests.clone();
+    let r = excs.poll_once().await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let u = w.gc.user(&gc_id).unwrap();
+    assert!(u.user.name.as_deref().unwrap_or("").ends_with("Changed"));
+    assert!(
+        u.roles.iter().any(|r| r.id == role("Admin")),
+        "roles are never removed"
+    );
+    assert!(
+        u.skills.iter().any(|s| s.id == extra.id),
+        "unmanaged skills are kept"
+    );
+    assert_eq!(u.skills.len(), du.skills.len() + 1);
+    if on_scim() {
+        let after = w.gc.stats().requests;
+        let delta =
+            |k: &str| after.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
+        let path = format!("/api/v2/scim/v2/users/{gc_id}");
+        assert_eq!(
+            (
+                delta(&format!("GET {path}")),
+                delta(&format!("PATCH {path}"))
+            ),
+            (1, 1)
+        );
+    }
+    // A full drift check (every poll in this world) finds nothing to restore.
+    let r = excs.poll_once().await.unwrap();
+    assert_eq!((r.users_updated, r.errors.len()), (0, 0), "{r:?}");
 }

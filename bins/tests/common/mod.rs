@@ -38,6 +38,11 @@ pub async fn world(agents: usize) -> World {
 
 /// [`world`] with its store on `redis` (a private Redis server a fault test controls).
 pub async fn world_on(agents: usize, redis: TestRedis) -> World {
+    world_with(agents, redis, &[]).await
+}
+
+/// [`world_on`] with extra `hybrid_integration` options `(section, key, value)`.
+pub async fn world_with(agents: usize, redis: TestRedis, extra: &[(&str, &str, &str)]) -> World {
     let gc = Emulator::start(
         EmulatorConfig::new(CLIENT_ID, CLIENT_SECRET).with_rate_limit(0, Duration::from_secs(60)),
     )
@@ -59,6 +64,9 @@ pub async fn world_on(agents: usize, redis: TestRedis) -> World {
         ("conversation_provider", "client_secret", CLIENT_SECRET),
     ] {
         spec.hybrid.push((s.into(), k.into(), v.into()));
+    }
+    for (s, k, v) in extra {
+        spec.hybrid.push(((*s).into(), (*k).into(), (*v).into()));
     }
     seed_postgres(&client, &SchemaMap::default(), &spec)
         .await
