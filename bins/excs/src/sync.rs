@@ -383,6 +383,8 @@ pub struct Reconciler {
     reported_conflicts: BTreeSet<Vec<String>>,
     /// Configured role names already reported missing in the org (logged once each).
     reported_missing_roles: BTreeSet<String>,
+    /// Whether GC's refusal of the SCIM API was logged already (once per process).
+    reported_scim_refused: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Reconciler {
@@ -408,6 +410,7 @@ impl Reconciler {
             primary_presence_source: false,
             user_api: UserApi::default(),
             reported_missing_roles: BTreeSet::new(),
+            reported_scim_refused: Arc::default(),
         }
     }
 
@@ -1414,7 +1417,10 @@ impl Reconciler {
                                 },
                             }
                         }
-                        Err(e) => return Err(e.into()),
+                        Err(e) => {
+                            self.report_scim_refused(&e);
+                            return Err(e.into());
+                        }
                     }
                 }
             },
@@ -1461,6 +1467,21 @@ impl Reconciler {
         }
         self.set_applied("user", &key, &hash).await?;
         Ok(Some(gc_id))
+    }
+
+    /// An org where SCIM is not enabled, or an OAuth client without the directory
+    /// permissions, refuses the create with 401/403/404/405: says once what to do.
+    fn report_scim_refused(&self, e: &GcError) {
+        if matches!(e.status(), Some(401 | 403 | 404 | 405))
+            && !self
+                .reported_scim_refused
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::error!(
+                error = %e,
+                "Genesys Cloud refused the SCIM API: give the OAuth client's role directory:user:add and directory:user:edit, or set EXCS_USER_API=users for an org without SCIM"
+            );
+        }
     }
 
     /// The one create request of a person: state, userName, displayName, the Person's E-Mail
