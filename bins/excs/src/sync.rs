@@ -22,6 +22,13 @@
 //! `version` (409 or 400); the external id is read before it is posted; skills are changed
 //! with chunked `PATCH …/routingskills/bulk` and single DELETEs (never the replace-all PUT);
 //! queues are updated read-modify-write, because their PUT replaces the whole queue.
+//!
+//! Users go through GC's SCIM API by default ([`UserApi`], `EXCS_USER_API`; issue 17): a new
+//! person is one `POST /api/v2/scim/v2/users` with everything the guide's Person → User table
+//! names plus roles and skills; a changed one is one GET and at most one PATCH of the
+//! attributes EXCS owns (`If-Match`, re-read on `invalidVers`); roles are only ever added, a
+//! configured role the org lacks is left out (logged once, `excs_roles_missing`); skills EXCS
+//! does not manage are written back unchanged. The Users API path stays for orgs without SCIM.
 
 use super::desired::{DesiredOrg, DesiredQueue, DesiredUser, NameConflict};
 use super::rules::{PersonClass, RoleNames};
@@ -1757,5 +1764,75 @@ mod tests {
         assert!(line.contains("about 4 min left"), "{line}");
         assert!(p.describe(0.0, 0.0, 3).contains("no progress"));
         assert!(p.describe(100.0, 1.0, 0).contains("about 2 s left"));
+    }
+
+    #[test]
+    fn skill_changes_keep_the_skills_excs_does_not_manage() {
+        let skill_ids = BTreeMap::from([
+            ("Sales".to_string(), "s1".to_string()),
+            ("Billing".to_string(), "s2".to_string()),
+        ]);
+        let skill_names = HashMap::from([
+            ("s1".to_string(), "Sales".to_string()),
+            ("s2".to_string(), "billing".to_string()),
+        ]);
+        let role_names = HashMap::new();
+        let org = OrgNames {
+            skill_ids: &skill_ids,
+            skill_names: &skill_names,
+            role_names: &role_names,
+        };
+        let user_with = |skills: Option<Vec<ScimRoutingEntry>>| {
+            let mut u = gcex::scim::ScimV2User::default();
+            if let Some(list) = skills {
+                let mut ext = ScimUserExtensions::default();
+                ext.routing_skills = Some(list);
+                u.genesys = Some(ext);
+            }
+            u
+        };
+        let e = ScimRoutingEntry::new;
+        // The GC spelling of an adopted skill is used; equal lists send nothing.
+        let desired = vec![e("Sales", 2.0), e("billing", 1.0)];
+        let same = user_with(Some(vec![
+            e("billing", 1.0),
+            e("Admin", 4.0),
+            e("Sales", 2.0),
+        ]));
+        assert_eq!(org.skills_op(&same, &desired), None);
+        // A changed proficiency: the list is replaced, the admin's skill kept.
+        let changed = user_with(Some(vec![e("Sales", 3.0), e("Admin", 4.0)]));
+        let op = org.skills_op(&changed, &desired).expect("an operation");
+        assert_eq!(op.op, PatchOp::Replace);
+        let list: Vec<ScimRoutingEntry> =
+            serde_json::from_value(op.value.expect("value")).expect("entries");
+        assert!(list.contains(&e("Admin", 4.0)) && list.contains(&e("Sales", 2.0)));
+        assert_eq!(list.len(), 3);
+        // GC sent no list: only add, never remove what is unknown.
+        let op = org.skills_op(&user_with(None), &desired).expect("an add");
+        assert_eq!(op.op, PatchOp::Add);
+        assert_eq!(org.skills_op(&user_with(None), &[]), None);
+    }
+
+    #[test]
+    fn user_api_settings_parse() {
+        assert_eq!("scim".parse::<UserApi>(), Ok(UserApi::Scim));
+        assert_eq!(" Users ".parse::<UserApi>(), Ok(UserApi::Users));
+        assert!("both".parse::<UserApi>().unwrap_err().contains("scim"));
+        assert_eq!(UserApi::default(), UserApi::Scim);
+        let names = HashMap::from([
+            ("employee".to_string(), "Employee".to_string()),
+            ("user".to_string(), "User".to_string()),
+        ]);
+        let wanted = [
+            "employee".to_string(),
+            "Ghost".to_string(),
+            "USER".to_string(),
+        ];
+        assert_eq!(
+            Reconciler::existing_roles(&wanted, &names),
+            ["Employee", "User"],
+            "missing roles are left out, the rest in the org's spelling"
+        );
     }
 }
