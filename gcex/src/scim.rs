@@ -580,7 +580,13 @@ impl GcClient {
                 let page: ScimUserListResponse = client.call(req).await?;
                 let n = page.resources.len() as u64;
                 let next = start.saturating_add(n);
-                let more = n > 0 && next <= page.total_results;
+                // Without `totalResults` (0), a full page means there may be more.
+                let more = n > 0
+                    && if page.total_results > 0 {
+                        next <= page.total_results
+                    } else {
+                        n >= u64::from(SCIM_PAGE_SIZE)
+                    };
                 Ok(Some((page.resources, more.then_some(next))))
             }
         })
