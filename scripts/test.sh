@@ -213,7 +213,10 @@ say "cargo test (doc tests, then every unit, integration and end-to-end test)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-{ cargo test --workspace --doc --locked && cargo test --workspace --all-targets --locked; } 2>&1 | tee "$log"
+# The EXCS end-to-end suite runs twice: on the SCIM path (the default) with the rest, then on
+# the Users API path (EXCS_USER_API=users, issue 17).
+{ cargo test --workspace --doc --locked && cargo test --workspace --all-targets --locked \
+  && ENGAGE_TEST_EXCS_USER_API=users cargo test -p engage-connector --test excs_e2e --locked; } 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 passed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")

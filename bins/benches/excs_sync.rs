@@ -6,7 +6,7 @@
 //! Settings (environment): `EXCS_BENCH_AGENTS` (comma list, default `1000`),
 //! `EXCS_BENCH_RATE` (requests per window, default 0 = off), `EXCS_BENCH_WINDOW_SECS` (default
 //! 60; shrink it to measure the limiter's efficiency without waiting 30 minutes: the ratio to
-//! the floor is what matters).
+//! the floor is what matters), `EXCS_BENCH_USER_API` (`scim`, the default, or `users`).
 
 use engage_sim::demo::Sandbox;
 use gcex::emulator::EmulatorConfig;
@@ -32,6 +32,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(60);
+    let user_api = std::env::var("EXCS_BENCH_USER_API").unwrap_or_else(|_| "scim".into());
+    println!("user API: {user_api}");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -47,6 +49,7 @@ fn main() {
                 .insert("EXCS_GC_RATE_LIMIT_PER_MIN".into(), rate.to_string());
             sb.env
                 .insert("EXCS_GC_RATE_WINDOW_SECS".into(), window.to_string());
+            sb.env.insert("EXCS_USER_API".into(), user_api.clone());
             let mut excs = sb.excs().await.expect("excs");
             let t = Instant::now();
             let report = excs.poll_once().await.expect("sync");

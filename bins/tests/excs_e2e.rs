@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 mod common;
-use common::world;
+use common::{on_scim, user_requests_prefix, world, world_with};
 
 fn lower_unique<'a>(names: impl Iterator<Item = &'a str>) -> bool {
     let v: Vec<String> = names.map(str::to_lowercase).collect();
@@ -39,6 +39,28 @@ async fn initial_sync_then_every_kind_of_change() {
     let org = w.gc.org();
     assert_eq!(report.users_created, desired.users.len());
     assert_eq!(org.users.len(), desired.users.len());
+    // Issue 17: on the SCIM path one request creates each user, with everything it carries.
+    let (scim_posts, users_posts) = (
+        w.gc.request_count("POST /api/v2/scim/v2/users"),
+        w.gc.request_count("POST /api/v2/users"),
+    );
+    if on_scim() {
+        assert_eq!((scim_posts, users_posts), (desired.users.len() as u64, 0));
+        let per_user: u64 =
+            w.gc.stats()
+                .requests
+                .iter()
+                .filter(|(k, _)| k.contains("/api/v2/users/") || k.contains("/scim/"))
+                .map(|(_, v)| *v)
+                .sum();
+        assert_eq!(
+            per_user,
+            desired.users.len() as u64,
+            "nothing but the creates"
+        );
+    } else {
+        assert_eq!((scim_posts, users_posts), (0, desired.users.len() as u64));
+    }
     assert_eq!(org.queues.len(), desired.queues.len());
     assert_eq!(org.skills.len(), desired.skills.len());
     assert_eq!(org.wrapup_codes.len(), desired.wrap_up_codes.len());
@@ -657,7 +679,7 @@ async fn full_scans_find_changes_without_history_and_failed_cycles_are_retried()
     // GC refuses the first users request: the poll reports it, and the next poll retries
     // without any new Config DB change.
     w.gc.inject_fault(gcex::emulator::Fault {
-        path_prefix: "/api/v2/users".into(),
+        path_prefix: user_requests_prefix().into(),
         remaining: 1,
         kind: gcex::emulator::FaultKind::Status { status: 400 },
     });
@@ -1168,8 +1190,9 @@ async fn agents_get_the_connectors_presence_source_as_primary_when_asked() {
 async fn status_progress_moves_per_object_and_reaches_the_total() {
     let w = world(20).await;
     let mut settings = w.settings();
-    // 30 GC requests per second: the sync takes seconds, not milliseconds.
-    settings.gc_rate_limit_per_min = 30;
+    // 30 GC requests per second (SCIM, about one request per user: 5): the sync takes
+    // seconds, not milliseconds.
+    settings.gc_rate_limit_per_min = if on_scim() { 5 } else { 30 };
     settings.gc_rate_window = Duration::from_secs(1);
     let mut excs = w.excs_with(settings).await;
     let progress = excs.progress();
@@ -1311,4 +1334,111 @@ async fn a_refused_cycle_is_confirmed_through_the_store_without_a_restart() {
         None,
         "used once, then gone"
     );
+}
+
+/// Issue 17 (both user APIs): a configured role the org lacks is left out and the others are
+/// assigned; what an admin adds in GC (a role, a skill EXCS does not manage) survives EXCS's
+/// updates; a changed person costs one GET and one PATCH on the SCIM path.
+#[tokio::test]
+async fn missing_roles_are_left_out_and_admin_roles_and_skills_survive_updates() {
+    let w = world_with(
+        6,
+        engage_test_support::TestRedis::create().await,
+        &[(
+            "config_sync",
+            "agent_role_names",
+            "Employee, User, Ghost Role",
+        )],
+    )
+    .await;
+    let mut excs = w.excs().await;
+    let r = excs.poll_once().await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert!(r.users_created > 0);
+    let org = w.gc.org();
+    let role = |name: &str| {
+        org.roles
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap()
+            .id
+            .clone()
+    };
+    let snap = w.snapshot().await;
+    let desired = desired_org(&snap, &DesiredSettings::default());
+    let (&dbid, du) = desired
+        .users
+        .iter()
+        .find(|(_, u)| u.class == engage_excs::rules::PersonClass::Agent)
+        .expect("an agent");
+    let gc_id = w
+        .ids()
+        .gc_id(IdKind::Person, &dbid.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let roles: BTreeSet<String> =
+        w.gc.user(&gc_id)
+            .unwrap()
+            .roles
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+    assert!(
+        roles.contains(&role("Employee")) && roles.contains(&role("User")),
+        "{du:?}"
+    );
+    // An admin adds a role and a skill EXCS does not manage.
+    let gc = w.gc_client();
+    let extra = gc.create_skill("Admin Skill").await.unwrap();
+    gc.patch_user_skills(
+        &gc_id,
+        &[gcex::users::SkillAssignment {
+            id: extra.id.clone(),
+            proficiency: 3.0,
+        }],
+    )
+    .await
+    .unwrap();
+    let mut with_admin: Vec<String> = roles.iter().cloned().collect();
+    with_admin.push(role("Admin"));
+    gc.set_user_roles(&gc_id, &with_admin).await.unwrap();
+    // The person changes in Engage: EXCS updates the user.
+    let sql = w.db.connect().await;
+    sql.execute(
+        "UPDATE cfg_person SET last_name = 'Changed' WHERE dbid = $1",
+        &[&(dbid as i32)],
+    )
+    .await
+    .unwrap();
+    let before = w.gc.stats().requests.clone();
+    let r = excs.poll_once().await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let u = w.gc.user(&gc_id).unwrap();
+    assert!(u.user.name.as_deref().unwrap_or("").ends_with("Changed"));
+    assert!(
+        u.roles.iter().any(|r| r.id == role("Admin")),
+        "roles are never removed"
+    );
+    assert!(
+        u.skills.iter().any(|s| s.id == extra.id),
+        "unmanaged skills are kept"
+    );
+    assert_eq!(u.skills.len(), du.skills.len() + 1);
+    if on_scim() {
+        let after = w.gc.stats().requests;
+        let delta =
+            |k: &str| after.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
+        let path = format!("/api/v2/scim/v2/users/{gc_id}");
+        assert_eq!(
+            (
+                delta(&format!("GET {path}")),
+                delta(&format!("PATCH {path}"))
+            ),
+            (1, 1)
+        );
+    }
+    // A full drift check (every poll in this world) finds nothing to restore.
+    let r = excs.poll_once().await.unwrap();
+    assert_eq!((r.users_updated, r.errors.len()), (0, 0), "{r:?}");
 }

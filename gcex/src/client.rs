@@ -143,6 +143,10 @@ pub(crate) struct Req {
     pub query: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
     pub retry: Retry,
+    /// The body's media type (`application/json`; SCIM sends `application/scim+json`).
+    pub content_type: &'static str,
+    /// Extra request headers (SCIM's `If-Match`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Req {
@@ -153,7 +157,14 @@ impl Req {
             query: Vec::new(),
             body: None,
             retry,
+            content_type: "application/json",
+            headers: Vec::new(),
         }
+    }
+
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub(crate) fn query(mut self, k: &str, v: impl ToString) -> Self {
@@ -275,9 +286,12 @@ impl GcClient {
             if !req.query.is_empty() {
                 rb = rb.query(&req.query);
             }
+            for (name, value) in &req.headers {
+                rb = rb.header(*name, value);
+            }
             if let Some(body) = &req.body {
                 rb = rb
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header(reqwest::header::CONTENT_TYPE, req.content_type)
                     .body(body.clone());
             }
             let outcome = match rb.send().await {

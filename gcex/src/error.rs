@@ -14,8 +14,13 @@ pub struct ErrorBody {
     /// Machine code, e.g. `not.found`, `general.conflict`, `bad.request`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
-    /// The HTTP status repeated in the body.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The HTTP status repeated in the body (a number in the Platform API's `ErrorBody`, a
+    /// string in SCIM's `ScimError`; both are read).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "status_number_or_string"
+    )]
     pub status: Option<u16>,
     /// Id of the entity the error is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,6 +46,32 @@ pub struct ErrorBody {
     /// The limit that was hit, on 429 answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<Limit>,
+    /// SCIM errors (`ScimError`): the message schema,
+    /// `urn:ietf:params:scim:api:messages:2.0:Error`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schemas: Vec<String>,
+    /// SCIM errors: the RFC 7644 error keyword of a 400 or 409 (`invalidValue`,
+    /// `invalidFilter`, `invalidVers`, `uniqueness`, `invalidSyntax`, `invalidPath`,
+    /// `noTarget`, `mutability`, `tooMany`, `sensitive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim_type: Option<String>,
+    /// SCIM errors: the human-readable description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Reads `status` as a number (`ErrorBody`) or a numeric string (`ScimError`); anything else
+/// is dropped rather than failing the whole error body.
+fn status_number_or_string<'de, D>(d: D) -> Result<Option<u16>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match v {
+        Some(serde_json::Value::Number(n)) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
 }
 
 /// One detail of an [`ErrorBody`].
@@ -183,7 +214,10 @@ fn fmt_body(body: &Option<Box<ErrorBody>>) -> String {
             if let Some(code) = &b.code {
                 s.push_str(&format!(" [{code}]"));
             }
-            if let Some(m) = &b.message {
+            if let Some(t) = &b.scim_type {
+                s.push_str(&format!(" [scimType {t}]"));
+            }
+            if let Some(m) = b.message.as_ref().or(b.detail.as_ref()) {
                 s.push_str(&format!(": {m}"));
             }
             s
@@ -248,11 +282,13 @@ impl GcError {
     /// A stale `version` (optimistic locking): GC answers 409, or 400 `general.conflict` /
     /// "does not match the current version" (the terraform provider's `IsVersionMismatch`
     /// checks both). Re-read the object and retry.
+    /// SCIM answers a stale `If-Match` with 400 `scimType` `invalidVers` (not 412).
     pub fn is_version_conflict(&self) -> bool {
         match self.status() {
-            Some(409) => true,
+            Some(409) => self.scim_type().is_none_or(|t| t == "invalidVers"),
             Some(400) => self.error_body().is_some_and(|b| {
-                b.code.as_deref() == Some("general.conflict")
+                b.scim_type.as_deref() == Some("invalidVers")
+                    || b.code.as_deref() == Some("general.conflict")
                     || b.message
                         .as_deref()
                         .is_some_and(|m| m.contains("does not match the current version"))
@@ -262,7 +298,8 @@ impl GcError {
     }
 
     /// A duplicate on create: 409, or 400 `general.conflict` (skills, languages, users) or
-    /// 400 `duplicate.name` (queues, wrap-up codes). Look the existing object up.
+    /// 400 `duplicate.name` (queues, wrap-up codes); SCIM: 409 `scimType` `uniqueness`. Look
+    /// the existing object up.
     pub fn is_duplicate(&self) -> bool {
         match self.status() {
             Some(409) => true,
@@ -294,6 +331,12 @@ impl GcError {
     /// The `code` of the error body (e.g. `general.conflict`).
     pub fn code(&self) -> Option<&str> {
         self.error_body().and_then(|b| b.code.as_deref())
+    }
+
+    /// The `scimType` of a SCIM error body (e.g. `invalidVers`, `uniqueness`,
+    /// `invalidFilter`).
+    pub fn scim_type(&self) -> Option<&str> {
+        self.error_body().and_then(|b| b.scim_type.as_deref())
     }
 }
 
@@ -331,5 +374,48 @@ mod tests {
             last: Box::new(e),
         };
         assert!(g.is_conflict());
+    }
+
+    #[test]
+    fn a_scim_error_parses_with_its_string_status_and_scim_type() {
+        let json = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],
+            "status":"400","scimType":"invalidVers","detail":"stale version"}"#;
+        let b: ErrorBody = serde_json::from_str(json).expect("parses");
+        assert_eq!(b.status, Some(400));
+        let api = |status: u16, b: ErrorBody| GcError::Api {
+            method: "PATCH".into(),
+            path: "/api/v2/scim/v2/users/1".into(),
+            status,
+            body: Some(Box::new(b)),
+            correlation_id: None,
+            retry_after: None,
+        };
+        let e = api(400, b);
+        assert_eq!(e.scim_type(), Some("invalidVers"));
+        assert!(e.is_version_conflict());
+        assert!(!e.is_duplicate());
+        let s = e.to_string();
+        assert!(
+            s.contains("invalidVers") && s.contains("stale version"),
+            "{s}"
+        );
+        let dup: ErrorBody = serde_json::from_str(
+            r#"{"schemas":[],"status":"409","scimType":"uniqueness","detail":"taken"}"#,
+        )
+        .expect("parses");
+        let e = api(409, dup);
+        assert!(e.is_duplicate());
+        assert!(
+            !e.is_version_conflict(),
+            "a uniqueness 409 is no stale version"
+        );
+        for odd in [
+            r#"{"status":"x"}"#,
+            r#"{"status":-1}"#,
+            r#"{"status":null}"#,
+        ] {
+            let b: ErrorBody = serde_json::from_str(odd).expect(odd);
+            assert_eq!(b.status, None);
+        }
     }
 }

@@ -17,7 +17,7 @@
 //!
 //! ## Shape
 //! - [`GcConfig`] → [`GcClient::new`]; every endpoint is an `async fn` (or a [`GcStream`] for
-//!   listings) on [`GcClient`], grouped by module: [`users`], [`routing`] (also roles and the
+//!   listings) on [`GcClient`], grouped by module: [`users`], [`scim`] (users through SCIM 2.0), [`routing`] (also roles and the
 //!   home division), [`presence`], [`events`], [`recordings`], [`sta`].
 //! - Behaviour on every request: a cached OAuth token renewed ahead of `expires_in` (one
 //!   renewal shared by concurrent callers; a 401 renews once and retries); the client-side
@@ -74,6 +74,8 @@ pub mod presence;
 pub mod recordings;
 #[cfg(feature = "client")]
 pub mod routing;
+#[cfg(feature = "client")]
+pub mod scim;
 #[cfg(feature = "client")]
 pub mod sta;
 #[cfg(feature = "client")]

@@ -109,6 +109,11 @@ pub static SETTINGS: ServiceSettings = ServiceSettings::new(
                 )
                 .default_value("false"),
                 Setting::ours(
+                    "EXCS_USER_API",
+                    "how users are provisioned: scim (POST/PATCH /api/v2/scim/v2/users: one request creates a user with roles, skills and external id) or users (the Users API, for orgs without SCIM)",
+                )
+                .default_value("scim"),
+                Setting::ours(
                     "EXCS_API_TOKEN",
                     "when set, the look-ups (/api/v1/*, personal data) need Authorization: Bearer <token>",
                 )
@@ -178,6 +183,9 @@ pub struct ExcsSettings {
     /// user's primary one this way, not whether presence injected through a non-primary source
     /// shows; a site whose agents' presence does not show in GC turns this on.
     pub set_primary_presence_source: bool,
+    /// `EXCS_USER_API` (ours, default `scim`): provision users through GC's SCIM API or
+    /// through the Users API (see [`crate::sync::UserApi`]).
+    pub user_api: crate::sync::UserApi,
     /// Config DB connection (`EXCS_CONFIG_DB_*`).
     pub db: DbConfig,
     /// `EXCS_GC_QUEUE_NAME_SUFFIX`.
@@ -220,6 +228,13 @@ impl ExcsSettings {
             .unwrap_or_else(|| "0.0.0.0".to_string());
         let api_token = env.optional("EXCS_API_TOKEN").map(gcex::Secret::new);
         let set_primary_presence_source = env.flag("EXCS_SET_PRIMARY_PRESENCE_SOURCE", false);
+        let user_api = match env.optional("EXCS_USER_API") {
+            None => crate::sync::UserApi::default(),
+            Some(v) => v.parse().unwrap_or_else(|why: String| {
+                env.invalid("EXCS_USER_API", &why);
+                crate::sync::UserApi::default()
+            }),
+        };
         let queue_suffix = env.required(
             "EXCS_GC_QUEUE_NAME_SUFFIX",
             "queue name suffix, set it to -Engage-external",
@@ -284,6 +299,7 @@ impl ExcsSettings {
             host,
             api_token,
             set_primary_presence_source,
+            user_api,
             db: db.unwrap_or_else(|| DbConfig::sqlite("")),
             queue_suffix,
             filter,
@@ -618,7 +634,8 @@ impl Excs {
             metrics.clone(),
             SharedProgress::default(),
         )
-        .with_primary_presence_source(settings.set_primary_presence_source);
+        .with_primary_presence_source(settings.set_primary_presence_source)
+        .with_user_api(settings.user_api);
         let poller = Poller::new(
             db,
             map,
@@ -1075,9 +1092,16 @@ pub const METRICS: &[engage_ops::metrics::CounterSpec] = &[
     ),
 ];
 
-/// Registers every counter of [`METRICS`] at 0, and the GC client's.
+/// The gauge of configured role names the org lacks (set every cycle; registered at 0).
+pub const ROLES_MISSING: (&str, &str) = (
+    "excs_roles_missing",
+    "Role names configured for new users (hybrid_integration nonagent/agent/supervisor_role_names) that do not exist in the GC org; users get the others.",
+);
+
+/// Registers every counter of [`METRICS`] at 0, the gauges EXCS sets, and the GC client's.
 pub fn register_metrics(metrics: &Metrics) {
     metrics.register_counters(METRICS);
+    metrics.set(ROLES_MISSING.0, ROLES_MISSING.1, &[], 0.0);
     metrics.record_gc_client("excs", gcex::ClientStats::default());
 }
 

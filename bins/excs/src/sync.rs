@@ -22,6 +22,13 @@
 //! `version` (409 or 400); the external id is read before it is posted; skills are changed
 //! with chunked `PATCH …/routingskills/bulk` and single DELETEs (never the replace-all PUT);
 //! queues are updated read-modify-write, because their PUT replaces the whole queue.
+//!
+//! Users go through GC's SCIM API by default ([`UserApi`], `EXCS_USER_API`; issue 17): a new
+//! person is one `POST /api/v2/scim/v2/users` with everything the guide's Person → User table
+//! names plus roles and skills; a changed one is one GET and at most one PATCH of the
+//! attributes EXCS owns (`If-Match`, re-read on `invalidVers`); roles are only ever added, a
+//! configured role the org lacks is left out (logged once, `excs_roles_missing`); skills EXCS
+//! does not manage are written back unchanged. The Users API path stays for orgs without SCIM.
 
 use super::desired::{DesiredOrg, DesiredQueue, DesiredUser, NameConflict};
 use super::rules::{PersonClass, RoleNames};
@@ -31,6 +38,11 @@ use engage_store::{
     IdKind, IdMap, JsonView, Namespace, PRESENCE_SOURCE_KEY, PersonRecord, Store, StoreError,
 };
 use gcex::routing::{QueueRequest, WrapupCodeRequest};
+use gcex::scim::{
+    PATH_WORK_EMAIL, PatchOp, ScimEmail, ScimEnterpriseUser, ScimExternalId, ScimRoutingEntry,
+    ScimUserExtensions, ScimUserRole, ScimV2CreateUser, ScimV2PatchOperation, ScimV2PatchRequest,
+    path_external_ids, path_routing_skills,
+};
 use gcex::users::{Contact, CreateUser, SkillAssignment, UpdateUser, User, UserState};
 use gcex::{EntityRef, GcClient, GcError, collect_all};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -41,6 +53,40 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub const EXTERNAL_ID_AUTHORITY: &str = "engage-connector";
 /// The presence source EXCS creates once for the connector.
 pub const PRESENCE_SOURCE_NAME: &str = "EX Engage Connector";
+
+/// How EXCS provisions users (`EXCS_USER_API`).
+///
+/// - [`UserApi::Scim`] (default): `POST /api/v2/scim/v2/users` creates a user with its state,
+///   e-mails, external id, roles and routing skills in one request (the guide's Person → User
+///   table names exactly SCIM's fields); updates are one GET and, when something EXCS owns
+///   differs, one PATCH with `If-Match`.
+/// - [`UserApi::Users`]: the Users API (create, external id, roles, skills: about five
+///   requests per new user), for orgs where SCIM is not enabled.
+///
+/// Queues, members, skills and wrap-up codes are the same on both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UserApi {
+    /// Genesys Cloud's SCIM 2.0 API.
+    #[default]
+    Scim,
+    /// The Users API.
+    Users,
+}
+
+impl std::str::FromStr for UserApi {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<UserApi, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "scim" => Ok(UserApi::Scim),
+            "users" => Ok(UserApi::Users),
+            other => Err(format!(
+                "scim (GC's SCIM API) or users (the Users API, for orgs without SCIM), not {other:?}"
+            )),
+        }
+    }
+}
 
 /// What can stop a sync cycle.
 #[derive(Debug, thiserror::Error)]
@@ -284,6 +330,87 @@ struct GcView {
     queue_ids: BTreeSet<String>,
     codes_by_name: HashMap<String, String>,
     roles_by_name: HashMap<String, String>,
+    /// Lower-cased role name → the org's spelling (SCIM names roles).
+    role_names: HashMap<String, String>,
+    /// Skill id → its name in GC (SCIM names skills, case-sensitively).
+    skill_names: HashMap<String, String>,
+}
+
+/// What the SCIM path needs to name a user's skills and roles (SCIM names them; the Users
+/// API takes ids).
+struct OrgNames<'a> {
+    /// Engage skill name → GC skill id (the skills EXCS manages).
+    skill_ids: &'a BTreeMap<String, String>,
+    /// GC skill id → its name in GC.
+    skill_names: &'a HashMap<String, String>,
+    /// Lower-cased role name → the org's spelling.
+    role_names: &'a HashMap<String, String>,
+}
+
+impl OrgNames<'_> {
+    /// The person's routing skills by GC name.
+    fn desired_skills(&self, user: &DesiredUser) -> Vec<ScimRoutingEntry> {
+        user.skills
+            .iter()
+            .filter_map(|(name, p)| {
+                let id = self.skill_ids.get(name)?;
+                let gc_name = self.skill_names.get(id).cloned().unwrap_or(name.clone());
+                Some(ScimRoutingEntry::new(gc_name, *p))
+            })
+            .collect()
+    }
+
+    /// The operation that makes the user's managed skills `desired`, keeping the skills EXCS
+    /// does not manage: a `replace` of the list with the unmanaged ones plus `desired`. When
+    /// GC's answer carried no skill list at all, only an `add` of `desired` (nothing removed:
+    /// what the user has is unknown).
+    fn skills_op(
+        &self,
+        current: &gcex::scim::ScimV2User,
+        desired: &[ScimRoutingEntry],
+    ) -> Option<ScimV2PatchOperation> {
+        let managed: BTreeSet<String> = self
+            .skill_ids
+            .iter()
+            .map(|(name, id)| self.skill_names.get(id).unwrap_or(name).to_lowercase())
+            .collect();
+        let Some(listed) = current
+            .genesys
+            .as_ref()
+            .and_then(|g| g.routing_skills.as_ref())
+        else {
+            return (!desired.is_empty()).then(|| {
+                ScimV2PatchOperation::new(
+                    PatchOp::Add,
+                    path_routing_skills(),
+                    serde_json::to_value(desired).unwrap_or_default(),
+                )
+            });
+        };
+        let key = |list: &[&ScimRoutingEntry]| -> BTreeMap<String, u64> {
+            list.iter()
+                .map(|e| (e.name.to_lowercase(), e.proficiency.to_bits()))
+                .collect()
+        };
+        let current_managed: Vec<&ScimRoutingEntry> = listed
+            .iter()
+            .filter(|e| managed.contains(&e.name.to_lowercase()))
+            .collect();
+        if key(&current_managed) == key(&desired.iter().collect::<Vec<_>>()) {
+            return None;
+        }
+        let list: Vec<ScimRoutingEntry> = listed
+            .iter()
+            .filter(|e| !managed.contains(&e.name.to_lowercase()))
+            .cloned()
+            .chain(desired.iter().cloned())
+            .collect();
+        Some(ScimV2PatchOperation::new(
+            PatchOp::Replace,
+            path_routing_skills(),
+            serde_json::to_value(list).unwrap_or_default(),
+        ))
+    }
 }
 
 /// The EXCS reconciler.
@@ -299,7 +426,13 @@ pub struct Reconciler {
     division: Option<EntityRef>,
     /// Set the connector's presence source as each agent's primary one.
     primary_presence_source: bool,
+    /// How users are provisioned.
+    user_api: UserApi,
     reported_conflicts: BTreeSet<Vec<String>>,
+    /// Configured role names already reported missing in the org (logged once each).
+    reported_missing_roles: BTreeSet<String>,
+    /// Whether GC's refusal of the SCIM API was logged already (once per process).
+    reported_scim_refused: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Reconciler {
@@ -323,7 +456,16 @@ impl Reconciler {
             division: None,
             reported_conflicts: BTreeSet::new(),
             primary_presence_source: false,
+            user_api: UserApi::default(),
+            reported_missing_roles: BTreeSet::new(),
+            reported_scim_refused: Arc::default(),
         }
+    }
+
+    /// Provisions users through `api` (`EXCS_USER_API`; see [`UserApi`]).
+    pub fn with_user_api(mut self, api: UserApi) -> Reconciler {
+        self.user_api = api;
+        self
     }
 
     /// Makes the connector's presence source each synced agent's primary presence source
@@ -355,6 +497,7 @@ impl Reconciler {
         }
         for s in collect_all(self.gc.skills(None)).await? {
             v.skills_by_name.insert(s.name.to_lowercase(), s.id.clone());
+            v.skill_names.insert(s.id.clone(), s.name.clone());
             v.skill_ids.insert(s.id);
         }
         for q in collect_all(self.gc.queues(None)).await? {
@@ -365,6 +508,7 @@ impl Reconciler {
             v.codes_by_name.insert(c.name.to_lowercase(), c.id);
         }
         for r in collect_all(self.gc.roles(None)).await? {
+            v.role_names.insert(r.name.to_lowercase(), r.name.clone());
             v.roles_by_name.insert(r.name.to_lowercase(), r.id);
         }
         Ok(v)
@@ -583,27 +727,58 @@ impl Reconciler {
         }
 
         // Users.
-        let role_ids = match &view {
-            Some(v) => v.roles_by_name.clone(),
-            None => collect_all(self.gc.roles(None))
-                .await?
-                .into_iter()
-                .map(|r| (r.name.to_lowercase(), r.id))
-                .collect(),
+        let (role_ids, role_names) = match &view {
+            Some(v) => (v.roles_by_name.clone(), v.role_names.clone()),
+            None => {
+                let roles = collect_all(self.gc.roles(None)).await?;
+                let names = roles
+                    .iter()
+                    .map(|r| (r.name.to_lowercase(), r.name.clone()))
+                    .collect();
+                let ids = roles
+                    .into_iter()
+                    .map(|r| (r.name.to_lowercase(), r.id))
+                    .collect();
+                (ids, names)
+            }
         };
+        self.report_missing_roles(&role_ids);
+        let skill_names: HashMap<String, String> = skill_ids
+            .iter()
+            .map(|(name, id)| {
+                let gc_name = view
+                    .as_ref()
+                    .and_then(|v| v.skill_names.get(id))
+                    .cloned()
+                    .unwrap_or_else(|| name.clone());
+                (id.clone(), gc_name)
+            })
+            .collect();
         let mut user_ids: BTreeMap<i64, String> = BTreeMap::new();
         for (dbid, user) in &desired.users {
-            match self
-                .sync_user(
-                    user,
-                    &skill_ids,
-                    &role_ids,
-                    view.as_ref(),
-                    full,
-                    &mut report,
-                )
-                .await
-            {
+            let synced = match self.user_api {
+                UserApi::Scim => {
+                    let org = OrgNames {
+                        skill_ids: &skill_ids,
+                        skill_names: &skill_names,
+                        role_names: &role_names,
+                    };
+                    self.sync_user_scim(user, &org, view.as_ref(), full, &mut report)
+                        .await
+                }
+                UserApi::Users => {
+                    self.sync_user(
+                        user,
+                        &skill_ids,
+                        &role_ids,
+                        view.as_ref(),
+                        full,
+                        &mut report,
+                    )
+                    .await
+                }
+            };
+            match synced {
                 Ok(Some(id)) => {
                     user_ids.insert(*dbid, id);
                 }
@@ -633,8 +808,29 @@ impl Reconciler {
             {
                 continue;
             }
-            match self.gc.set_user_state(&gc_id, UserState::Inactive).await {
-                Ok(_) => report.users_deactivated += 1,
+            let deactivated = match self.user_api {
+                // One PATCH, no version needed for a single replace.
+                UserApi::Scim => self
+                    .gc
+                    .scim_patch_user(
+                        &gc_id,
+                        &ScimV2PatchRequest::new(vec![ScimV2PatchOperation::new(
+                            PatchOp::Replace,
+                            "active",
+                            serde_json::Value::Bool(false),
+                        )]),
+                        None,
+                    )
+                    .await
+                    .map(|_| ()),
+                UserApi::Users => self
+                    .gc
+                    .set_user_state(&gc_id, UserState::Inactive)
+                    .await
+                    .map(|_| ()),
+            };
+            match deactivated {
+                Ok(()) => report.users_deactivated += 1,
                 Err(e) if e.is_not_found() => {}
                 Err(e) if !e.is_retryable() => {
                     report
@@ -1082,13 +1278,8 @@ impl Reconciler {
         if !to_add.is_empty() {
             let wanted: Vec<String> = to_add
                 .iter()
-                .filter_map(|n| {
-                    let id = role_ids.get(&n.to_lowercase()).cloned();
-                    if id.is_none() {
-                        tracing::warn!(role = %n, "GC role not found; skipped");
-                    }
-                    id
-                })
+                // A role missing in the org is left out (reported once per cycle).
+                .filter_map(|n| role_ids.get(&n.to_lowercase()).cloned())
                 .collect();
             let current: BTreeSet<String> = self
                 .gc
@@ -1175,6 +1366,301 @@ impl Reconciler {
         }
         self.set_applied("user", &key, &hash).await?;
         Ok(Some(gc_id))
+    }
+
+    /// Logs once each configured role name (`*_role_names`) the org does not have, and sets
+    /// the `excs_roles_missing` gauge: users are created with the other roles (the guide's
+    /// rule), on both user APIs.
+    fn report_missing_roles(&mut self, role_ids: &HashMap<String, String>) {
+        let configured: BTreeSet<&String> = self
+            .roles
+            .non_agent
+            .iter()
+            .chain(&self.roles.agent)
+            .chain(&self.roles.supervisor)
+            .collect();
+        let missing: Vec<&String> = configured
+            .into_iter()
+            .filter(|n| !role_ids.contains_key(&n.to_lowercase()))
+            .collect();
+        for name in &missing {
+            if self.reported_missing_roles.insert(name.to_lowercase()) {
+                tracing::warn!(
+                    role = %name,
+                    "a configured GC role does not exist in the org: users are created with the other roles; create the role or fix *_role_names in hybrid_integration"
+                );
+            }
+        }
+        let (metric, help) = crate::service::ROLES_MISSING;
+        self.metrics.set(metric, help, &[], missing.len() as f64);
+    }
+
+    /// Role names of `names` that exist in the org, in the org's spelling.
+    fn existing_roles(names: &[String], role_names: &HashMap<String, String>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for n in names {
+            if let Some(org) = role_names.get(&n.to_lowercase())
+                && !out.contains(org)
+            {
+                out.push(org.clone());
+            }
+        }
+        out
+    }
+
+    /// The SCIM path of [`Reconciler::sync_user`]: a new person is one `POST` carrying
+    /// everything; a known one is one `GET` and, when an attribute EXCS owns differs, one
+    /// `PATCH` (retried on a stale `If-Match`).
+    async fn sync_user_scim(
+        &self,
+        user: &DesiredUser,
+        org: &OrgNames<'_>,
+        view: Option<&GcView>,
+        full: bool,
+        report: &mut SyncReport,
+    ) -> Result<Option<String>, SyncError> {
+        let key = user.person_dbid.to_string();
+        let hash = user_hash(user);
+        let mapped = self.ids.gc_id(IdKind::Person, &key).await?;
+        if mapped.is_none() && self.deleted_in_gc("user", &key).await? {
+            report.skipped_deleted_in_gc += 1;
+            return Ok(None);
+        }
+        let skills = org.desired_skills(user);
+        let prev_class: Option<PersonClass> =
+            self.json.get(&keys::person_class(user.person_dbid)).await?;
+        let (gc_id, created) = match mapped {
+            Some(id) => {
+                if view.is_some_and(|v| !v.users_by_id.contains_key(&id)) {
+                    self.mark_deleted_in_gc("user", &key).await?;
+                    self.ids.remove(IdKind::Person, &key).await?;
+                    report.skipped_deleted_in_gc += 1;
+                    return Ok(None);
+                }
+                if !full && self.applied("user", &key).await?.as_deref() == Some(hash.as_str()) {
+                    return Ok(Some(id));
+                }
+                (id, false)
+            }
+            None => match view.and_then(|v| v.users_by_email.get(&user.user_name.to_lowercase())) {
+                Some(existing) => (existing.id.clone(), false),
+                None => {
+                    let roles =
+                        Self::existing_roles(self.roles.at_creation(user.class), org.role_names);
+                    let body = self.scim_create_body(user, &skills, &roles);
+                    match self.gc.scim_create_user(&body).await {
+                        Ok(u) => {
+                            report.users_created += 1;
+                            (u.id, true)
+                        }
+                        // The userName is taken: a re-created person, a crash between the
+                        // create and the map, or a deleted GC user (GC keeps its e-mail).
+                        Err(e) if e.is_duplicate() => {
+                            match self.gc.scim_find_user_by_user_name(&user.user_name).await? {
+                                Some(u) => (u.id, false),
+                                None => match self
+                                    .gc
+                                    .find_deleted_user_by_email(&user.user_name)
+                                    .await?
+                                {
+                                    Some(u) => {
+                                        tracing::info!(
+                                            user = %user.user_name,
+                                            gc_id = %u.id,
+                                            "restoring the deleted GC user that owns this e-mail"
+                                        );
+                                        let state = if user.active {
+                                            UserState::Active
+                                        } else {
+                                            UserState::Inactive
+                                        };
+                                        self.gc.set_user_state(&u.id, state).await?;
+                                        report.users_restored += 1;
+                                        (u.id, false)
+                                    }
+                                    None => return Err(e.into()),
+                                },
+                            }
+                        }
+                        Err(e) => {
+                            self.report_scim_refused(&e);
+                            return Err(e.into());
+                        }
+                    }
+                }
+            },
+        };
+        self.ids.set(IdKind::Person, &key, &gc_id).await?;
+
+        let mut changed = false;
+        if !created {
+            // Roles: the creation roles for a user EXCS never classified, then only the
+            // roles a class transition adds. Never removed.
+            let add_roles = match prev_class {
+                None => self.roles.at_creation(user.class),
+                Some(old) => self.roles.on_transition(old, user.class),
+            };
+            let add_roles = Self::existing_roles(add_roles, org.role_names);
+            changed = self
+                .scim_update(&gc_id, user, &skills, &add_roles, org)
+                .await?;
+        }
+        self.json
+            .put(&keys::person_class(user.person_dbid), &user.class)
+            .await?;
+        if self.primary_presence_source && user.class != PersonClass::NonAgent {
+            self.ensure_primary_presence_source(&gc_id).await?;
+        }
+        let prev = self
+            .json
+            .get::<PersonRecord>(&PersonRecord::key(user.person_dbid))
+            .await?;
+        let record = PersonRecord {
+            dbid: user.person_dbid,
+            gc_user_id: gc_id.clone(),
+            user_name: user.engage_user_name.clone(),
+            employee_id: user.employee_id.clone(),
+            is_agent: user.class != PersonClass::NonAgent,
+            active: user.active,
+            logins: user.agent_logins.clone(),
+        };
+        if prev.as_ref() != Some(&record) {
+            record.publish(&self.json).await?;
+        }
+        if changed {
+            report.users_updated += 1;
+        }
+        self.set_applied("user", &key, &hash).await?;
+        Ok(Some(gc_id))
+    }
+
+    /// An org where SCIM is not enabled, or an OAuth client without the directory
+    /// permissions, refuses the create with 401/403/404/405: says once what to do.
+    fn report_scim_refused(&self, e: &GcError) {
+        if matches!(e.status(), Some(401 | 403 | 404 | 405))
+            && !self
+                .reported_scim_refused
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::error!(
+                error = %e,
+                "Genesys Cloud refused the SCIM API: give the OAuth client's role directory:user:add and directory:user:edit, or set EXCS_USER_API=users for an org without SCIM"
+            );
+        }
+    }
+
+    /// The one create request of a person: state, userName, displayName, the Person's E-Mail
+    /// as the work e-mail, `externalId` (`DBID_username`, also under EXCS's own authority, so
+    /// that the Users API path finds the same key), the home division, roles and skills.
+    fn scim_create_body(
+        &self,
+        user: &DesiredUser,
+        skills: &[ScimRoutingEntry],
+        roles: &[String],
+    ) -> ScimV2CreateUser {
+        let mut body = ScimV2CreateUser::new(user.user_name.clone(), user.display_name.clone());
+        body.active = Some(user.active);
+        body.emails = user.email.iter().map(ScimEmail::work).collect();
+        body.external_id = Some(user.external_id.clone());
+        body.roles = roles.iter().map(ScimUserRole::named).collect();
+        if let Some(d) = &self.division {
+            let mut ent = ScimEnterpriseUser::default();
+            ent.division = Some(d.id.clone());
+            body.enterprise = Some(ent);
+        }
+        let mut ext = ScimUserExtensions::default();
+        ext.routing_skills = (!skills.is_empty()).then(|| skills.to_vec());
+        ext.external_ids = Some(vec![ScimExternalId::new(
+            EXTERNAL_ID_AUTHORITY,
+            user.external_id.clone(),
+        )]);
+        body.genesys = Some(ext);
+        body
+    }
+
+    /// Reads the SCIM user and PATCHes what EXCS owns and differs: display name, userName,
+    /// state, work e-mail, external ids, added roles, the managed skills (skills EXCS does not
+    /// manage are kept). Returns whether it patched.
+    async fn scim_update(
+        &self,
+        gc_id: &str,
+        user: &DesiredUser,
+        skills: &[ScimRoutingEntry],
+        add_roles: &[String],
+        org: &OrgNames<'_>,
+    ) -> Result<bool, SyncError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let current = self.gc.scim_user(gc_id).await?;
+            let mut ops = Vec::new();
+            let replace = |path: &str, v: serde_json::Value| {
+                ScimV2PatchOperation::new(PatchOp::Replace, path, v)
+            };
+            if current.display_name.as_deref() != Some(user.display_name.as_str()) {
+                ops.push(replace("displayName", user.display_name.clone().into()));
+            }
+            if !current
+                .user_name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(&user.user_name))
+            {
+                ops.push(replace("userName", user.user_name.clone().into()));
+            }
+            if current.active != Some(user.active) {
+                ops.push(replace("active", user.active.into()));
+            }
+            if let Some(e) = &user.email
+                && current.work_email() != Some(e.as_str())
+            {
+                ops.push(replace(PATH_WORK_EMAIL, e.clone().into()));
+            }
+            if current.external_id.as_deref() != Some(user.external_id.as_str()) {
+                ops.push(replace("externalId", user.external_id.clone().into()));
+            }
+            if !current
+                .external_ids()
+                .iter()
+                .any(|x| x.authority == EXTERNAL_ID_AUTHORITY && x.value == user.external_id)
+            {
+                ops.push(ScimV2PatchOperation::new(
+                    PatchOp::Add,
+                    path_external_ids(),
+                    serde_json::json!([{"authority": EXTERNAL_ID_AUTHORITY, "value": user.external_id}]),
+                ));
+            }
+            let roles: Vec<serde_json::Value> = add_roles
+                .iter()
+                .filter(|r| !current.has_role(r))
+                .map(|r| serde_json::json!({"value": r}))
+                .collect();
+            if !roles.is_empty() {
+                ops.push(ScimV2PatchOperation::new(
+                    PatchOp::Add,
+                    "roles",
+                    serde_json::Value::Array(roles),
+                ));
+            }
+            if let Some(op) = org.skills_op(&current, skills) {
+                ops.push(op);
+            }
+            if ops.is_empty() {
+                return Ok(false);
+            }
+            let body = ScimV2PatchRequest::new(ops);
+            match self
+                .gc
+                .scim_patch_user(gc_id, &body, current.version())
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(e) if e.is_version_conflict() && tries < gcex::users::VERSION_ATTEMPTS => {
+                    tracing::debug!(user = gc_id, error = %e, attempt = tries, "stale SCIM version; re-reading");
+                    tokio::time::sleep(self.gc.config().retry.backoff(tries - 1)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     async fn sync_queue(
@@ -1336,5 +1822,75 @@ mod tests {
         assert!(line.contains("about 4 min left"), "{line}");
         assert!(p.describe(0.0, 0.0, 3).contains("no progress"));
         assert!(p.describe(100.0, 1.0, 0).contains("about 2 s left"));
+    }
+
+    #[test]
+    fn skill_changes_keep_the_skills_excs_does_not_manage() {
+        let skill_ids = BTreeMap::from([
+            ("Sales".to_string(), "s1".to_string()),
+            ("Billing".to_string(), "s2".to_string()),
+        ]);
+        let skill_names = HashMap::from([
+            ("s1".to_string(), "Sales".to_string()),
+            ("s2".to_string(), "billing".to_string()),
+        ]);
+        let role_names = HashMap::new();
+        let org = OrgNames {
+            skill_ids: &skill_ids,
+            skill_names: &skill_names,
+            role_names: &role_names,
+        };
+        let user_with = |skills: Option<Vec<ScimRoutingEntry>>| {
+            let mut u = gcex::scim::ScimV2User::default();
+            if let Some(list) = skills {
+                let mut ext = ScimUserExtensions::default();
+                ext.routing_skills = Some(list);
+                u.genesys = Some(ext);
+            }
+            u
+        };
+        let e = ScimRoutingEntry::new;
+        // The GC spelling of an adopted skill is used; equal lists send nothing.
+        let desired = vec![e("Sales", 2.0), e("billing", 1.0)];
+        let same = user_with(Some(vec![
+            e("billing", 1.0),
+            e("Admin", 4.0),
+            e("Sales", 2.0),
+        ]));
+        assert_eq!(org.skills_op(&same, &desired), None);
+        // A changed proficiency: the list is replaced, the admin's skill kept.
+        let changed = user_with(Some(vec![e("Sales", 3.0), e("Admin", 4.0)]));
+        let op = org.skills_op(&changed, &desired).expect("an operation");
+        assert_eq!(op.op, PatchOp::Replace);
+        let list: Vec<ScimRoutingEntry> =
+            serde_json::from_value(op.value.expect("value")).expect("entries");
+        assert!(list.contains(&e("Admin", 4.0)) && list.contains(&e("Sales", 2.0)));
+        assert_eq!(list.len(), 3);
+        // GC sent no list: only add, never remove what is unknown.
+        let op = org.skills_op(&user_with(None), &desired).expect("an add");
+        assert_eq!(op.op, PatchOp::Add);
+        assert_eq!(org.skills_op(&user_with(None), &[]), None);
+    }
+
+    #[test]
+    fn user_api_settings_parse() {
+        assert_eq!("scim".parse::<UserApi>(), Ok(UserApi::Scim));
+        assert_eq!(" Users ".parse::<UserApi>(), Ok(UserApi::Users));
+        assert!("both".parse::<UserApi>().unwrap_err().contains("scim"));
+        assert_eq!(UserApi::default(), UserApi::Scim);
+        let names = HashMap::from([
+            ("employee".to_string(), "Employee".to_string()),
+            ("user".to_string(), "User".to_string()),
+        ]);
+        let wanted = [
+            "employee".to_string(),
+            "Ghost".to_string(),
+            "USER".to_string(),
+        ];
+        assert_eq!(
+            Reconciler::existing_roles(&wanted, &names),
+            ["Employee", "User"],
+            "missing roles are left out, the rest in the org's spelling"
+        );
     }
 }

@@ -38,6 +38,11 @@ pub async fn world(agents: usize) -> World {
 
 /// [`world`] with its store on `redis` (a private Redis server a fault test controls).
 pub async fn world_on(agents: usize, redis: TestRedis) -> World {
+    world_with(agents, redis, &[]).await
+}
+
+/// [`world_on`] with extra `hybrid_integration` options `(section, key, value)`.
+pub async fn world_with(agents: usize, redis: TestRedis, extra: &[(&str, &str, &str)]) -> World {
     let gc = Emulator::start(
         EmulatorConfig::new(CLIENT_ID, CLIENT_SECRET).with_rate_limit(0, Duration::from_secs(60)),
     )
@@ -70,6 +75,9 @@ pub async fn world_on(agents: usize, redis: TestRedis) -> World {
     ] {
         spec.hybrid.push((s.into(), k.into(), v.into()));
     }
+    for (s, k, v) in extra {
+        spec.hybrid.push(((*s).into(), (*k).into(), (*v).into()));
+    }
     seed_postgres(&client, &SchemaMap::default(), &spec)
         .await
         .unwrap();
@@ -88,8 +96,23 @@ pub async fn world_on(agents: usize, redis: TestRedis) -> World {
     }
 }
 
+/// Whether the suites run on the SCIM path (`ENGAGE_TEST_EXCS_USER_API`, default `scim`).
+pub fn on_scim() -> bool {
+    std::env::var("ENGAGE_TEST_EXCS_USER_API").map_or(true, |v| v.eq_ignore_ascii_case("scim"))
+}
+
+/// The path prefix of the requests that create and update users on the path in use.
+pub fn user_requests_prefix() -> &'static str {
+    if on_scim() {
+        "/api/v2/scim/v2/users"
+    } else {
+        "/api/v2/users"
+    }
+}
+
 impl World {
-    /// EXCS settings for this world (a drift check every poll, no rate limit).
+    /// EXCS settings for this world (a drift check every poll, no rate limit; the user API of
+    /// `ENGAGE_TEST_EXCS_USER_API`, default SCIM).
     pub fn settings(&self) -> ExcsSettings {
         let cfg = self.db.config().to_string();
         let get = |k: &str| {
@@ -110,6 +133,11 @@ impl World {
             ("EXCS_CONFIG_DB_NAME", self.db.name().to_string()),
             ("EXCS_DRIFT_CHECK_EVERY", "1".to_string()),
             ("EXCS_GC_RATE_LIMIT_PER_MIN", "0".to_string()),
+            // `ENGAGE_TEST_EXCS_USER_API=users` runs the suites on the Users API path.
+            (
+                "EXCS_USER_API",
+                std::env::var("ENGAGE_TEST_EXCS_USER_API").unwrap_or_else(|_| "scim".into()),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

@@ -98,7 +98,7 @@ fn parse<T: DeserializeOwned>(b: &Bytes) -> ApiResult<T> {
 /// Parsed query parameters (repeated keys kept).
 struct Q(Vec<(String, String)>);
 
-fn pct_decode(s: &str) -> String {
+pub(super) fn pct_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -265,6 +265,14 @@ pub(crate) fn router(app: App) -> Router {
         // users
         .route("/api/v2/users", get(list_users).post(create_user))
         .route("/api/v2/users/search", post(search_users))
+        .route(
+            "/api/v2/scim/v2/users",
+            get(super::scim::list_users).post(super::scim::create_user),
+        )
+        .route(
+            "/api/v2/scim/v2/users/{id}",
+            get(super::scim::get_user).patch(super::scim::patch_user),
+        )
         .route(
             "/api/v2/users/externalid/{authority}/{key}",
             get(user_by_external_id),

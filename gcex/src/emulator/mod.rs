@@ -29,6 +29,8 @@
 //!   `sourceId` and `sourceConfiguration.sourceId` must name a presence source.
 //! - `POST /api/v2/users/search` supports `EXACT`, `STARTS_WITH`, `CONTAINS` on `email`,
 //!   `name`, `id`.
+//! - SCIM users (`/api/v2/scim/v2/users`: create, get, list with one `eq` filter, PATCH)
+//!   over the same users as the Users API (see `scim.rs` for what is refused and why).
 //! - Recording uploads: the presigned `url` points at `PUT /emulator/uploads/{uploadKey}`,
 //!   which checks the required headers and `contentMd5` and keeps the archive.
 //! - Inspection (read-only) under `/emulator/…`: `org`, `users`, `users/{id}`,
@@ -40,6 +42,7 @@
 
 mod http;
 mod inject;
+mod scim;
 mod state;
 
 use crate::Secret;
