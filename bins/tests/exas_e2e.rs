@@ -715,6 +715,10 @@ async fn service_serves_health_and_metrics() {
         // The process's own, read at each scrape.
         "process_resident_memory_bytes ",
         "process_cpu_seconds_total ",
+        // GC's answers per endpoint and class.
+        "endpoint=\"/api/v2/events/users/presence\"",
+        "exas_gc_responses_total{",
+        "exas_gc_wait_seconds_total ",
     ] {
         assert!(body.contains(m), "{m} missing: {body}");
     }

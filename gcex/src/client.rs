@@ -37,6 +37,21 @@ pub struct ClientStats {
     pub tokens_issued: u64,
     /// Pauses taken because GC's `inin-ratelimit-*` headers said the budget was nearly spent.
     pub paced: u64,
+    /// Milliseconds spent waiting before retries (backoffs and `Retry-After`).
+    pub waited_ms: u64,
+}
+
+/// Answers of one endpoint in one class, for metrics ([`GcClient::endpoint_stats`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointCount {
+    /// HTTP method.
+    pub method: String,
+    /// The path with ids replaced by `{id}` (`/api/v2/users/{id}/roles`).
+    pub endpoint: String,
+    /// `2xx`, `4xx`, `429`, `5xx`, or `transport` (no HTTP answer).
+    pub class: &'static str,
+    /// Answers.
+    pub count: u64,
 }
 
 #[derive(Default)]
@@ -45,6 +60,42 @@ struct Counters {
     retries: AtomicU64,
     rate_limited: AtomicU64,
     paced: AtomicU64,
+    waited_ms: AtomicU64,
+    by_endpoint: std::sync::Mutex<std::collections::BTreeMap<(String, String, &'static str), u64>>,
+}
+
+/// The most distinct (method, endpoint, class) series one client keeps: a path shape this
+/// version does not recognise as an id cannot grow the metrics without bound.
+const MAX_ENDPOINT_SERIES: usize = 256;
+
+/// `path` with its ids replaced by `{id}`: segments that hold a digit and are UUIDs, numbers
+/// or longer than 20 characters. Pure.
+pub fn endpoint_template(path: &str) -> String {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    path.split('/')
+        .map(|seg| {
+            let has_digit = seg.bytes().any(|b| b.is_ascii_digit());
+            let uuid = seg.len() == 36 && seg.bytes().filter(|b| *b == b'-').count() == 4;
+            let number = !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit());
+            if has_digit && (uuid || number || seg.len() > 20) {
+                "{id}"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn answer_class(outcome: Option<u16>) -> &'static str {
+    match outcome {
+        None => "transport",
+        Some(429) => "429",
+        Some(200..=299) => "2xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        Some(_) => "other",
+    }
 }
 
 struct Inner {
@@ -215,6 +266,42 @@ impl GcClient {
             rate_limited: c.rate_limited.load(Ordering::Relaxed),
             tokens_issued: self.inner.tokens.issued(),
             paced: c.paced.load(Ordering::Relaxed),
+            waited_ms: c.waited_ms.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Answers per endpoint and class since the client was built (every attempt counts).
+    pub fn endpoint_stats(&self) -> Vec<EndpointCount> {
+        let map = self
+            .inner
+            .counters
+            .by_endpoint
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.iter()
+            .map(|((method, endpoint, class), count)| EndpointCount {
+                method: method.clone(),
+                endpoint: endpoint.clone(),
+                class,
+                count: *count,
+            })
+            .collect()
+    }
+
+    fn count_answer(&self, method: &str, endpoint: &str, status: Option<u16>) {
+        let mut map = self
+            .inner
+            .counters
+            .by_endpoint
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (
+            method.to_string(),
+            endpoint.to_string(),
+            answer_class(status),
+        );
+        if map.len() < MAX_ENDPOINT_SERIES || map.contains_key(&key) {
+            *map.entry(key).or_insert(0) += 1;
         }
     }
 
@@ -272,6 +359,7 @@ impl GcClient {
         let mut renewed = false;
         let method = req.method.to_string();
         let path = path_only(&req.path);
+        let endpoint = endpoint_template(&path);
         let url = self.url(&req.path)?;
         loop {
             attempts += 1;
@@ -316,6 +404,11 @@ impl GcClient {
                 }),
             };
             drop(permit);
+            self.count_answer(
+                &method,
+                &endpoint,
+                outcome.as_ref().ok().map(|(status, _, _)| *status),
+            );
             if let Ok((_, headers, _)) = &outcome
                 && let Some(pause) = pace(headers)
             {
@@ -385,6 +478,10 @@ impl GcClient {
             retries += 1;
             waited += wait;
             inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+            inner.counters.waited_ms.fetch_add(
+                u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
             tracing::debug!(method = %method, path = %path, attempt = attempts, wait_ms = wait.as_millis() as u64, error = %err, "retrying Genesys Cloud request");
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
@@ -519,5 +616,34 @@ mod tests {
         let cfg = GcConfig::new("http://127.0.0.1:9", "http://127.0.0.1:9", "o", "id", "s");
         assert!(GcClient::new(cfg.clone()).is_err());
         assert!(GcClient::new(cfg.with_insecure_http(true)).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    #[test]
+    fn ids_become_placeholders_and_names_stay() {
+        assert_eq!(
+            endpoint_template("/api/v2/users/0f4a9c3e-1b2d-4c5e-8f90-123456789abc/roles"),
+            "/api/v2/users/{id}/roles"
+        );
+        assert_eq!(
+            endpoint_template("/api/v2/routing/queues/12345/members?pageSize=100"),
+            "/api/v2/routing/queues/{id}/members"
+        );
+        assert_eq!(
+            endpoint_template("/api/v2/events/conversations"),
+            "/api/v2/events/conversations"
+        );
+        assert_eq!(
+            endpoint_template("/api/v2/scim/v2/users"),
+            "/api/v2/scim/v2/users"
+        );
+        assert_eq!(answer_class(Some(201)), "2xx");
+        assert_eq!(answer_class(Some(429)), "429");
+        assert_eq!(answer_class(Some(404)), "4xx");
+        assert_eq!(answer_class(None), "transport");
     }
 }

@@ -85,7 +85,7 @@ pub mod users;
 pub mod emulator;
 
 #[cfg(feature = "client")]
-pub use client::{ClientStats, GcClient};
+pub use client::{ClientStats, EndpointCount, GcClient, endpoint_template};
 #[cfg(feature = "client")]
 pub use config::{GcConfig, RateLimit, RetryPolicy, region_urls};
 /// A secret string (client secret, access token) that never prints itself; shared with the

@@ -432,3 +432,42 @@ async fn a_token_lifetime_beyond_the_clock_is_clamped_not_a_panic() {
     c.home_division().await.expect("second call, same token");
     assert_eq!(h.stats().tokens_issued, 1);
 }
+
+/// Issue 19: the client counts GC's answers per endpoint (ids as `{id}`) and class, and the
+/// time it waited before retries.
+#[tokio::test]
+async fn answers_are_counted_per_endpoint_and_class() {
+    let h = emulator().await;
+    let c = client(&h);
+    c.home_division().await.expect("2xx");
+    let missing = c
+        .get_user("00000000-0000-4000-8000-000000000404", None)
+        .await
+        .expect_err("no such user");
+    assert_eq!(missing.status(), Some(404));
+    h.inject_fault(Fault {
+        path_prefix: "/api/v2/authorization/divisions/home".into(),
+        remaining: 1,
+        kind: FaultKind::Status { status: 503 },
+    });
+    c.home_division().await.expect("503, then 2xx");
+    let stats = c.endpoint_stats();
+    let count = |method: &str, endpoint: &str, class: &str| {
+        stats
+            .iter()
+            .find(|e| e.method == method && e.endpoint == endpoint && e.class == class)
+            .map_or(0, |e| e.count)
+    };
+    assert_eq!(
+        count("GET", "/api/v2/authorization/divisions/home", "2xx"),
+        2,
+        "{stats:?}"
+    );
+    assert_eq!(
+        count("GET", "/api/v2/authorization/divisions/home", "5xx"),
+        1,
+        "{stats:?}"
+    );
+    assert_eq!(count("GET", "/api/v2/users/{id}", "4xx"), 1, "{stats:?}");
+    assert_eq!(c.stats().retries, 1, "the 503 was retried once");
+}

@@ -422,7 +422,7 @@ impl Driver {
     /// there), then connects to the Stat Server and syncs agent states until shut down.
     pub fn start(config: DriverConfig, deps: DriverDeps) -> DriverHandle {
         deps.metrics.register_counters(METRICS);
-        deps.metrics.record_gc_client("exas", deps.gc.stats());
+        deps.metrics.record_gc("exas", &deps.gc);
         let (stop_tx, stop_rx) = watch::channel(false);
         let outbox = Outbox::new(deps.store.clone(), &deps.ns, OUTBOX_NAME);
         let holder = format!("{}/{}", config.instance_name, uuid::Uuid::new_v4().simple());
@@ -1122,9 +1122,7 @@ impl Sender {
         if !round.is_empty() {
             let sent: Vec<OutboxItem> = round.iter().map(|(_, i)| i.clone()).collect();
             let outcome = delivery::deliver(&self.deps.gc, &sent).await;
-            self.deps
-                .metrics
-                .record_gc_client("exas", self.deps.gc.stats());
+            self.deps.metrics.record_gc("exas", &self.deps.gc);
             let mut accepted = Vec::new();
             for ((id, item), fate) in round.iter().zip(outcome.fates) {
                 match fate {

@@ -482,7 +482,7 @@ impl Service {
                 source: e.source,
             })?;
         deps.metrics.register_counters(METRICS);
-        deps.metrics.record_gc_client("excp", deps.gc.stats());
+        deps.metrics.record_gc("excp", &deps.gc);
         let status: SharedStatus = Arc::default();
         let router = base_router(OpsState {
             health: deps.health.clone(),
@@ -1190,7 +1190,7 @@ async fn run(
                 }
             }
         }
-        deps.metrics.record_gc_client("excp", deps.gc.stats());
+        deps.metrics.record_gc("excp", &deps.gc);
         deps.metrics.set(
             "excp_pending_events",
             "Conversation events waiting for GC.",

@@ -574,7 +574,7 @@ impl Reconciler {
             r = self.run_cycle_inner(desired, full) => r,
             () = reporter => unreachable!("the reporter never ends"),
         };
-        self.metrics.record_gc_client("excs", self.gc.stats());
+        self.metrics.record_gc("excs", &self.gc);
         if let Ok(rep) = &r {
             let took = started.elapsed();
             let after = self.gc.stats();

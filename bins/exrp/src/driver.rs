@@ -293,7 +293,7 @@ async fn schedule(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) {
             return;
         }
     };
-    d.metrics.record_gc_client("exrp", d.gc.stats());
+    d.metrics.record_gc("exrp", &d.gc);
     d.metrics.set(
         "exrp_jobs_pending",
         "Segments accepted and not uploaded yet (all instances).",

@@ -203,7 +203,7 @@ impl Service {
                 source: e.source,
             })?;
         metrics.register_counters(METRICS);
-        metrics.record_gc_client("exrp", gc.stats());
+        metrics.record_gc("exrp", &gc);
         let jobs = Jobs::new(store, ns);
         let instance = worker.instance_id.clone();
         let worker_token = worker.api_token.clone();

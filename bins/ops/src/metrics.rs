@@ -160,6 +160,32 @@ impl Metrics {
         ] {
             self.set_total(&format!("{service}_gc_{what}_total"), help, &[], v);
         }
+        self.set(
+            &format!("{service}_gc_wait_seconds_total"),
+            "Seconds spent waiting before retries (backoffs and Retry-After from 429s).",
+            &[],
+            s.waited_ms as f64 / 1000.0,
+        );
+    }
+
+    /// [`Metrics::record_gc_client`] of a live client, plus its answers per endpoint and class:
+    /// `{service}_gc_responses_total{method, endpoint, class}` (`class`: `2xx`, `4xx`, `429`,
+    /// `5xx`, `transport`; ids in the endpoint are `{id}`).
+    pub fn record_gc(&self, service: &str, gc: &gcex::GcClient) {
+        self.record_gc_client(service, gc.stats());
+        let name = format!("{service}_gc_responses_total");
+        for e in gc.endpoint_stats() {
+            self.set_total(
+                &name,
+                "Genesys Cloud answers by method, endpoint (ids as {id}) and class (2xx, 4xx, 429, 5xx, transport).",
+                &[
+                    ("method", e.method.as_str()),
+                    ("endpoint", e.endpoint.as_str()),
+                    ("class", e.class),
+                ],
+                e.count,
+            );
+        }
     }
 
     /// The current value of a series (for tests and status pages).
