@@ -1442,3 +1442,46 @@ async fn missing_roles_are_left_out_and_admin_roles_and_skills_survive_updates()
     let r = excs.poll_once().await.unwrap();
     assert_eq!((r.users_updated, r.errors.len()), (0, 0), "{r:?}");
 }
+
+/// Issue 19: each Config DB change poll is timed (`excs_config_db_poll_seconds`) and counted by
+/// outcome; the store EXCS runs on can be timed per operation.
+#[tokio::test]
+async fn each_config_db_poll_is_timed_and_counted() {
+    let w = world(3).await;
+    let metrics = Metrics::new();
+    let store = engage_ops::timed_store::timed(w.store.clone(), "excs", &metrics);
+    let db = PgConfigDb::from_conn_str(w.db.config()).unwrap();
+    let mut excs = Excs::start(
+        w.settings(),
+        Box::new(db),
+        store,
+        w.ns.clone(),
+        Health::new(),
+        metrics.clone(),
+    )
+    .await
+    .unwrap();
+    excs.poll_once().await.unwrap();
+    excs.poll_once().await.unwrap();
+    assert_eq!(
+        metrics.value("excs_config_db_polls_total", &[("outcome", "ok")]),
+        Some(2.0)
+    );
+    assert_eq!(
+        metrics.value("excs_config_db_polls_total", &[("outcome", "error")]),
+        Some(0.0)
+    );
+    assert!(
+        metrics
+            .value("excs_config_db_poll_seconds", &[])
+            .is_some_and(|s| s > 0.0)
+    );
+    assert!(
+        metrics
+            .value(
+                "excs_store_operations_total",
+                &[("op", "put"), ("outcome", "ok")]
+            )
+            .is_some_and(|n| n > 0.0)
+    );
+}

@@ -100,6 +100,7 @@ impl Service {
     ) -> Result<Service, ServiceError> {
         let health = Health::new();
         let metrics = Metrics::new();
+        let store = engage_ops::timed_store::timed(store, "exas", &metrics);
         let addr = engage_ops::http::listen_addr(host, port)
             .await
             .map_err(|e| ServiceError::Listen {

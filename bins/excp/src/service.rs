@@ -482,6 +482,10 @@ impl Service {
                 source: e.source,
             })?;
         deps.metrics.register_counters(METRICS);
+        let deps = Deps {
+            store: engage_ops::timed_store::timed(deps.store, "excp", &deps.metrics),
+            ..deps
+        };
         deps.metrics.record_gc("excp", &deps.gc);
         let status: SharedStatus = Arc::default();
         let router = base_router(OpsState {

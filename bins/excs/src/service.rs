@@ -720,7 +720,20 @@ impl Excs {
         self.polls += 1;
         self.check_store_sentinel().await;
         let full = drift_due || self.force_full;
-        let outcome = match self.poller.poll_once().await {
+        let started = std::time::Instant::now();
+        let polled = self.poller.poll_once().await;
+        self.metrics.set(
+            "excs_config_db_poll_seconds",
+            CONFIG_DB_POLL_SECONDS_HELP,
+            &[],
+            started.elapsed().as_secs_f64(),
+        );
+        self.metrics.inc(
+            "excs_config_db_polls_total",
+            CONFIG_DB_POLLS_HELP,
+            &[("outcome", if polled.is_ok() { "ok" } else { "error" })],
+        );
+        let outcome = match polled {
             Ok(o) => {
                 if !self
                     .blocked
@@ -1057,6 +1070,16 @@ impl Excs {
 /// `excs_name_conflicts_total` carry labels known only when they happen.)
 pub const METRICS: &[engage_ops::metrics::CounterSpec] = &[
     (
+        "excs_config_db_polls_total",
+        CONFIG_DB_POLLS_HELP,
+        &[("outcome", "ok")],
+    ),
+    (
+        "excs_config_db_polls_total",
+        CONFIG_DB_POLLS_HELP,
+        &[("outcome", "error")],
+    ),
+    (
         "excs_sync_cycles_total",
         "Sync cycles run.",
         &[("result", "ok")],
@@ -1092,6 +1115,9 @@ pub const METRICS: &[engage_ops::metrics::CounterSpec] = &[
     ),
 ];
 
+const CONFIG_DB_POLLS_HELP: &str = "Config DB change polls, by outcome (ok, error).";
+const CONFIG_DB_POLL_SECONDS_HELP: &str = "How long the last Config DB change poll took (history query, and the snapshot when one was read).";
+
 /// The gauge of configured role names the org lacks (set every cycle; registered at 0).
 pub const ROLES_MISSING: (&str, &str) = (
     "excs_roles_missing",
@@ -1102,6 +1128,12 @@ pub const ROLES_MISSING: (&str, &str) = (
 pub fn register_metrics(metrics: &Metrics) {
     metrics.register_counters(METRICS);
     metrics.set(ROLES_MISSING.0, ROLES_MISSING.1, &[], 0.0);
+    metrics.set(
+        "excs_config_db_poll_seconds",
+        CONFIG_DB_POLL_SECONDS_HELP,
+        &[],
+        0.0,
+    );
     metrics.record_gc_client("excs", gcex::ClientStats::default());
 }
 

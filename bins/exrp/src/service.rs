@@ -196,6 +196,7 @@ impl Service {
     ) -> Result<Service, ServiceError> {
         let health = Health::new();
         let metrics = Metrics::new();
+        let store = engage_ops::timed_store::timed(store, "exrp", &metrics);
         let addr = engage_ops::http::listen_addr(host, port)
             .await
             .map_err(|e| ServiceError::Listen {

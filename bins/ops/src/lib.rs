@@ -22,3 +22,4 @@ pub mod service;
 pub mod settings;
 pub mod shrink;
 pub mod status;
+pub mod timed_store;

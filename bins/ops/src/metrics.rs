@@ -106,6 +106,12 @@ impl Metrics {
         self.update(name, help, Kind::Counter, labels, |v| *v += by as f64);
     }
 
+    /// Adds `by` (a fraction: seconds) to a counter; a negative or non-finite `by` is ignored.
+    pub fn add(&self, name: &str, help: &str, labels: &[(&str, &str)], by: f64) {
+        let by = if by.is_finite() && by > 0.0 { by } else { 0.0 };
+        self.update(name, help, Kind::Counter, labels, |v| *v += by);
+    }
+
     /// Adds one to a counter.
     pub fn inc(&self, name: &str, help: &str, labels: &[(&str, &str)]) {
         self.inc_by(name, help, labels, 1);

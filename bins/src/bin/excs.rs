@@ -47,6 +47,7 @@ async fn run() -> ExitCode {
         }
     };
     health.up("store", "connected");
+    let store = engage_ops::timed_store::timed(store, "excs", &metrics);
     let db = match engage_excs::service::open_config_db(&settings.db) {
         Ok(db) => db,
         Err(e) => {
