@@ -266,3 +266,85 @@ async fn every_service_stops_cleanly_on_sigterm_excs_in_the_middle_of_its_sync()
         p.sigterm_and_check();
     }
 }
+
+/// Issue 19: a long (rate-limited) initial sync logs its progress at INFO at the configured
+/// interval (`EXCS_PROGRESS_LOG_SECS`, 1 s here; 10 s by default) with counts that move, and
+/// ends with a line of the cycle's figures; nothing per object at INFO.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_sync_logs_moving_progress_lines_then_its_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (redis_host, redis_port) = redis_host_port();
+    let tenant = engage_test_support::unique_name("progress");
+    let org = "org-progress";
+    let _cleanup = engage_test_support::TestRedis::adopt_from(
+        engage_test_support::TestRedis::create_at(&engage_test_support::redis_url()).await,
+        engage_store::Namespace::new(&tenant, org).prefix(),
+    );
+    let w = common::world(20).await;
+    let cfg = w.db.config().to_string();
+    let db = |k: &str| {
+        cfg.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+            .unwrap_or("")
+            .to_string()
+    };
+    let env = env(&[
+        ("EXEC_ORG_ID", org),
+        ("EXEC_TENANT_ID", tenant.as_str()),
+        ("EXEC_REDIS_HOST", redis_host.as_str()),
+        ("EXEC_REDIS_PORT", redis_port.as_str()),
+        ("EXEC_GC_ALLOW_HTTP", "true"),
+        ("LOG_JSON_ENABLE", "false"),
+        ("TENANT_NAME", "tenant001"),
+        ("EXCS_GC_QUEUE_NAME_SUFFIX", "-Engage-external"),
+        ("EXCS_CONFIG_DB_HOST", &db("host")),
+        ("EXCS_CONFIG_DB_PORT", &db("port")),
+        ("EXCS_CONFIG_DB_USER", &db("user")),
+        ("EXCS_CONFIG_DB_PASSWORD", "unused-with-trust"),
+        ("EXCS_CONFIG_DB_NAME", w.db.name()),
+        ("EXCS_HOST", "127.0.0.1"),
+        ("EXCS_PORT", "0"),
+        ("EXCS_LOG_LEVEL", "info"),
+        // 4 GC requests per second: the sync of 20 agents takes several seconds.
+        ("EXCS_GC_RATE_LIMIT_PER_MIN", "4"),
+        ("EXCS_GC_RATE_WINDOW_SECS", "1"),
+        ("EXCS_PROGRESS_LOG_SECS", "1"),
+    ]);
+    let mut excs = Proc::spawn("excs", env!("CARGO_BIN_EXE_excs"), &env, dir.path());
+    excs.wait_for_line("sync cycle done");
+    let text = excs.text();
+    let progress: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("sync in progress:"))
+        .collect();
+    assert!(progress.len() >= 3, "progress lines:\n{text}");
+    // The first number of each line is the users done so far ("users 12/20"): it moves.
+    let done: Vec<u64> = progress
+        .iter()
+        .filter_map(|l| {
+            let at = l.find("users ")? + "users ".len();
+            l[at..].split('/').next()?.trim().parse().ok()
+        })
+        .collect();
+    assert!(done.len() >= 2, "lines count users: {progress:?}");
+    assert!(done.windows(2).all(|w| w[1] >= w[0]), "{done:?}");
+    assert!(done.last() > done.first(), "the counts move: {done:?}");
+    for line in &progress {
+        assert!(line.contains("GC requests/s"), "{line}");
+    }
+    let figures = text
+        .lines()
+        .find(|l| l.contains("sync cycle done"))
+        .expect("the cycle's figures");
+    assert!(
+        figures.contains("created") && figures.contains("GC requests"),
+        "{figures}"
+    );
+    // Nothing per object at INFO: far fewer lines than objects.
+    let info = text.lines().filter(|l| l.contains("INFO")).count();
+    assert!(
+        info < 40,
+        "{info} INFO lines for a sync of 20 agents:\n{text}"
+    );
+    excs.sigterm_and_check();
+}

@@ -109,6 +109,11 @@ pub static SETTINGS: ServiceSettings = ServiceSettings::new(
                 )
                 .default_value("false"),
                 Setting::ours(
+                    "EXCS_PROGRESS_LOG_SECS",
+                    "how often a long sync cycle logs its progress at INFO (counts per kind, objects/s, GC requests/s, 429s, time left), seconds",
+                )
+                .default_value("10"),
+                Setting::ours(
                     "EXCS_USER_API",
                     "how users are provisioned: scim (POST/PATCH /api/v2/scim/v2/users: one request creates a user with roles, skills and external id) or users (the Users API, for orgs without SCIM)",
                 )
@@ -183,6 +188,9 @@ pub struct ExcsSettings {
     /// user's primary one this way, not whether presence injected through a non-primary source
     /// shows; a site whose agents' presence does not show in GC turns this on.
     pub set_primary_presence_source: bool,
+    /// `EXCS_PROGRESS_LOG_SECS` (ours, default 10, at least 1): how often a long cycle logs its
+    /// progress.
+    pub progress_every: Duration,
     /// `EXCS_USER_API` (ours, default `scim`): provision users through GC's SCIM API or
     /// through the Users API (see [`crate::sync::UserApi`]).
     pub user_api: crate::sync::UserApi,
@@ -228,6 +236,8 @@ impl ExcsSettings {
             .unwrap_or_else(|| "0.0.0.0".to_string());
         let api_token = env.optional("EXCS_API_TOKEN").map(gcex::Secret::new);
         let set_primary_presence_source = env.flag("EXCS_SET_PRIMARY_PRESENCE_SOURCE", false);
+        let progress_every =
+            Duration::from_secs(env.parsed_or::<u64>("EXCS_PROGRESS_LOG_SECS", 10).max(1));
         let user_api = match env.optional("EXCS_USER_API") {
             None => crate::sync::UserApi::default(),
             Some(v) => v.parse().unwrap_or_else(|why: String| {
@@ -299,6 +309,7 @@ impl ExcsSettings {
             host,
             api_token,
             set_primary_presence_source,
+            progress_every,
             user_api,
             db: db.unwrap_or_else(|| DbConfig::sqlite("")),
             queue_suffix,
@@ -635,7 +646,8 @@ impl Excs {
             SharedProgress::default(),
         )
         .with_primary_presence_source(settings.set_primary_presence_source)
-        .with_user_api(settings.user_api);
+        .with_user_api(settings.user_api)
+        .with_progress_every(settings.progress_every);
         let poller = Poller::new(
             db,
             map,

@@ -433,6 +433,7 @@ pub struct Reconciler {
     reported_missing_roles: BTreeSet<String>,
     /// Whether GC's refusal of the SCIM API was logged already (once per process).
     reported_scim_refused: Arc<std::sync::atomic::AtomicBool>,
+    progress_every: std::time::Duration,
 }
 
 impl Reconciler {
@@ -459,7 +460,15 @@ impl Reconciler {
             user_api: UserApi::default(),
             reported_missing_roles: BTreeSet::new(),
             reported_scim_refused: Arc::default(),
+            progress_every: PROGRESS_EVERY,
         }
+    }
+
+    /// Logs a long cycle's progress every `every` (`EXCS_PROGRESS_LOG_SECS`; default
+    /// [`PROGRESS_EVERY`]).
+    pub fn with_progress_every(mut self, every: std::time::Duration) -> Reconciler {
+        self.progress_every = every.max(std::time::Duration::from_millis(100));
+        self
     }
 
     /// Provisions users through `api` (`EXCS_USER_API`; see [`UserApi`]).
@@ -553,10 +562,11 @@ impl Reconciler {
         // says how far it is every 10 s; a short one says nothing until it ends.
         let progress = self.progress.clone();
         let gc = self.gc.clone();
+        let every = self.progress_every;
         let reporter = async move {
             let mut last = (progress.get().done, gc.stats(), tokio::time::Instant::now());
             loop {
-                tokio::time::sleep(PROGRESS_EVERY).await;
+                tokio::time::sleep(every).await;
                 let (done, stats, now) =
                     (progress.get().done, gc.stats(), tokio::time::Instant::now());
                 let secs = now.duration_since(last.2).as_secs_f64().max(0.001);
@@ -585,7 +595,7 @@ impl Reconciler {
             );
             // A cycle that changed something, failed on objects or took long says so at INFO;
             // the quiet drift checks of an idle site at DEBUG.
-            if rep.wrote_anything() || !rep.errors.is_empty() || took >= PROGRESS_EVERY {
+            if rep.wrote_anything() || !rep.errors.is_empty() || took >= self.progress_every {
                 tracing::info!(full, "sync cycle done: {line}");
             } else {
                 tracing::debug!(full, "sync cycle done: {line}");
