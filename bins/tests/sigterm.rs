@@ -135,18 +135,17 @@ fn env(pairs: &[(&str, &str)]) -> Env {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_service_stops_cleanly_on_sigterm_excs_in_the_middle_of_its_sync() {
-    let dir = tempfile::tempdir().unwrap();
+/// The processes' environment on the tests' Redis under a fresh tenant (its keys deleted when
+/// the returned guard drops), and EXCS's on `w`'s Config DB.
+async fn envs_for(prefix: &str, w: &common::World) -> (Env, Env, engage_test_support::TestRedis) {
     let (redis_host, redis_port) = redis_host_port();
-    let tenant = engage_test_support::unique_name("sigterm");
-    let org = "org-sigterm";
+    let tenant = engage_test_support::unique_name(prefix);
+    let org = format!("org-{prefix}");
     // The processes build `exec:{tenant}:{org}:` themselves: delete it when done.
-    let _cleanup = engage_test_support::TestRedis::adopt_from(
+    let cleanup = engage_test_support::TestRedis::adopt_from(
         engage_test_support::TestRedis::create_at(&engage_test_support::redis_url()).await,
-        engage_store::Namespace::new(&tenant, org).prefix(),
+        engage_store::Namespace::new(&tenant, &org).prefix(),
     );
-    let w = common::world(12).await;
     let cfg = w.db.config().to_string();
     let db = |k: &str| {
         cfg.split_whitespace()
@@ -154,8 +153,8 @@ async fn every_service_stops_cleanly_on_sigterm_excs_in_the_middle_of_its_sync()
             .unwrap_or("")
             .to_string()
     };
-    let base: Vec<(String, String)> = env(&[
-        ("EXEC_ORG_ID", org),
+    let base = env(&[
+        ("EXEC_ORG_ID", &org),
         ("EXEC_TENANT_ID", tenant.as_str()),
         ("EXEC_REDIS_HOST", redis_host.as_str()),
         ("EXEC_REDIS_PORT", redis_port.as_str()),
@@ -163,11 +162,8 @@ async fn every_service_stops_cleanly_on_sigterm_excs_in_the_middle_of_its_sync()
         ("LOG_JSON_ENABLE", "false"),
         ("LOG_CONSOLE_LEVEL", "info"),
     ]);
-    let gc = w.gc.base_url().to_string();
-
-    // EXCS under load: a sync of 12 agents at 30 GC requests per minute takes minutes.
-    let mut excs_env = base.clone();
-    excs_env.extend(env(&[
+    let mut excs = base.clone();
+    excs.extend(env(&[
         ("TENANT_NAME", "tenant001"),
         ("EXCS_GC_QUEUE_NAME_SUFFIX", "-Engage-external"),
         ("EXCS_CONFIG_DB_HOST", &db("host")),
@@ -179,15 +175,30 @@ async fn every_service_stops_cleanly_on_sigterm_excs_in_the_middle_of_its_sync()
         ("EXCS_PORT", "0"),
         ("EXCS_LOG_LEVEL", "info"),
     ]));
+    (base, excs, cleanup)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_stops_cleanly_on_sigterm_excs_in_the_middle_of_its_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = common::world(12).await;
+    let (base, excs_env, _cleanup) = envs_for("sigterm", &w).await;
+    let gc = w.gc.base_url().to_string();
+
+    // EXCS under load: one GC request per second, so the sync of 12 agents (skills, queues,
+    // users) is still going when the first user exists.
     let slow: Vec<(String, String)> = excs_env
         .iter()
         .cloned()
-        .chain(env(&[("EXCS_GC_RATE_LIMIT_PER_MIN", "30")]))
+        .chain(env(&[
+            ("EXCS_GC_RATE_LIMIT_PER_MIN", "1"),
+            ("EXCS_GC_RATE_WINDOW_SECS", "1"),
+        ]))
         .collect();
     let before = w.gc.org().users.len();
     let mut excs = Proc::spawn("excs", env!("CARGO_BIN_EXE_excs"), &slow, dir.path());
     let deadline = Instant::now() + Duration::from_secs(60);
-    while w.gc.org().users.len() < before + 2 {
+    while w.gc.org().users.len() < before + 1 {
         assert!(
             Instant::now() < deadline,
             "EXCS never started creating users:\n{}",
@@ -273,43 +284,14 @@ async fn every_service_stops_cleanly_on_sigterm_excs_in_the_middle_of_its_sync()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_sync_logs_moving_progress_lines_then_its_figures() {
     let dir = tempfile::tempdir().unwrap();
-    let (redis_host, redis_port) = redis_host_port();
-    let tenant = engage_test_support::unique_name("progress");
-    let org = "org-progress";
-    let _cleanup = engage_test_support::TestRedis::adopt_from(
-        engage_test_support::TestRedis::create_at(&engage_test_support::redis_url()).await,
-        engage_store::Namespace::new(&tenant, org).prefix(),
-    );
     let w = common::world(20).await;
-    let cfg = w.db.config().to_string();
-    let db = |k: &str| {
-        cfg.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
-            .unwrap_or("")
-            .to_string()
-    };
-    let env = env(&[
-        ("EXEC_ORG_ID", org),
-        ("EXEC_TENANT_ID", tenant.as_str()),
-        ("EXEC_REDIS_HOST", redis_host.as_str()),
-        ("EXEC_REDIS_PORT", redis_port.as_str()),
-        ("EXEC_GC_ALLOW_HTTP", "true"),
-        ("LOG_JSON_ENABLE", "false"),
-        ("TENANT_NAME", "tenant001"),
-        ("EXCS_GC_QUEUE_NAME_SUFFIX", "-Engage-external"),
-        ("EXCS_CONFIG_DB_HOST", &db("host")),
-        ("EXCS_CONFIG_DB_PORT", &db("port")),
-        ("EXCS_CONFIG_DB_USER", &db("user")),
-        ("EXCS_CONFIG_DB_PASSWORD", "unused-with-trust"),
-        ("EXCS_CONFIG_DB_NAME", w.db.name()),
-        ("EXCS_HOST", "127.0.0.1"),
-        ("EXCS_PORT", "0"),
-        ("EXCS_LOG_LEVEL", "info"),
+    let (_, mut env, _cleanup) = envs_for("progress", &w).await;
+    env.extend(self::env(&[
         // 4 GC requests per second: the sync of 20 agents takes several seconds.
         ("EXCS_GC_RATE_LIMIT_PER_MIN", "4"),
         ("EXCS_GC_RATE_WINDOW_SECS", "1"),
         ("EXCS_PROGRESS_LOG_SECS", "1"),
-    ]);
+    ]));
     let mut excs = Proc::spawn("excs", env!("CARGO_BIN_EXE_excs"), &env, dir.path());
     excs.wait_for_line("sync cycle done");
     let text = excs.text();
