@@ -138,10 +138,16 @@ impl Sandbox {
 
 /// Runs the demo with its files in `dir` (tests call this to keep the demo honest).
 pub async fn run_in(dir: &std::path::Path) -> Result<(), String> {
+    // The org's recording key pair: the emulator publishes the public half (as GC does), the
+    // demo keeps the private half to check what EXRP uploaded.
+    let (private, public) =
+        engage_exrp::package::PrivateKey::generate().map_err(|e| format!("recording key: {e}"))?;
     let sb = Sandbox::build(
         dir,
         50,
-        EmulatorConfig::new(CLIENT_ID, CLIENT_SECRET).with_rate_limit(0, Duration::from_secs(60)),
+        EmulatorConfig::new(CLIENT_ID, CLIENT_SECRET)
+            .with_rate_limit(0, Duration::from_secs(60))
+            .with_recording_public_key(public),
     )
     .await?;
     let gc = &sb.gc;
@@ -232,13 +238,15 @@ pub async fn run_in(dir: &std::path::Path) -> Result<(), String> {
     for line in &excp.examples {
         println!("  {line}");
     }
+    match crate::demo_recordings::run(&sb, store.clone(), &private, dir).await {
+        Ok(line) => println!("{line}"),
+        Err(e) => return Err(format!("EXRP: {e}")),
+    }
     println!(
         "demo summary: EXCS synchronized the generated contact center into the GC EX org; \
          EXAS mirrored Stat Server agent states into GC presence and routing status; \
-         EXCP turned SIP Server calls into GC conversations."
-    );
-    println!(
-        "(EXRP is not in the demo yet: it needs a WebDAV server; `cargo test -p engage-connector --test recording_handoff` runs EXCP -> EXRP -> WebDAV -> GC against the one scripts/test.sh starts.)"
+         EXCP turned SIP Server calls into GC conversations; EXRP uploaded recordings to GC \
+         (when a WebDAV server was reachable)."
     );
     sb.gc.shutdown().await;
     Ok(())

@@ -10,7 +10,8 @@
 //! - [`player`]: plays scenario files on the SIP Server simulator (`engage_tlib::sim`),
 //!   re-targeted onto a site's extensions and VQs;
 //! - [`gir`]: a stand-in for GIR's Interaction Recording Web Services (recording metadata);
-//! - [`demo`]: the whole connector on embedded defaults (`exec demo`);
+//! - [`demo`]: the whole connector on embedded defaults (`exec demo`), with
+//!   [`demo_recordings`] (EXCP → EXRP → a real WebDAV server → GC, when one is reachable);
 //! - binaries: `engage-sim` (Stat Server and SIP Server simulators, Config DB seeding) and
 //!   `gcex-emulator` (a GC EX org emulator).
 //!
@@ -21,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod demo;
+pub mod demo_recordings;
 pub mod gir;
 pub mod player;
 pub mod tlib_encode;
