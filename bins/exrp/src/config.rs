@@ -135,6 +135,34 @@ impl WebDavSettings {
         }
     }
 
+    /// From one URL that may carry the credentials (`http://user:password@host:port/collection`,
+    /// the form `ENGAGE_TEST_WEBDAV` and the demo use); percent-escapes in them are decoded.
+    pub fn from_url_with_credentials(raw: &str) -> Result<Self, String> {
+        let url = reqwest::Url::parse(raw.trim()).map_err(|e| {
+            format!("not a WebDAV URL (http://user:password@host:port/collection): {e}")
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "a WebDAV URL is http:// or https://, not {}:",
+                url.scheme()
+            ));
+        }
+        let user = (!url.username().is_empty()).then(|| percent_decode(url.username()));
+        let pass = url.password().map(percent_decode);
+        let mut bare = url.clone();
+        let _ = bare.set_username("");
+        let _ = bare.set_password(None);
+        Ok(WebDavSettings::new(bare.to_string(), user, pass))
+    }
+
+    /// The user and password as given (for clients outside EXRP: tests, the demo).
+    pub fn credentials(&self) -> (Option<&str>, Option<&str>) {
+        (
+            self.username.as_deref(),
+            self.password.as_ref().map(|p| p.expose()),
+        )
+    }
+
     /// From a published `recording-uploader.exec.transientStorage` section (`url`,
     /// `username`, `password`); `None` without a `url`.
     pub fn from_section(settings: &std::collections::BTreeMap<String, String>) -> Option<Self> {
@@ -408,5 +436,48 @@ mod tests {
         let w = WebDavSettings::from_section(&s).unwrap();
         assert_eq!(w.username.as_deref(), Some("u"));
         assert!(WebDavSettings::from_section(&BTreeMap::new()).is_none());
+    }
+}
+
+/// `%XX` escapes decoded (invalid ones kept as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (
+                (b[i + 1] as char).to_digit(16),
+                (b[i + 2] as char).to_digit(16),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn credentials_come_out_of_the_url_and_never_show() {
+        let w = WebDavSettings::from_url_with_credentials(
+            "http://dav%20user:p%40ss@127.0.0.1:8090/recordings/",
+        )
+        .unwrap();
+        assert_eq!(w.url, "http://127.0.0.1:8090/recordings");
+        assert_eq!(w.credentials(), (Some("dav user"), Some("p@ss")));
+        assert!(!format!("{w:?}").contains("p@ss"));
+        let plain = WebDavSettings::from_url_with_credentials("https://dav/rec").unwrap();
+        assert_eq!(plain.credentials(), (None, None));
+        assert!(WebDavSettings::from_url_with_credentials("ftp://x/y").is_err());
+        assert!(WebDavSettings::from_url_with_credentials("not a url").is_err());
     }
 }

@@ -33,16 +33,13 @@ fn target() -> Result<(String, Option<String>, Option<String>), String> {
     let raw = std::env::var("ENGAGE_DEMO_WEBDAV")
         .or_else(|_| std::env::var("ENGAGE_TEST_WEBDAV"))
         .unwrap_or_else(|_| DEFAULT_WEBDAV.to_string());
-    let url = reqwest::Url::parse(&raw).map_err(|e| format!("ENGAGE_DEMO_WEBDAV: {e}"))?;
-    let user = (!url.username().is_empty()).then(|| url.username().to_string());
-    let pass = url.password().map(str::to_string);
-    let mut bare = url.clone();
-    let _ = bare.set_username("");
-    let _ = bare.set_password(None);
+    let w = WebDavSettings::from_url_with_credentials(&raw)
+        .map_err(|e| format!("ENGAGE_DEMO_WEBDAV: {e}"))?;
+    let (user, pass) = w.credentials();
     Ok((
-        bare.to_string().trim_end_matches('/').to_string(),
-        user,
-        pass,
+        w.url.clone(),
+        user.map(str::to_string),
+        pass.map(str::to_string),
     ))
 }
 

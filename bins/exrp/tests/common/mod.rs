@@ -21,16 +21,13 @@ pub const HOW_TO_START: &str = "run scripts/test.sh (it installs and starts Apac
 pub fn webdav_target() -> (String, Option<String>, Option<String>) {
     let raw = std::env::var("ENGAGE_TEST_WEBDAV")
         .unwrap_or_else(|_| "http://webdav:webdav-secret@127.0.0.1:8090/recordings".into());
-    let url = reqwest::Url::parse(&raw).unwrap_or_else(|e| panic!("bad ENGAGE_TEST_WEBDAV: {e}"));
-    let user = (!url.username().is_empty()).then(|| url.username().to_string());
-    let pass = url.password().map(str::to_string);
-    let mut bare = url.clone();
-    let _ = bare.set_username("");
-    let _ = bare.set_password(None);
+    let w = engage_exrp::config::WebDavSettings::from_url_with_credentials(&raw)
+        .unwrap_or_else(|e| panic!("bad ENGAGE_TEST_WEBDAV: {e}"));
+    let (user, pass) = w.credentials();
     (
-        bare.to_string().trim_end_matches('/').to_string(),
-        user,
-        pass,
+        w.url.clone(),
+        user.map(str::to_string),
+        pass.map(str::to_string),
     )
 }
 
