@@ -15,6 +15,7 @@ export ENGAGE_TEST_REDIS="${ENGAGE_TEST_REDIS:-redis://127.0.0.1:6379/}"
 export CHAOS_CALLS="${CHAOS_CALLS:-1000}"
 export CHAOS_REDIS_DOWN_SECS="${CHAOS_REDIS_DOWN_SECS:-30}"
 export CHAOS_GC_HANG_SECS="${CHAOS_GC_HANG_SECS:-60}"
+export EXRP_WEBDAV_DOWN_SECS="${EXRP_WEBDAV_DOWN_SECS:-60}"
 
 say() { printf '[chaos.sh] %s\n' "$*"; }
 log=$(mktemp)
@@ -51,7 +52,7 @@ faults=(
   "Redis (persistent) killed under EXCS (a cycle fails cleanly, the next recovers)|excs_e2e|redis_down_under_excs"
   "malformed and Latin-1 TLib frames on a live link|engage-tlib:client_sim|a_malformed_frame_is_skipped_and_the_link_stays_up"
   "REST abuse: large bodies, wrong content type, slow clients, floods, tokens|engage-ops:http_limits|"
-  "EXRP: GC 503 across a restart; a permanent failure parked; Redis killed (503, then recovered)|engage-exrp:e2e|"
+  "EXRP: GC 503 across a restart; a permanent failure parked; Redis killed (503, then recovered); WebDAV down $EXRP_WEBDAV_DOWN_SECS s; an expired presigned URL|engage-exrp:e2e|"
 )
 for f in "${faults[@]}"; do
   IFS='|' read -r name target filter <<<"$f"

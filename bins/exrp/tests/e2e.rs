@@ -349,3 +349,146 @@ async fn redis_down_under_exrp_refuses_with_503_and_loses_nothing() {
     svc.shutdown().await;
     w.gc.shutdown().await;
 }
+
+/// Issue 13: the presigned URL is refused as S3 refuses an expired one (403): EXRP asks GC for
+/// a new URL and uploads once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_presigned_url_is_asked_again_and_uploaded_once() {
+    let w = world().await;
+    let file = unique_file();
+    let audio = recording(21, 30_000);
+    w.put_recording(&file, &audio).await;
+    w.gc.inject_fault(Fault {
+        path_prefix: "/emulator/uploads/".into(),
+        remaining: 1,
+        kind: FaultKind::Status { status: 403 },
+    });
+    let svc = w.start("exrp-expired").await;
+    let (status, body) = w.post(&svc, &segment(&file)).await;
+    assert_eq!(status, 202, "{body}");
+    let uploads = w.wait_uploads(1, Duration::from_secs(30)).await;
+    let mut back = Vec::new();
+    read_archive(
+        std::io::Cursor::new(uploads[0].data.clone()),
+        &w.private,
+        &mut back,
+    )
+    .unwrap();
+    assert_eq!(back, audio);
+    assert_eq!(
+        w.gc.request_count("POST /api/v2/uploads/recordings"),
+        2,
+        "a second URL was asked for"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(w.gc.uploads().len(), 1, "uploaded once");
+    svc.shutdown().await;
+    w.gc.shutdown().await;
+}
+
+/// A TCP relay in front of the real WebDAV server that the test takes down (connections are
+/// refused: closed at once) and brings back.
+struct Relay {
+    addr: std::net::SocketAddr,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = up.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+            }
+        });
+        Relay { addr, up, task }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Issue 13: WebDAV down (every connection refused) while recordings wait: EXRP keeps them and
+/// retries; once WebDAV is back each is uploaded once and removed from WebDAV.
+/// `EXRP_WEBDAV_DOWN_SECS` (5 in CI) sets how long it stays down (a minute in the chaos runs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webdav_down_for_a_while_loses_nothing() {
+    let down_secs: u64 = std::env::var("EXRP_WEBDAV_DOWN_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let w = world().await;
+    let url = reqwest::Url::parse(&w.dav.0).unwrap();
+    let target = format!(
+        "{}:{}",
+        url.host_str().unwrap(),
+        url.port_or_known_default().unwrap()
+    );
+    let relay = Relay::start(target).await;
+    let mut via = url.clone();
+    via.set_port(Some(relay.addr.port())).unwrap();
+    let files: Vec<String> = (0..3).map(|_| unique_file()).collect();
+    let audios: Vec<Vec<u8>> = (0..3).map(|i| recording(30 + i, 20_000)).collect();
+    for (f, a) in files.iter().zip(&audios) {
+        w.put_recording(f, a).await;
+    }
+    relay.set_up(false);
+    let gc =
+        gcex::GcClient::new(w.gc.client_config().with_retry(gcex::RetryPolicy::fast())).unwrap();
+    let webdav = engage_exrp::webdav::WebDav::new(
+        engage_exrp::config::WebDavSettings::new(via.to_string(), w.dav.1.clone(), w.dav.2.clone()),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let svc = engage_exrp::service::Service::start_with(
+        w.worker("exrp-davdown"),
+        w.store.clone(),
+        w.ns.clone(),
+        gc,
+        webdav,
+        "127.0.0.1",
+        0,
+    )
+    .await
+    .unwrap();
+    for f in &files {
+        let (status, body) = w.post(&svc, &segment(f)).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    tokio::time::sleep(Duration::from_secs(down_secs)).await;
+    assert!(
+        w.gc.uploads().is_empty(),
+        "nothing can be uploaded meanwhile"
+    );
+    let health = w.get_json(&svc, "/status").await;
+    assert_eq!(health["data"]["pending"]["jobs"], 3, "{health}");
+    relay.set_up(true);
+    let uploads = w.wait_uploads(3, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(w.gc.uploads().len(), 3, "each once");
+    for up in &uploads {
+        let mut back = Vec::new();
+        read_archive(std::io::Cursor::new(up.data.clone()), &w.private, &mut back).unwrap();
+        assert!(audios.contains(&back));
+    }
+    for f in &files {
+        assert_eq!(w.dav_status(f).await, 404, "{f} removed from WebDAV");
+    }
+    svc.shutdown().await;
+    relay.task.abort();
+    w.gc.shutdown().await;
+}
