@@ -447,24 +447,7 @@ async fn webdav_down_for_a_while_loses_nothing() {
         w.put_recording(f, a).await;
     }
     relay.set_up(false);
-    let gc =
-        gcex::GcClient::new(w.gc.client_config().with_retry(gcex::RetryPolicy::fast())).unwrap();
-    let webdav = engage_exrp::webdav::WebDav::new(
-        engage_exrp::config::WebDavSettings::new(via.to_string(), w.dav.1.clone(), w.dav.2.clone()),
-        Duration::from_secs(60),
-    )
-    .unwrap();
-    let svc = engage_exrp::service::Service::start_with(
-        w.worker("exrp-davdown"),
-        w.store.clone(),
-        w.ns.clone(),
-        gc,
-        webdav,
-        "127.0.0.1",
-        0,
-    )
-    .await
-    .unwrap();
+    let svc = w.start_on("exrp-davdown", via.as_str()).await;
     for f in &files {
         let (status, body) = w.post(&svc, &segment(f)).await;
         assert_eq!(status, 202, "{body}");

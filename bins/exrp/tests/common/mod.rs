@@ -132,9 +132,14 @@ impl World {
     }
 
     pub async fn start(&self, instance: &str) -> Service {
+        self.start_on(instance, &self.dav.0).await
+    }
+
+    /// [`World::start`] with the WebDAV collection at `webdav_url` (a relay, a fault).
+    pub async fn start_on(&self, instance: &str, webdav_url: &str) -> Service {
         let gc = GcClient::new(self.gc.client_config().with_retry(RetryPolicy::fast())).unwrap();
         let webdav = WebDav::new(
-            WebDavSettings::new(self.dav.0.clone(), self.dav.1.clone(), self.dav.2.clone()),
+            WebDavSettings::new(webdav_url, self.dav.1.clone(), self.dav.2.clone()),
             Duration::from_secs(60),
         )
         .unwrap();
