@@ -473,7 +473,16 @@ async fn gc_hanging_under_an_excp_pair_loses_nothing() {
 /// conversation is complete, each event once, and the spills are empty.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gc_down_past_the_memory_cap_spills_to_the_store_and_loses_nothing() {
-    let rig = Rig::start_with("spill", None, &[("EXCP_MAX_PENDING_EVENTS", "40")]).await;
+    // 40 in CI; with more calls a cap that still spills most of the second half (one and a half
+    // events per call), so that reading the spill back is not throttled by a tiny cap.
+    let calls: usize = std::env::var("CHAOS_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let cap: &'static str = Box::leak((calls * 3 / 2).max(40).to_string().into_boxed_str());
+    let env: &'static [(&'static str, &'static str)] =
+        Box::leak(vec![("EXCP_MAX_PENDING_EVENTS", cap)].into_boxed_slice());
+    let rig = Rig::start_with("spill", None, env).await;
     rig.first_half().await;
     rig.w.gc.inject_fault(gcex::emulator::Fault {
         path_prefix: "/api/v2/events/".into(),
@@ -510,7 +519,7 @@ async fn gc_down_past_the_memory_cap_spills_to_the_store_and_loses_nothing() {
     }
     rig.w.gc.clear_faults();
     rig.judge(
-        "GC refusing (503) past EXCP_MAX_PENDING_EVENTS = 40 under an EXCP pair",
+        &format!("GC refusing (503) past EXCP_MAX_PENDING_EVENTS = {cap} under an EXCP pair"),
         &rig.a,
     )
     .await;

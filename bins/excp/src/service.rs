@@ -1381,6 +1381,7 @@ async fn spill_step(
     if !engine.spilling() || now < *check_at || engine.pending().len() > settings.max_pending / 2 {
         return;
     }
+    // Checked again at once after a batch came back (more may wait), else in 200 ms.
     *check_at = now + Duration::from_millis(200);
     let room = (settings.max_pending / 2)
         .saturating_sub(engine.pending().len())
@@ -1409,6 +1410,7 @@ async fn spill_step(
                 *spilled = spilled.saturating_sub(n);
             }
             engine.unspill(r.events);
+            *check_at = now;
         }
         Err(e) => {
             tracing::warn!(error = %e, "spill not read back yet");

@@ -22,8 +22,15 @@ fn exec(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
 fn help_version_and_check_config() {
     let (code, help, _) = exec(&["--help"], &[]);
     assert_eq!(code, Some(0));
-    for s in engage_excs::service::CONFIG_DB_SETTINGS.settings {
-        assert!(help.contains(s.name), "{} not in: {help}", s.name);
+    // Every variable exec reads (doctor's Config DB; confirm-removals' org, tenant and store).
+    for group in [
+        engage_excs::service::CONFIG_DB_SETTINGS,
+        engage_ops::config::COMMON_SETTINGS,
+        engage_ops::config::STORE_SETTINGS,
+    ] {
+        for s in group.settings {
+            assert!(help.contains(s.name), "{} not in: {help}", s.name);
+        }
     }
     assert!(
         help.contains("--check-config") && help.contains("doctor"),
