@@ -1135,6 +1135,40 @@ impl Reconciler {
         Ok(None)
     }
 
+    /// The start both user paths share: what the person is mapped to, or why it is skipped.
+    /// `Err(Some(id))`/`Err(None)` end the person's sync with that answer (deleted in GC, or
+    /// already applied); `Ok(mapped)` goes on.
+    async fn user_start(
+        &self,
+        key: &str,
+        hash: &str,
+        view: Option<&GcView>,
+        full: bool,
+        report: &mut SyncReport,
+    ) -> Result<Result<Option<String>, Option<String>>, SyncError> {
+        let mapped = self.ids.gc_id(IdKind::Person, key).await?;
+        match mapped {
+            None if self.deleted_in_gc("user", key).await? => {
+                report.skipped_deleted_in_gc += 1;
+                Ok(Err(None))
+            }
+            None => Ok(Ok(None)),
+            Some(id) => {
+                if view.is_some_and(|v| !v.users_by_id.contains_key(&id)) {
+                    // Deleted in GC: remember, never re-create.
+                    self.mark_deleted_in_gc("user", key).await?;
+                    self.ids.remove(IdKind::Person, key).await?;
+                    report.skipped_deleted_in_gc += 1;
+                    return Ok(Err(None));
+                }
+                if !full && self.applied("user", key).await?.as_deref() == Some(hash) {
+                    return Ok(Err(Some(id)));
+                }
+                Ok(Ok(Some(id)))
+            }
+        }
+    }
+
     async fn sync_user(
         &self,
         user: &DesiredUser,
@@ -1146,30 +1180,17 @@ impl Reconciler {
     ) -> Result<Option<String>, SyncError> {
         let key = user.person_dbid.to_string();
         let hash = user_hash(user);
-        let mapped = self.ids.gc_id(IdKind::Person, &key).await?;
-        if mapped.is_none() && self.deleted_in_gc("user", &key).await? {
-            report.skipped_deleted_in_gc += 1;
-            return Ok(None);
-        }
+        let mapped = match self.user_start(&key, &hash, view, full, report).await? {
+            Ok(mapped) => mapped,
+            Err(answer) => return Ok(answer),
+        };
         let state = if user.active {
             UserState::Active
         } else {
             UserState::Inactive
         };
         let (gc_id, created) = match mapped {
-            Some(id) => {
-                if view.is_some_and(|v| !v.users_by_id.contains_key(&id)) {
-                    // Deleted in GC: remember, never re-create.
-                    self.mark_deleted_in_gc("user", &key).await?;
-                    self.ids.remove(IdKind::Person, &key).await?;
-                    report.skipped_deleted_in_gc += 1;
-                    return Ok(None);
-                }
-                if !full && self.applied("user", &key).await?.as_deref() == Some(hash.as_str()) {
-                    return Ok(Some(id));
-                }
-                (id, false)
-            }
+            Some(id) => (id, false),
             // Without a listing (incremental cycles), create first: a new person costs one
             // request; a re-created one answers "exists" and is then looked up.
             None => match view.and_then(|v| v.users_by_email.get(&user.user_name.to_lowercase())) {
@@ -1431,27 +1452,15 @@ impl Reconciler {
     ) -> Result<Option<String>, SyncError> {
         let key = user.person_dbid.to_string();
         let hash = user_hash(user);
-        let mapped = self.ids.gc_id(IdKind::Person, &key).await?;
-        if mapped.is_none() && self.deleted_in_gc("user", &key).await? {
-            report.skipped_deleted_in_gc += 1;
-            return Ok(None);
-        }
+        let mapped = match self.user_start(&key, &hash, view, full, report).await? {
+            Ok(mapped) => mapped,
+            Err(answer) => return Ok(answer),
+        };
         let skills = org.desired_skills(user);
         let prev_class: Option<PersonClass> =
             self.json.get(&keys::person_class(user.person_dbid)).await?;
         let (gc_id, created) = match mapped {
-            Some(id) => {
-                if view.is_some_and(|v| !v.users_by_id.contains_key(&id)) {
-                    self.mark_deleted_in_gc("user", &key).await?;
-                    self.ids.remove(IdKind::Person, &key).await?;
-                    report.skipped_deleted_in_gc += 1;
-                    return Ok(None);
-                }
-                if !full && self.applied("user", &key).await?.as_deref() == Some(hash.as_str()) {
-                    return Ok(Some(id));
-                }
-                (id, false)
-            }
+            Some(id) => (id, false),
             None => match view.and_then(|v| v.users_by_email.get(&user.user_name.to_lowercase())) {
                 Some(existing) => (existing.id.clone(), false),
                 None => {
